@@ -1,0 +1,1 @@
+"""The sync daemon (installed as promptvc.daemon)."""

@@ -1,0 +1,3 @@
+from promptvc.cli.main import main
+
+main()

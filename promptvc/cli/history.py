@@ -1,0 +1,239 @@
+"""History commands: log, show, diff, reflog."""
+
+from __future__ import annotations
+
+import click
+
+from ._common import DashDashCommand, color_diff, emit_json, json_option, plural, with_repo, write_bytes
+
+
+def _split_revs_and_paths(repo, args: tuple[str, ...], max_revs: int) -> tuple[list[str], list[str]]:
+    """Like git: without `--`, an argument that is not a revision but a file is a path."""
+    ctx = click.get_current_context()
+    paths = list(ctx.meta.get("paths", []))
+    revs: list[str] = []
+    from ..errors import PvcError
+
+    for i, arg in enumerate(args):
+        if ctx.meta.get("dashdash") or len(revs) >= max_revs:
+            if ctx.meta.get("dashdash"):
+                revs.append(arg)
+            else:
+                paths.extend(args[i:])
+                break
+            continue
+        try:
+            if ".." in arg:
+                revs.append(arg)
+                continue
+            repo.resolve(arg)
+            revs.append(arg)
+        except PvcError:
+            if (repo.root / repo.rel(arg)).exists() or repo.rel(arg) in repo.store.tracked():
+                paths.extend(args[i:])
+                break
+            raise
+    if len(revs) > max_revs:
+        raise click.UsageError(f"too many revisions: {' '.join(revs)}")
+    return revs, paths
+
+
+def _print_commit(info, oneline: bool, changes=None, decorate: dict | None = None) -> None:
+    deco = ""
+    if decorate and info.id in decorate:
+        deco = " (" + ", ".join(decorate[info.id]) + ")"
+    if oneline:
+        click.echo(click.style(info.short, fg="yellow") + click.style(deco, fg="cyan")
+                   + " " + info.summary)
+    else:
+        click.echo(click.style(f"commit {info.id}", fg="yellow") + click.style(deco, fg="cyan"))
+        if len(info.parents) > 1:
+            click.echo("Merge: " + " ".join(p[:8] for p in info.parents))
+        click.echo(f"Author: {info.author}")
+        click.echo(f"Date:   {info.date}")
+        click.echo()
+        for line in info.message.splitlines() or [""]:
+            click.echo(f"    {line}")
+    if changes is not None:
+        if not oneline:
+            click.echo()
+        width = max((len(_stat_name(c)) for c in changes), default=0)
+        for c in changes:
+            total = c.insertions + c.deletions
+            bar = click.style("+" * min(c.insertions, 40), fg="green") + click.style(
+                "-" * min(c.deletions, 40), fg="red")
+            click.echo(f" {_stat_name(c):<{width}} | {total:>4} {bar}")
+        ins = sum(c.insertions for c in changes)
+        dels = sum(c.deletions for c in changes)
+        click.echo(f" {plural(len(changes), 'file')} changed, {plural(ins, 'insertion')}(+), "
+                   f"{plural(dels, 'deletion')}(-)")
+    if not oneline:
+        click.echo()
+
+
+def _stat_name(c) -> str:
+    return f"{c.old_path} => {c.path}" if c.old_path else c.path
+
+
+def _decorations(repo) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    head = repo.head()
+    current = repo.current_branch()
+    for name, target in repo.branches():
+        label = f"HEAD -> {name}" if name == current and target == head else name
+        out.setdefault(target, []).append(label)
+    for name, target in repo.remote_branches():
+        out.setdefault(target, []).append(name)
+    for name, target in repo.tags():
+        out.setdefault(target, []).append(f"tag: {name}")
+    return out
+
+
+@click.command(cls=DashDashCommand)
+@click.option("-n", "--max-count", type=click.IntRange(min=0), metavar="N",
+              help="Show at most N commits.")
+@click.option("--oneline", is_flag=True, help="One line per commit.")
+@click.option("--stat", is_flag=True, help="List the files each commit changed.")
+@json_option
+@click.argument("revs", nargs=-1)
+@with_repo
+def log(repo, max_count: int | None, oneline: bool, stat: bool, as_json: bool,
+        revs: tuple[str, ...]) -> None:
+    """Show commits, newest first: `pvc log [REV | A..B] [-- PATH...]`.
+
+    With paths, only commits that changed them (renames are followed).
+    """
+    rev_list, paths = _split_revs_and_paths(repo, revs, 1)
+    rev = rev_list[0] if rev_list else None
+    exclude = None
+    if rev and ".." in rev:
+        a, _, b = rev.partition("..")
+        if b.startswith("."):
+            raise click.UsageError("use A..B with log (three dots are for diff)")
+        exclude, rev = (a or "HEAD"), (b or "HEAD")
+    rels = [repo.rel(p) for p in paths]
+    commits = repo.log(rev, limit=max_count, paths=rels or None, exclude=exclude)
+    changes = repo.changes_many([c.id for c in commits]) if (stat or as_json) else {}
+    if as_json:
+        emit_json([
+            dict(c.to_json(), changes=[
+                {"status": ch.status, "path": ch.path, "old_path": ch.old_path,
+                 "insertions": ch.insertions, "deletions": ch.deletions}
+                for ch in changes.get(c.id, [])])
+            for c in commits
+        ])
+        return
+    deco = _decorations(repo)
+    for c in commits:
+        _print_commit(c, oneline, changes.get(c.id) if stat else None, deco)
+
+
+@click.command()
+@click.argument("objects", nargs=-1)
+@click.option("--stat", is_flag=True, help="Show a diffstat instead of the diff.")
+@json_option
+@with_repo
+def show(repo, objects: tuple[str, ...], stat: bool, as_json: bool) -> None:
+    """Show a commit (metadata and diff), or a file's content with REV:PATH."""
+    for obj in objects or ("HEAD",):
+        if ":" in obj:
+            rev, _, path = obj.partition(":")
+            data = repo.read(rev or "HEAD", repo.rel(path) if path.startswith(("./", "../")) else path)
+            if as_json:
+                text = data.decode("utf-8", "replace")
+                emit_json({"rev": rev or "HEAD", "path": path, "content": text})
+            else:
+                write_bytes(data)
+            continue
+        info = repo.commit(obj)
+        changes = repo.changes(info.id)
+        if as_json:
+            emit_json(dict(info.to_json(), changes=[
+                {"status": c.status, "path": c.path, "old_path": c.old_path,
+                 "version": c.version_id, "insertions": c.insertions, "deletions": c.deletions}
+                for c in changes]))
+            continue
+        _print_commit(info, False, changes if stat else None, _decorations(repo))
+        if not stat:
+            old = repo.tree(info.parents[0]) if info.parents else {}
+            color_diff(repo.diff_trees(old, repo.tree(info.id)))
+
+
+@click.command(cls=DashDashCommand)
+@click.option("--stat", is_flag=True, help="Summarise the changes per file.")
+@click.option("--name-only", is_flag=True, help="List the changed file names only.")
+@click.argument("revs", nargs=-1)
+@with_repo
+def diff(repo, stat: bool, name_only: bool, revs: tuple[str, ...]) -> None:
+    """Show changes as a unified diff (`git apply` and `patch -p1` accept it).
+
+    \b
+    pvc diff                 working files vs HEAD
+    pvc diff REV             working files vs REV
+    pvc diff A B             A vs B
+    pvc diff A..B            A vs B
+    pvc diff A...B           changes on B since it forked from A (B defaults to HEAD)
+    """
+    rev_list, paths = _split_revs_and_paths(repo, revs, 2)
+    a = b = None
+    if len(rev_list) == 1 and "..." in rev_list[0]:
+        left, _, right = rev_list[0].partition("...")
+        base = repo.merge_base(left or "HEAD", right or "HEAD")
+        a, b = base, (right or "HEAD")
+    elif len(rev_list) == 1 and ".." in rev_list[0]:
+        left, _, right = rev_list[0].partition("..")
+        a, b = left or "HEAD", right or "HEAD"
+    elif rev_list:
+        a = rev_list[0]
+        b = rev_list[1] if len(rev_list) > 1 else None
+    data = repo.diff(a, b, paths)
+    if stat or name_only:
+        from ..delta import parse_hunks
+
+        files = _split_files(data)
+        for name, body in files:
+            if name_only:
+                click.echo(name)
+                continue
+            hs = parse_hunks(body) if b"@@" in body else []
+            ins = sum(1 for h in hs for l in h.lines if l[:1] == b"+")
+            dels = sum(1 for h in hs for l in h.lines if l[:1] == b"-")
+            click.echo(f" {name} | {ins + dels} " + click.style("+" * min(ins, 40), fg="green")
+                       + click.style("-" * min(dels, 40), fg="red"))
+        return
+    color_diff(data)
+
+
+def _split_files(data: bytes) -> list[tuple[str, bytes]]:
+    out = []
+    for chunk in data.split(b"diff --git ")[1:]:
+        first = chunk.split(b"\n", 1)[0].decode("utf-8", "replace")
+        name = first.split(" b/", 1)[-1]
+        out.append((name, chunk))
+    return out
+
+
+@click.command()
+@click.argument("ref", required=False)
+@click.option("-n", "--max-count", type=click.IntRange(min=0), metavar="N", help="Show at most N entries.")
+@json_option
+@with_repo
+def reflog(repo, ref: str | None, max_count: int | None, as_json: bool) -> None:
+    """Show who moved a branch or tag where and when (all refs without REF)."""
+    from .. import refs as R
+
+    entries = repo.reflog(ref, max_count)
+    if as_json:
+        emit_json([{"ref": e.ref, "old": e.old, "new": e.new, "who": e.who, "at": e.at,
+                    "action": e.action} for e in entries])
+        return
+    counters: dict[str, int] = {}
+    for e in entries:
+        n = counters.get(e.ref, 0)
+        counters[e.ref] = n + 1
+        target = (e.new or "0" * 8)[:8]
+        click.echo(click.style(target, fg="yellow") + f" {R.short(e.ref)}@{{{n}}}: {e.action} "
+                   + click.style(f"({e.who}, {e.at})", dim=True))
+
+
+COMMANDS = [log, show, diff, reflog]

@@ -1,0 +1,49 @@
+"""The `pvc` command: a click group; commands live in one module per group.
+
+Start-up stays light: command modules import the repository code inside the commands,
+so `pvc --version` and `pvc --help` load click and nothing heavy.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import __version__
+from ._common import PvcGroup, run_main
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=PvcGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="pvc",
+                      message="%(prog)s %(version)s")
+@click.option("-C", "chdir", metavar="PATH", type=click.Path(file_okay=False),
+              help="Run as if pvc was started in PATH.")
+def cli(chdir: str | None) -> None:
+    """pvc: Git-style version control for LLM prompts, stored in libSQL.
+
+    Start with `pvc init`, `pvc add FILE...` and `pvc commit -m MSG`.
+    """
+    if chdir:
+        try:
+            os.chdir(chdir)
+        except OSError as exc:
+            raise click.UsageError(f"cannot change to '{chdir}': {exc.strerror}") from None
+
+
+from . import history, maint, refs_cmds, worktree  # noqa: E402  (registers commands)
+
+for module in (worktree, history, refs_cmds, maint):
+    for command in module.COMMANDS:
+        cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_main(cli, argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

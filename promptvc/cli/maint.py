@@ -1,0 +1,112 @@
+"""Maintenance: fsck, config, debug."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ._common import emit_json, json_option, plural, with_repo
+
+
+@click.command()
+@json_option
+@click.option("-q", "--quiet", is_flag=True, help="Print problems only.")
+@with_repo
+def fsck(repo, as_json: bool, quiet: bool) -> None:
+    """Verify the repository: every hash, every diff chain, every ref.
+
+    Reports every problem found and exits 1 if there is any.
+    """
+    progress = None
+    if sys.stderr.isatty() and not as_json and not quiet:
+        def progress(i: int, total: int) -> None:
+            if i % 500 == 0 or i == total - 1:
+                click.echo(f"\rchecking versions: {i + 1}/{total}", err=True, nl=False)
+    report = repo.fsck(progress=progress)
+    if progress:
+        click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        for p in report.problems:
+            click.echo(click.style("error: ", fg="red") + str(p))
+        summary = (f"checked {plural(report.versions, 'version')}, "
+                   f"{plural(report.commits, 'commit')}, {plural(report.refs, 'ref')}")
+        if report.ok:
+            if not quiet:
+                click.echo(f"{summary}: no problems found")
+        else:
+            click.echo(f"{summary}: {plural(len(report.problems), 'problem')} found", err=True)
+            click.echo("hint: the damaged objects are named above; restore them from a clone "
+                       "or backup", err=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("key", required=False)
+@click.argument("value", required=False)
+@click.option("--unset", is_flag=True, help="Remove KEY.")
+@click.option("-l", "--list", "list_", is_flag=True, help="List every setting.")
+@with_repo
+def config(repo, key: str | None, value: str | None, unset: bool, list_: bool) -> None:
+    """Get or set a repository setting, e.g. `pvc config user.name "Jane Doe"`."""
+    if list_ or not key:
+        for k, v in repo.config.items():
+            click.echo(f"{k}={v}")
+        return
+    if "." not in key:
+        raise click.UsageError(f"key '{key}' needs a section, e.g. core.{key}")
+    section, _, name = key.rpartition(".")
+    if unset:
+        if not repo.config.unset(section, name):
+            click.echo(f"error: {key} is not set", err=True)
+            sys.exit(1)
+        repo.config.save()
+        return
+    if value is None:
+        current = repo.config.get(section, name)
+        if current is None:
+            sys.exit(1)
+        click.echo(current)
+        return
+    repo.config.set(section, name, value)
+    repo.config.save()
+
+
+@click.group()
+def debug() -> None:
+    """Look inside the storage (for the curious and for bug reports)."""
+
+
+@debug.command("chain")
+@click.argument("path")
+@json_option
+@with_repo
+def debug_chain(repo, path: str, as_json: bool) -> None:
+    """Show how the versions of PATH are stored: snapshots, diffs, chain lengths."""
+    rel = repo.rel(path)
+    rows = repo.store.versions_of_path(rel)
+    if not rows:
+        raise click.ClickException(f"no versions of '{rel}' are stored")
+    data = [{"version": r.id, "storage": r.storage, "codec": r.codec, "size": r.size,
+             "stored": len(r.data), "chain_len": r.chain_len, "chain_bytes": r.chain_bytes}
+            for r in rows]
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(f"{'version':<12} {'storage':<9} {'chain':>5} {'size':>8} {'stored':>8}")
+    for d in data:
+        click.echo(f"{d['version'][:12]:<12} {d['storage']:<9} {d['chain_len']:>5} "
+                   f"{d['size']:>8} {d['stored']:>8}")
+    full = sum(d["size"] for d in data)
+    stored = sum(d["stored"] for d in data)
+    snaps = sum(1 for d in data if d["storage"] == "snapshot")
+    longest = max(d["chain_len"] for d in data)
+    ratio = stored / full if full else 0
+    click.echo(f"{plural(len(data), 'version')}, {plural(snaps, 'snapshot')}, longest chain "
+               f"{longest}; stored {stored} bytes for {full} bytes of content ({ratio:.1%})")
+
+
+COMMANDS = [fsck, config, debug]

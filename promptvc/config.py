@@ -1,0 +1,130 @@
+"""Repository configuration (``.pvc/config``, INI) and the user's identity.
+
+Tokens are never stored here: remotes name the environment variable or the
+credentials file that holds theirs.
+"""
+
+from __future__ import annotations
+
+import configparser
+import getpass
+import os
+import re
+import socket
+from pathlib import Path
+
+from .errors import ConfigError
+
+DEFAULTS = {
+    "core": {
+        "max_chain_length": "100",
+        "max_chain_ratio": "2.0",
+        "prompt_globs": "*.md *.txt *.prompt *.j2 *.jinja *.jinja2 *.yaml *.yml *.json *.tmpl "
+                        "*.mustache *.hbs",
+    },
+}
+
+_AUTHOR = re.compile(r"^[^<>\n]+ <[^<>\n]*>$")
+
+
+class Config:
+    def __init__(self, path: Path):
+        self.path = path
+        self.parser = configparser.ConfigParser(interpolation=None)
+        if path.exists():
+            try:
+                self.parser.read(path, encoding="utf-8")
+            except (configparser.Error, UnicodeDecodeError) as exc:
+                first = str(exc).splitlines()[0]
+                raise ConfigError(
+                    f"the repository config {path} is malformed: {first}",
+                    hint="fix or remove the offending line (it is an INI file)",
+                ) from None
+
+    def get(self, section: str, key: str, default: str | None = None) -> str | None:
+        if self.parser.has_option(section, key):
+            return self.parser.get(section, key)
+        return DEFAULTS.get(section, {}).get(key, default)
+
+    def get_int(self, section: str, key: str, default: int) -> int:
+        raw = self.get(section, key, str(default))
+        try:
+            value = int(str(raw))
+        except ValueError:
+            raise ConfigError(
+                f"config value {section}.{key} = {raw!r} in {self.path} is not a whole number",
+                hint=f"set it with `pvc config {section}.{key} N`",
+            ) from None
+        return value
+
+    def get_float(self, section: str, key: str, default: float) -> float:
+        raw = self.get(section, key, str(default))
+        try:
+            return float(str(raw))
+        except ValueError:
+            raise ConfigError(
+                f"config value {section}.{key} = {raw!r} in {self.path} is not a number",
+                hint=f"set it with `pvc config {section}.{key} N`",
+            ) from None
+
+    def set(self, section: str, key: str, value: str) -> None:
+        if not self.parser.has_section(section):
+            self.parser.add_section(section)
+        self.parser.set(section, key, value)
+
+    def unset(self, section: str, key: str) -> bool:
+        return self.parser.has_section(section) and self.parser.remove_option(section, key)
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            self.parser.write(fh)
+        os.replace(tmp, self.path)
+
+    def items(self) -> list[tuple[str, str]]:
+        out = []
+        for section in self.parser.sections():
+            for key, value in self.parser.items(section):
+                out.append((f"{section}.{key}", value))
+        return out
+
+
+def user_config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "pvc"
+
+
+def default_author(config: Config | None = None) -> str:
+    """`Name <email>` from PVC_AUTHOR, the repo config, the user config, git's env, or the OS."""
+    env = os.environ.get("PVC_AUTHOR")
+    if env:
+        return check_author(env)
+    name = email = None
+    if config is not None:
+        name, email = config.get("user", "name"), config.get("user", "email")
+    if not (name and email):
+        user_cfg = user_config_dir() / "config"
+        if user_cfg.exists():
+            uc = Config(user_cfg)
+            name = name or uc.get("user", "name")
+            email = email or uc.get("user", "email")
+    name = name or os.environ.get("GIT_AUTHOR_NAME")
+    email = email or os.environ.get("GIT_AUTHOR_EMAIL")
+    if not name:
+        try:
+            name = getpass.getuser()
+        except Exception:  # noqa: BLE001 - no login name in some containers
+            name = "pvc"
+    if not email:
+        email = f"{name}@{socket.gethostname() or 'localhost'}"
+    return f"{name} <{email}>"
+
+
+def check_author(author: str) -> str:
+    author = author.strip()
+    if not _AUTHOR.match(author):
+        raise ConfigError(
+            f"author {author!r} is not in the form 'Name <email>'",
+            hint='pass --author "Jane Doe <jane@example.com>"',
+        )
+    return author

@@ -1,0 +1,188 @@
+"""Content addressing: version ids, tree manifests, commit ids; and the version store.
+
+- A version's id is the SHA-256 of its full content.
+- A tree is a manifest ``<version id> <path>\\n`` per file, sorted by path; its id is the
+  SHA-256 of the manifest, i.e. a hash over the sorted (path, content SHA-256) pairs.
+  Manifests are stored as versions too (kind ``tree``), diffed against the parent tree.
+- A commit's id is the SHA-256 of its canonical text (tree, parents, author, date,
+  message), so history is a Merkle chain: a changed byte anywhere changes an id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from . import delta
+from .errors import IntegrityError
+from .store import Store, VersionRow
+
+EMPTY_TREE = hashlib.sha256(b"").hexdigest()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- trees ------------------------------------------------------------------------------
+def manifest_bytes(tree: dict[str, str]) -> bytes:
+    return b"".join(
+        f"{vid} {path}\n".encode() for path, vid in sorted(tree.items(), key=lambda kv: kv[0].encode())
+    )
+
+
+def parse_manifest(data: bytes) -> dict[str, str]:
+    tree: dict[str, str] = {}
+    for line in data.decode().splitlines():
+        vid, _, path = line.partition(" ")
+        if len(vid) != 64 or not path:
+            raise IntegrityError(f"malformed tree manifest line {line[:80]!r}")
+        tree[path] = vid
+    return tree
+
+
+# -- commits ----------------------------------------------------------------------------
+def commit_text(tree_id: str, parents: tuple[str, ...], author: str, date: str, message: str) -> bytes:
+    lines = [f"tree {tree_id}"]
+    lines += [f"parent {p}" for p in parents]
+    lines += [f"author {author}", f"date {date}", "", message]
+    return "\n".join(lines).encode()
+
+
+def commit_id(tree_id: str, parents: tuple[str, ...], author: str, date: str, message: str) -> str:
+    return sha256(commit_text(tree_id, parents, author, date, message))
+
+
+# -- version store ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Policy:
+    """When to store a full snapshot instead of a diff (after Mercurial's revlog)."""
+
+    max_chain_len: int = 100
+    max_chain_ratio: float = 2.0
+    compress_min: int = 64
+
+
+def _encode(data: bytes, policy: Policy) -> tuple[str, bytes]:
+    if len(data) >= policy.compress_min:
+        packed = zlib.compress(data, 6)
+        if len(packed) < len(data) * 0.9:
+            return "zlib", packed
+    return "raw", data
+
+
+def _decode(row: VersionRow) -> bytes:
+    if row.codec == "zlib":
+        try:
+            return zlib.decompress(row.data)
+        except zlib.error:
+            raise IntegrityError(
+                f"version {row.id[:12]} ({row.path or row.kind}) is damaged: its stored data "
+                "does not decompress",
+                hint="run `pvc fsck` for a full report",
+            ) from None
+    return bytes(row.data)
+
+
+class VersionStore:
+    """Writes versions as diffs or snapshots and reads them back, verified."""
+
+    def __init__(self, store: Store, policy: Policy | None = None, cache_size: int = 256):
+        self.store = store
+        self.policy = policy or Policy()
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _remember(self, vid: str, content: bytes) -> None:
+        self._cache[vid] = content
+        self._cache.move_to_end(vid)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def put(self, content: bytes, *, kind: str, parent: str | None, parent2: str | None = None,
+            path: str | None, at: str) -> tuple[str, int, int]:
+        """Store CONTENT (once) and return (version id, insertions, deletions) vs PARENT."""
+        vid = sha256(content)
+        parent_content = self.get(parent) if parent else None
+        ins = dels = 0
+        diff = None
+        if parent_content is not None:
+            diff, ins, dels = delta.make_delta(parent_content, content)
+        elif content:
+            ins = content.count(b"\n") + (0 if content.endswith(b"\n") else 1)
+        if self.store.has_version(vid):
+            self._remember(vid, content)
+            return vid, ins, dels
+        storage, data, chain_len, chain_bytes = "snapshot", content, 0, 0
+        if diff is not None and parent is not None:
+            meta = self.store.version_meta(parent)
+            if meta is not None:
+                _, p_len, p_bytes, _ = meta
+                new_len, new_bytes = p_len + 1, p_bytes + len(diff)
+                if (len(diff) < len(content)
+                        and new_bytes <= self.policy.max_chain_ratio * max(len(content), 1)
+                        and new_len <= self.policy.max_chain_len):
+                    storage, data, chain_len, chain_bytes = "diff", diff, new_len, new_bytes
+        codec, stored = _encode(data, self.policy)
+        self.store.insert_version(VersionRow(
+            id=vid, kind=kind, parent_version_id=parent, parent2_version_id=parent2, path=path,
+            storage=storage, codec=codec, data=stored, size=len(content), chain_len=chain_len,
+            chain_bytes=chain_bytes, created_at=at,
+        ))
+        self._remember(vid, content)
+        return vid, ins, dels
+
+    def get(self, vid: str) -> bytes:
+        """The full content of a version, checked against its SHA-256."""
+        hit = self._cache.get(vid)
+        if hit is not None:
+            self._cache.move_to_end(vid)
+            return hit
+        rows = self.store.version_chain(vid)
+        if not rows or rows[-1].id != vid:
+            raise IntegrityError(
+                f"version {vid[:12]} is missing from the repository",
+                hint="run `pvc fsck` for a full report",
+            )
+        content = self._rebuild(rows)
+        if sha256(content) != vid:
+            raise IntegrityError(
+                f"version {vid[:12]} ({rows[-1].path or rows[-1].kind}) is damaged: its content "
+                "does not match its SHA-256",
+                hint="run `pvc fsck` for a full report",
+            )
+        self._remember(vid, content)
+        return content
+
+    def _rebuild(self, rows: list[VersionRow]) -> bytes:
+        start = 0
+        content = None
+        for i in range(len(rows) - 1, 0, -1):  # resume from the newest cached text
+            content = self._cache.get(rows[i].id)
+            if content is not None:
+                start = i
+                break
+        if content is None:
+            first = rows[0]
+            if first.storage != "snapshot":
+                raise IntegrityError(
+                    f"version {rows[-1].id[:12]} has a broken chain: base {first.id[:12]} "
+                    "is missing",
+                    hint="run `pvc fsck` for a full report",
+                )
+            content = _decode(first)
+        for row in rows[start + 1:]:
+            try:
+                content = delta.apply_delta(content, _decode(row))
+            except delta.DeltaError as exc:
+                raise IntegrityError(
+                    f"version {row.id[:12]} ({row.path or row.kind}) is damaged: its diff does not "
+                    f"apply ({exc})",
+                    hint="run `pvc fsck` for a full report",
+                ) from None
+        return content
+
+    def decode_row(self, row: VersionRow) -> bytes:
+        return _decode(row)

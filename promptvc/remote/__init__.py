@@ -1,0 +1,1 @@
+"""Remote primaries: Hrana HTTP client, sqld server control, push/pull."""

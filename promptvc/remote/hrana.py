@@ -1,0 +1,467 @@
+"""Minimal Hrana v2 client over HTTP (``POST {url}/v2/pipeline``), standard library only.
+
+    client = HranaClient("http://main.localhost:8080", auth_token=token, timeout=15)
+    client.execute("SELECT head FROM refs WHERE name = ?", ("main",)).rows
+    client.batch([("UPDATE ...", (...)), ("INSERT ...", (...))])   # atomic, one round trip
+
+Every Python ``int`` is sent as a Hrana ``integer`` (a decimal string in JSON), so 64-bit values
+round-trip exactly (the libSQL Python binding binds ints outside 32 bits as REAL; see
+docs TURSO.md). Results decode the same way.
+
+Observed on sqld 0.24.32:
+* A pipeline that does not end with a ``close`` request leaves a server-side stream open and
+  returns a ``baton``; every request here ends with ``close``.
+* A failing statement inside a batch does not stop the batch by itself: later steps run unless
+  they are conditioned. ``batch()`` therefore conditions each step on the previous one, and
+  ROLLBACK on "COMMIT did not succeed".
+* Auth failures are HTTP 401 ``{"error": "Unauthorized: `The JWT is invalid`"}``; a read-only
+  token writing is HTTP 403 ``{"error": "Authorization forbidden: ..."}`` for the whole request.
+* A namespace that does not exist is HTTP 404 ``{"error": "Namespace `x` doesn't exist"}``.
+* SQL errors: ``{"message": "SQLite error: UNIQUE constraint failed: t.c", "code":
+  "SQLITE_CONSTRAINT"}``; parse errors have code ``SQL_PARSE_ERROR``.
+* Blobs come back base64 *without* padding; floats that are not finite come back as
+  ``{"type": "float", "value": null}`` (decoded here as None).
+
+A ``RemoteTimeout`` means the outcome is unknown: the server may still apply the request later
+(a SIGSTOPped server does, once resumed).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import math
+import select
+import socket
+import ssl
+import threading
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+__all__ = [
+    "HranaClient",
+    "ResultSet",
+    "HranaError",
+    "AuthError",
+    "ConnectError",
+    "RemoteTimeout",
+    "StatementError",
+    "NotFoundError",
+    "encode_value",
+    "decode_value",
+]
+
+Args = Union[Sequence[Any], Mapping[str, Any]]
+Statement = Union[str, tuple]
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+# ---------------------------------------------------------------------------- errors
+class HranaError(Exception):
+    """Base class: ``.message`` (text) and ``.code`` (sqld's code, or HTTP_<status>, or None)."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class AuthError(HranaError):
+    """The server refused the credentials (HTTP 401/403)."""
+
+
+class ConnectError(HranaError, ConnectionError):
+    """The server could not be reached (refused, unreachable, name not resolved, TLS...)."""
+
+
+class RemoteTimeout(HranaError, TimeoutError):
+    """No answer within the timeout. The request may or may not have been applied."""
+
+
+class NotFoundError(HranaError):
+    """HTTP 404: with sqld namespaces, the database (namespace) does not exist."""
+
+
+class StatementError(HranaError):
+    """A SQL statement failed. ``.step`` is its index in the statements given to ``batch``
+    (0 for ``execute``), or None when the failing step was the batch's own BEGIN/COMMIT.
+    ``.message`` is sqld's message verbatim, ``.code`` its code (e.g. SQLITE_CONSTRAINT)."""
+
+    def __init__(self, message: str, code: str | None = None, step: int | None = None,
+                 sql: str | None = None):
+        super().__init__(message, code)
+        self.step = step
+        self.sql = sql
+        where = f"statement {step}" if step is not None else "batch"
+        self.args = (f"{where} failed: {message}",)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+# ---------------------------------------------------------------------------- values
+def encode_value(value: Any) -> dict[str, Any]:
+    """Python value -> Hrana value object."""
+    if value is None:
+        return {"type": "null"}
+    if isinstance(value, bool):
+        return {"type": "integer", "value": "1" if value else "0"}
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ValueError(f"integer {value} does not fit in 64 bits")
+        return {"type": "integer", "value": str(value)}
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot send non-finite float {value!r} (JSON has no encoding)")
+        return {"type": "float", "value": value}
+    if isinstance(value, str):
+        return {"type": "text", "value": value}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"type": "blob", "base64": base64.b64encode(bytes(value)).decode("ascii")}
+    raise TypeError(f"cannot send a value of type {type(value).__name__} to libSQL")
+
+
+def decode_value(obj: Mapping[str, Any]) -> Any:
+    """Hrana value object -> Python value."""
+    kind = obj.get("type")
+    if kind == "null":
+        return None
+    if kind == "integer":
+        return int(obj["value"])
+    if kind == "float":
+        v = obj.get("value")
+        return None if v is None else float(v)
+    if kind == "text":
+        return obj["value"]
+    if kind == "blob":
+        data = obj.get("base64") or ""
+        return base64.b64decode(data + "=" * (-len(data) % 4))
+    raise HranaError(f"unknown Hrana value type {kind!r}", "PROTOCOL")
+
+
+def _encode_stmt(sql: str, args: Args | None) -> dict[str, Any]:
+    stmt: dict[str, Any] = {"sql": sql, "want_rows": True}
+    if args:
+        if isinstance(args, Mapping):
+            stmt["named_args"] = [
+                {"name": k if k[:1] in (":", "@", "$") else f":{k}", "value": encode_value(v)}
+                for k, v in args.items()
+            ]
+        else:
+            stmt["args"] = [encode_value(v) for v in args]
+    return stmt
+
+
+# ---------------------------------------------------------------------------- results
+@dataclass
+class ResultSet:
+    columns: list[str]
+    rows: list[tuple]
+    affected_row_count: int = 0
+    last_insert_rowid: int | None = None
+    decltypes: list[str | None] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, result: Mapping[str, Any]) -> "ResultSet":
+        cols = result.get("cols") or []
+        rowid = result.get("last_insert_rowid")
+        return cls(
+            columns=[c.get("name") or "" for c in cols],
+            rows=[tuple(decode_value(v) for v in row) for row in result.get("rows") or []],
+            affected_row_count=int(result.get("affected_row_count") or 0),
+            last_insert_rowid=int(rowid) if rowid is not None else None,
+            decltypes=[c.get("decltype") for c in cols],
+        )
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def scalar(self) -> Any:
+        """First column of the first row, or None when there is no row."""
+        return self.rows[0][0] if self.rows and self.rows[0] else None
+
+
+# ---------------------------------------------------------------------------- client
+def _parse_url(url: str) -> tuple[str, str, int, str, str | None]:
+    """-> (scheme http|https, host, port, base path, authToken from the query if any)."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    query = urllib.parse.parse_qs(parts.query)
+    token = (query.get("authToken") or [None])[0]
+    if scheme in ("libsql", "wss"):
+        tls = (query.get("tls") or ["1"])[0]
+        scheme = "http" if tls in ("0", "false", "no") else "https"
+    elif scheme == "ws":
+        scheme = "http"
+    if scheme not in ("http", "https"):
+        raise ValueError(f"unsupported URL scheme {parts.scheme!r} (use http, https or libsql)")
+    if not parts.hostname:
+        raise ValueError("URL has no host")
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, parts.hostname, port, parts.path.rstrip("/"), token
+
+
+class HranaClient:
+    """Hrana-over-HTTP client with one keep-alive connection.
+
+    ``timeout`` (seconds) applies to connecting and to each wait for data from the server.
+    ``requests`` counts HTTP requests sent (one per ``execute``/``batch``), ``connects``
+    counts TCP connections opened. Not for concurrent use from many threads (calls are
+    serialised by a lock).
+    """
+
+    def __init__(self, url: str, auth_token: str | None = None, timeout: float = 15.0):
+        scheme, host, port, base, url_token = _parse_url(url)
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self._path = f"{base}/v2/pipeline"
+        self._token = auth_token if auth_token is not None else url_token
+        self._conn: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.connects = 0
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def url(self) -> str:
+        """The endpoint base URL (never includes credentials)."""
+        default = 443 if self.scheme == "https" else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = "" if self.port == default else f":{self.port}"
+        return f"{self.scheme}://{host}{port}{self._path[: -len('/v2/pipeline')]}"
+
+    @property
+    def where(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def execute(self, sql: str, args: Args = ()) -> ResultSet:
+        """Run one statement (autocommit) in one HTTP request."""
+        stmt = _encode_stmt(sql, args)
+        body = {"requests": [{"type": "execute", "stmt": stmt}, {"type": "close"}]}
+        result = self._pipeline(body)[0]
+        if result.get("type") == "error":
+            err = result.get("error") or {}
+            raise self._statement_error(err, 0, sql)
+        return ResultSet.from_json(result["response"]["result"])
+
+    def batch(self, statements: Sequence[Statement]) -> list[ResultSet]:
+        """Run statements atomically in ONE HTTP request; return one ResultSet per statement.
+
+        The Hrana batch is: BEGIN; statement i if step i-1 ok; COMMIT if the last statement
+        ok; ROLLBACK if COMMIT did not succeed. The first failing statement raises
+        StatementError (with its index) and nothing of the batch remains.
+        Each item is ``(sql, args)`` or a bare SQL string.
+        """
+        stmts: list[tuple[str, Args]] = []
+        for item in statements:
+            if isinstance(item, str):
+                stmts.append((item, ()))
+            else:
+                sql, *rest = item
+                stmts.append((sql, rest[0] if rest else ()))
+        if not stmts:
+            return []
+        n = len(stmts)
+        steps: list[dict[str, Any]] = [{"stmt": {"sql": "BEGIN"}}]
+        for i, (sql, args) in enumerate(stmts, start=1):
+            steps.append(
+                {"stmt": _encode_stmt(sql, args), "condition": {"type": "ok", "step": i - 1}}
+            )
+        commit = n + 1
+        steps.append({"stmt": {"sql": "COMMIT"}, "condition": {"type": "ok", "step": n}})
+        steps.append(
+            {"stmt": {"sql": "ROLLBACK"},
+             "condition": {"type": "not", "cond": {"type": "ok", "step": commit}}}
+        )
+        body = {"requests": [{"type": "batch", "batch": {"steps": steps}}, {"type": "close"}]}
+        result = self._pipeline(body)[0]
+        if result.get("type") == "error":  # the batch as a whole was refused
+            err = result.get("error") or {}
+            exc = self._statement_error(err, None, None)
+            if isinstance(exc, StatementError):
+                exc = HranaError(f"batch refused by {self.where}: {exc.message}", exc.code)
+            raise exc
+        batch = result["response"]["result"]
+        step_results = batch.get("step_results") or []
+        step_errors = batch.get("step_errors") or []
+
+        def error_at(i: int):
+            return step_errors[i] if i < len(step_errors) else None
+
+        if error_at(0):
+            raise self._statement_error(error_at(0), None, "BEGIN")
+        for i in range(1, n + 1):
+            if error_at(i):
+                raise self._statement_error(error_at(i), i - 1, stmts[i - 1][0])
+        if error_at(commit):
+            raise self._statement_error(error_at(commit), None, "COMMIT")
+        if commit >= len(step_results) or step_results[commit] is None:
+            raise HranaError(
+                f"batch on {self.where} was not committed (no step reported an error)", "PROTOCOL"
+            )
+        return [ResultSet.from_json(step_results[i]) for i in range(1, n + 1)]
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def __enter__(self) -> "HranaClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        auth = "token" if self._token else "no auth"
+        return f"<HranaClient {self.url} ({auth}) requests={self.requests}>"
+
+    # ------------------------------------------------------------------ internals
+    def _statement_error(
+        self, err: Mapping[str, Any], step: int | None, sql: str | None
+    ) -> HranaError:
+        message = str(err.get("message") or "unknown error")
+        code = err.get("code")
+        low = message.lower()
+        if low.startswith("unauthorized") or low.startswith("authorization forbidden"):
+            return AuthError(f"authentication failed: {message}", code)
+        return StatementError(message, code, step, sql)
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:
+                pass
+            self._conn = None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn = self._conn
+        if conn is not None and conn.sock is not None:
+            # The server may have closed an idle keep-alive connection: a readable socket
+            # before we sent anything means EOF (or junk). Reconnect instead of failing later.
+            try:
+                readable, _, _ = select.select([conn.sock], [], [], 0)
+            except (OSError, ValueError):
+                readable = [conn.sock]
+            if readable:
+                self._drop()
+                conn = None
+        elif conn is not None:
+            self._drop()
+            conn = None
+        if conn is None:
+            if self.scheme == "https":
+                conn = http.client.HTTPSConnection(
+                    self.host, self.port, timeout=self.timeout,
+                    context=ssl.create_default_context(),
+                )
+            else:
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self._conn = conn
+        return conn
+
+    def _headers(self) -> dict[str, str]:
+        h = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": "pvc-hrana/1",
+        }
+        if self._token:
+            h["Authorization"] = f"Bearer {self._token}"
+        return h
+
+    def _pipeline(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        with self._lock:
+            status, raw = self._send(data)
+        text = raw.decode("utf-8", "replace")
+        payload: Any
+        try:
+            payload = json.loads(text) if text else None
+        except ValueError:
+            payload = None
+        if status != 200:
+            detail = payload.get("error") if isinstance(payload, dict) else None
+            detail = str(detail) if detail is not None else (text.strip()[:200] or "no details")
+            if status in (401, 403):
+                raise AuthError(f"authentication failed: {detail}", f"HTTP_{status}")
+            if status == 404:
+                raise NotFoundError(f"not found on {self.where}: {detail}", "HTTP_404")
+            raise HranaError(f"HTTP {status} from {self.where}: {detail}", f"HTTP_{status}")
+        if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
+            raise HranaError(f"unexpected answer from {self.where}: {text[:200]!r}", "PROTOCOL")
+        results = payload["results"]
+        if len(results) != len(body["requests"]):
+            raise HranaError(
+                f"unexpected answer from {self.where}: wrong result count", "PROTOCOL"
+            )
+        return results
+
+    def _send(self, data: bytes) -> tuple[int, bytes]:
+        """One HTTP request. A send failing on a reused (idle) connection is retried once on a
+        new connection (the server cannot have read the request); nothing is retried after
+        the request went out."""
+        for attempt in (0, 1):
+            conn = self._connection()
+            reused = conn.sock is not None
+            if not reused:
+                self.connects += 1
+            self.requests += 1
+            try:
+                conn.request("POST", self._path, body=data, headers=self._headers())
+            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
+                self._drop()
+                if reused and attempt == 0:
+                    continue
+                raise ConnectError(
+                    f"cannot reach {self.where}: {_reason(exc)}", "CONNECT"
+                ) from None
+            except (socket.timeout, TimeoutError):
+                self._drop()
+                raise RemoteTimeout(
+                    f"no answer from {self.where} within {_secs(self.timeout)}s", "TIMEOUT"
+                ) from None
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                raise ConnectError(
+                    f"cannot reach {self.where}: {_reason(exc)}", "CONNECT"
+                ) from None
+            try:
+                resp = conn.getresponse()
+                raw = resp.read()
+            except (socket.timeout, TimeoutError):
+                self._drop()
+                raise RemoteTimeout(
+                    f"no answer from {self.where} within {_secs(self.timeout)}s", "TIMEOUT"
+                ) from None
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                raise ConnectError(
+                    f"connection to {self.where} lost before an answer ({_reason(exc)}); "
+                    "the request may or may not have been applied",
+                    "CONNECTION_LOST",
+                ) from None
+            if resp.will_close:
+                self._drop()
+            return resp.status, raw
+        raise AssertionError("unreachable")
+
+
+def _secs(t: float) -> str:
+    return f"{t:g}"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"name not resolved ({exc.strerror or exc})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__

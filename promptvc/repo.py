@@ -1,0 +1,1032 @@
+"""The repository API every front end (CLI, daemon, TUI) calls.
+
+A repository is a working folder with a ``.pvc/`` folder holding one libSQL database
+(``pvc.db``) and a config file. The database holds the shared history (versions, commits,
+changes, refs, reflog) and the local state (HEAD, tracked files and their stat cache).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+import os
+import re
+import stat as _stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from . import refs as R
+from .config import Config, check_author, default_author
+from .errors import (
+    AmbiguousRevision, DirtyWorkingTree, NotARepository, NothingToCommit, PathError, RefConflict,
+    RefError, RepositoryExists, UnknownRevision,
+)
+from .objects import EMPTY_TREE, Policy, VersionStore, commit_id, manifest_bytes, parse_manifest, sha256
+from .store import ChangeRow, CommitRow, ReflogRow, Store, TrackedRow
+
+PVC_DIR = ".pvc"
+DB_NAME = "pvc.db"
+DEFAULT_BRANCH = "main"
+SHORT = 8
+_REV_SUFFIX = re.compile(r"^(.*?)((?:~\d*|\^\d?)+)$")
+_IGNORED_DIRS = {".pvc", ".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__"}
+_TEMP_PATTERNS = ("*.swp", "*.swo", "*.swx", "*~", ".#*", "#*#", "*.tmp", "4913", ".*.kate-swp")
+
+
+def now_iso() -> str:
+    fixed = os.environ.get("PVC_DATE")  # for reproducible tests and imports
+    if fixed:
+        return fixed
+    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def is_binary(data: bytes) -> str | None:
+    """Why DATA is not a text file pvc can version, or None."""
+    if b"\0" in data:
+        return "it is a binary file (it contains NUL bytes)"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"it is not valid UTF-8 text (bad byte at offset {exc.start})"
+    return None
+
+
+@dataclass
+class Change:
+    """One file's change between two trees (or a tree and the working folder)."""
+
+    status: str  # A, M, D, R
+    path: str
+    old_path: str | None = None
+    old_id: str | None = None
+    new_id: str | None = None
+
+
+@dataclass
+class Status:
+    branch: str | None
+    head: str | None
+    modified: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)
+    untracked: list[str] = field(default_factory=list)
+    conflicted: list[str] = field(default_factory=list)
+    merging: str | None = None
+
+    @property
+    def clean(self) -> bool:
+        return not (self.modified or self.added or self.deleted or self.renamed or self.conflicted)
+
+    def to_json(self) -> dict:
+        return {
+            "branch": self.branch, "head": self.head, "modified": self.modified,
+            "added": self.added, "deleted": self.deleted,
+            "renamed": [{"from": a, "to": b} for a, b in self.renamed],
+            "untracked": self.untracked, "conflicted": self.conflicted,
+            "merging": self.merging, "clean": self.clean,
+        }
+
+
+@dataclass
+class CommitInfo:
+    id: str
+    tree_id: str
+    parents: tuple[str, ...]
+    author: str
+    date: str
+    message: str
+    generation: int
+
+    @classmethod
+    def from_row(cls, row: CommitRow) -> "CommitInfo":
+        return cls(row.id, row.tree_id, row.parents, row.author, row.committed_at, row.message,
+                   row.generation)
+
+    @property
+    def short(self) -> str:
+        return self.id[:SHORT]
+
+    @property
+    def summary(self) -> str:
+        return self.message.splitlines()[0] if self.message else ""
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "tree": self.tree_id, "parents": list(self.parents),
+                "author": self.author, "date": self.date, "message": self.message}
+
+
+def find_root(start: Path) -> Path | None:
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / PVC_DIR / DB_NAME).is_file():
+            return folder
+    return None
+
+
+class Repo:
+    """A pvc repository. Open with :meth:`open` or create with :meth:`init`."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.pvc_dir = root / PVC_DIR
+        self.config = Config(self.pvc_dir / "config")
+        self.store = Store(str(self.pvc_dir / DB_NAME))
+        self.store.check_schema()
+        self.policy = Policy(
+            max_chain_len=self.config.get_int("core", "max_chain_length", 100),
+            max_chain_ratio=self.config.get_float("core", "max_chain_ratio", 2.0),
+        )
+        self.versions = VersionStore(self.store, self.policy)
+        self._author: str | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+    @classmethod
+    def init(cls, path: Path | str = ".", branch: str = DEFAULT_BRANCH) -> "Repo":
+        root = Path(path).resolve()
+        if (root / PVC_DIR / DB_NAME).exists():
+            raise RepositoryExists(
+                f"{root} is already a pvc repository",
+                hint="use it as it is, or remove its .pvc folder to start over",
+            )
+        R.check_ref_name(branch)
+        if root.exists() and not root.is_dir():
+            raise PathError(f"{root} exists and is not a folder", hint="choose another path")
+        try:
+            (root / PVC_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PathError(f"cannot create {root / PVC_DIR}: {exc.strerror}",
+                            hint="check the folder's permissions") from None
+        cfg = root / PVC_DIR / "config"
+        if not cfg.exists():
+            cfg.write_text("[core]\nmax_chain_length = 100\n", encoding="utf-8")
+        store = Store(str(root / PVC_DIR / DB_NAME))
+        store.set_wal()
+        store.migrate()
+        with store.transaction():
+            store.set_state("HEAD", R.HEADS + branch)
+        store.close()
+        return cls(root)
+
+    @classmethod
+    def open(cls, start: Path | str | None = None) -> "Repo":
+        here = Path(start or os.getcwd())
+        root = find_root(here)
+        if root is None:
+            raise NotARepository(
+                f"not a pvc repository (or any parent up to /): {here.resolve()}",
+                hint="run `pvc init` to create one here, or pass -C PATH",
+            )
+        return cls(root)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- identity -------------------------------------------------------------------
+    def author(self, override: str | None = None) -> str:
+        if override:
+            return check_author(override)
+        if self._author is None:
+            self._author = default_author(self.config)
+        return self._author
+
+    # -- paths ----------------------------------------------------------------------
+    def rel(self, user_path: str | os.PathLike, cwd: Path | None = None) -> str:
+        """The repository-relative POSIX path of a path the user typed."""
+        raw = os.fspath(user_path)
+        if "\n" in raw or "\r" in raw:
+            raise PathError(f"path {raw!r} contains a line break; pvc cannot track it",
+                            hint="rename the file")
+        base = cwd or Path(os.getcwd())
+        full = Path(os.path.normpath(os.path.join(base, raw)))
+        try:
+            rel = full.relative_to(self.root)
+        except ValueError:
+            # the cwd may be reached through a symlink
+            try:
+                rel = full.resolve().relative_to(self.root)
+            except ValueError:
+                raise PathError(
+                    f"'{raw}' is outside the repository at {self.root}",
+                    hint="give a path inside the repository",
+                ) from None
+        posix = rel.as_posix()
+        if posix == ".":
+            return ""
+        if posix.split("/")[0] == PVC_DIR:
+            raise PathError(f"'{raw}' is inside .pvc/, pvc's own folder",
+                            hint="give a path to a prompt file")
+        return posix
+
+    def abspath(self, rel: str) -> Path:
+        return self.root / rel
+
+    def _read_work(self, rel: str) -> bytes | None:
+        p = self.abspath(rel)
+        try:
+            if p.is_symlink():
+                raise PathError(f"'{rel}' is a symbolic link; pvc tracks regular files only",
+                                hint="track the file the link points to")
+            return p.read_bytes()
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            return None
+
+    # -- refs and revisions --------------------------------------------------------------
+    def head_ref(self) -> str:
+        return self.store.get_state("HEAD") or R.HEADS + DEFAULT_BRANCH
+
+    def current_branch(self) -> str | None:
+        ref = self.head_ref()
+        return ref[len(R.HEADS):] if ref.startswith(R.HEADS) else None
+
+    def head(self) -> str | None:
+        ref = self.head_ref()
+        if ref.startswith("refs/"):
+            return self.store.get_ref(ref)
+        return ref  # detached
+
+    def resolve(self, rev: str) -> str:
+        """A commit id from REV: id, unique prefix (4+), branch, tag, remote ref, HEAD, X~N, X^N."""
+        rev = rev.strip()
+        if not rev:
+            raise UnknownRevision("empty revision", hint="give a commit id, branch or tag")
+        m = _REV_SUFFIX.match(rev)
+        if m and m.group(1):
+            cid = self.resolve(m.group(1))
+            for op in re.findall(r"~\d*|\^\d?", m.group(2)):
+                cid = self._step(cid, op, rev)
+            return cid
+        if rev in ("HEAD", "@"):
+            head = self.head()
+            if head is None:
+                raise UnknownRevision(
+                    f"HEAD does not point at a commit yet (branch '{self.current_branch()}' "
+                    "has no commits)",
+                    hint="make the first commit with `pvc commit -m MSG`",
+                )
+            return head
+        for ref in (rev, R.HEADS + rev, R.TAGS + rev, R.REMOTES + rev):
+            target = self.store.get_ref(ref)
+            if target:
+                return target
+        if re.fullmatch(r"[0-9a-f]{4,64}", rev):
+            found = self.store.commits_with_prefix(rev)
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise AmbiguousRevision(f"revision '{rev}' is ambiguous: several commits start "
+                                        "with it", hint="give more characters of the id")
+        raise UnknownRevision(
+            f"unknown revision '{rev}'",
+            hint="see `pvc log` for commit ids and `pvc branch` / `pvc tag` for names",
+        )
+
+    def _step(self, cid: str, op: str, rev: str) -> str:
+        if op.startswith("~"):
+            count = int(op[1:] or 1)
+            for _ in range(count):
+                row = self.commit_row(cid)
+                if not row.parent1:
+                    raise UnknownRevision(f"revision '{rev}' goes past the first commit",
+                                          hint="use a smaller number")
+                cid = row.parent1
+            return cid
+        which = int(op[1:] or 1)
+        if which == 0:
+            return cid
+        parents = self.commit_row(cid).parents
+        if which > len(parents):
+            raise UnknownRevision(f"revision '{rev}': commit {cid[:SHORT]} has no parent {which}",
+                                  hint="use ^1 or ^2 on merge commits only")
+        return parents[which - 1]
+
+    def commit_row(self, cid: str) -> CommitRow:
+        row = self.store.get_commit(cid)
+        if row is None:
+            raise UnknownRevision(f"commit {cid[:SHORT]} is missing from the repository",
+                                  hint="run `pvc fsck`")
+        return row
+
+    def commit(self, rev: str) -> CommitInfo:
+        return CommitInfo.from_row(self.commit_row(self.resolve(rev)))
+
+    def tree(self, cid: str | None) -> dict[str, str]:
+        if cid is None:
+            return {}
+        row = self.commit_row(cid)
+        if row.tree_id == EMPTY_TREE:
+            return {}
+        return parse_manifest(self.versions.get(row.tree_id))
+
+    def read(self, rev: str, path: str) -> bytes:
+        """The content of PATH at REV, byte for byte as committed."""
+        cid = self.resolve(rev)
+        tree = self.tree(cid)
+        vid = tree.get(path)
+        if vid is None:
+            raise PathError(
+                f"path '{path}' does not exist in {rev} ({cid[:SHORT]})",
+                hint=f"see `pvc show {rev}` for the files it has",
+            )
+        return self.versions.get(vid)
+
+    def read_version(self, vid: str) -> bytes:
+        return self.versions.get(vid)
+
+    # -- ref moves (compare-and-swap, logged) --------------------------------------------
+    def move_ref(self, name: str, old: str | None, new: str | None, action: str,
+                 who: str | None = None) -> None:
+        at = now_iso()
+        with self.store.transaction():
+            if not self.store.cas_ref(name, old, new, at=at):
+                current = self.store.get_ref(name)
+                raise RefConflict(
+                    f"{R.short(name)} moved while pvc was updating it (expected "
+                    f"{(old or 'nothing')[:SHORT]}, found {(current or 'nothing')[:SHORT]})",
+                    hint="run the command again",
+                )
+            self.store.append_reflog(name, old, new, who or self.author(), at, action)
+
+    # -- working tree ---------------------------------------------------------------------
+    def _globs(self) -> list[str]:
+        return (self.config.get("core", "prompt_globs") or "").split()
+
+    def _ignore_patterns(self) -> list[str]:
+        pats = list(_TEMP_PATTERNS)
+        ign = self.root / ".pvcignore"
+        if ign.is_file():
+            for line in ign.read_text(encoding="utf-8", errors="replace").splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    pats.append(line.rstrip("/"))
+        return pats
+
+    def is_ignored(self, rel: str, patterns: list[str] | None = None) -> bool:
+        patterns = patterns if patterns is not None else self._ignore_patterns()
+        name = rel.rsplit("/", 1)[-1]
+        parts = rel.split("/")
+        if any(p in _IGNORED_DIRS for p in parts[:-1]):
+            return True
+        for pat in patterns:
+            if "/" in pat:
+                if fnmatch.fnmatchcase(rel, pat.lstrip("/")) or rel.startswith(pat.lstrip("/") + "/"):
+                    return True
+            elif fnmatch.fnmatchcase(name, pat) or any(fnmatch.fnmatchcase(p, pat) for p in parts[:-1]):
+                return True
+        return False
+
+    def matches_prompt_globs(self, rel: str) -> bool:
+        name = rel.rsplit("/", 1)[-1]
+        return any(fnmatch.fnmatchcase(name, g) or fnmatch.fnmatchcase(rel, g) for g in self._globs())
+
+    def walk_files(self, under: str = "") -> Iterator[str]:
+        """Regular files under UNDER (repository-relative), skipping pvc/VCS folders."""
+        start = self.abspath(under) if under else self.root
+        stack = [start]
+        while stack:
+            folder = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in _IGNORED_DIRS:
+                        stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    yield Path(entry.path).relative_to(self.root).as_posix()
+
+    def _hash_work(self, rel: str, row: TrackedRow | None, updates: list) -> str | None:
+        p = self.abspath(rel)
+        try:
+            st = p.lstat()
+        except FileNotFoundError:
+            return None
+        if not _stat.S_ISREG(st.st_mode):
+            return None
+        mtime = str(st.st_mtime_ns)
+        if row is not None and row.sha and row.st_size == st.st_size and row.st_mtime == mtime:
+            return row.sha
+        try:
+            data = p.read_bytes()
+        except OSError:
+            return None
+        digest = sha256(data)
+        # racy-git rule: do not cache a stat taken within 2 s of the file's mtime
+        if _dt.datetime.now().timestamp() - st.st_mtime > 2:
+            updates.append((rel, st.st_size, mtime, digest))
+        return digest
+
+    def _flush_stat_cache(self, updates: list) -> None:
+        if not updates:
+            return
+        try:
+            with self.store.transaction():
+                for rel, size, mtime, digest in updates:
+                    self.store.set_tracked_stat(rel, size, mtime, digest)
+        except Exception:  # noqa: BLE001 - the cache is an optimisation only
+            pass
+
+    def working_changes(self, paths: Iterable[str] | None = None) -> tuple[list[Change], dict]:
+        """Changes of tracked files in the working folder against HEAD."""
+        head_tree = self.tree(self.head())
+        tracked = self.store.tracked()
+        select = None if paths is None else set(paths)
+
+        def wanted(*names: str | None) -> bool:
+            if select is None:
+                return True
+            return any(n is not None and (n in select or any(n.startswith(s + "/") for s in select if s) or "" in select)
+                       for n in names)
+
+        updates: list = []
+        changes: list[Change] = []
+        origins = {t.origin for t in tracked.values() if t.origin}
+        for rel, row in sorted(tracked.items()):
+            origin = row.origin if row.origin in head_tree and row.origin not in tracked else None
+            if not wanted(rel, origin):
+                continue
+            digest = self._hash_work(rel, row, updates)
+            base_path = rel if rel in head_tree else origin
+            base_id = head_tree.get(base_path) if base_path else None
+            if digest is None:
+                if base_id is not None:
+                    changes.append(Change("D", base_path, old_id=base_id))
+                continue
+            if base_id is None:
+                changes.append(Change("A", rel, new_id=digest))
+            elif base_path != rel:
+                changes.append(Change("R", rel, old_path=base_path, old_id=base_id, new_id=digest))
+            elif digest != base_id:
+                changes.append(Change("M", rel, old_id=base_id, new_id=digest))
+        for rel, vid in sorted(head_tree.items()):
+            if rel not in tracked and rel not in origins and wanted(rel):
+                changes.append(Change("D", rel, old_id=vid))
+        self._flush_stat_cache(updates)
+        return changes, head_tree
+
+    def status(self, untracked: bool = True) -> Status:
+        changes, _ = self.working_changes()
+        st = Status(branch=self.current_branch(), head=self.head())
+        for c in changes:
+            if c.status == "M":
+                st.modified.append(c.path)
+            elif c.status == "A":
+                st.added.append(c.path)
+            elif c.status == "D":
+                st.deleted.append(c.path)
+            elif c.status == "R":
+                st.renamed.append((c.old_path or "", c.path))
+        if untracked:
+            tracked = self.store.tracked()
+            pats = self._ignore_patterns()
+            st.untracked = sorted(
+                rel for rel in self.walk_files()
+                if rel not in tracked and self.matches_prompt_globs(rel)
+                and not self.is_ignored(rel, pats)
+            )
+        st.merging = self.store.get_state("MERGE_HEAD")
+        conflicted = self.store.get_state("MERGE_CONFLICTS")
+        if conflicted:
+            st.conflicted = [p for p in conflicted.split("\n") if p]
+        return st
+
+    # -- add / rm / mv ----------------------------------------------------------------
+    def add(self, user_paths: Iterable[str], cwd: Path | None = None) -> list[str]:
+        """Start tracking files (folders: every prompt-like file under them)."""
+        tracked = self.store.tracked()
+        head_tree = self.tree(self.head())
+        pats = self._ignore_patterns()
+        to_add: list[str] = []
+        for raw in user_paths:
+            rel = self.rel(raw, cwd)
+            p = self.abspath(rel)
+            if p.is_symlink():
+                raise PathError(f"'{raw}' is a symbolic link; pvc tracks regular files only",
+                                hint="add the file the link points to")
+            if p.is_dir():
+                found = [f for f in self.walk_files(rel)
+                         if self.matches_prompt_globs(f) and not self.is_ignored(f, pats)]
+                to_add.extend(f for f in found if f not in tracked)
+                continue
+            if not p.exists():
+                if rel in tracked or rel in head_tree:
+                    continue
+                raise PathError(f"'{raw}' did not match any file",
+                                hint="check the path; `pvc status` lists untracked prompt files")
+            if not p.is_file():
+                raise PathError(f"'{raw}' is not a regular file", hint="give a text file")
+            to_add.append(rel)
+        for rel in to_add:
+            data = self.abspath(rel).read_bytes()
+            problem = is_binary(data)
+            if problem:
+                raise PathError(f"cannot add '{rel}': {problem}",
+                                hint="pvc versions text prompts only; leave this file out")
+        added = [r for r in dict.fromkeys(to_add) if r not in tracked]
+        with self.store.transaction():
+            for rel in added:
+                self.store.track(rel)
+        return added
+
+    def rm(self, user_paths: Iterable[str], cached: bool = False, force: bool = False,
+           cwd: Path | None = None) -> list[str]:
+        tracked = self.store.tracked()
+        head_tree = self.tree(self.head())
+        rels = []
+        for raw in user_paths:
+            rel = self.rel(raw, cwd)
+            if rel not in tracked:
+                raise PathError(f"'{raw}' is not tracked by pvc",
+                                hint="see `pvc status` for tracked files")
+            rels.append(rel)
+        if not cached and not force:
+            for rel in rels:
+                data = self._read_work(rel)
+                if data is not None and sha256(data) != head_tree.get(rel):
+                    raise DirtyWorkingTree(
+                        f"'{rel}' has changes that are not committed",
+                        hint="commit them first, use --cached to keep the file, or -f to delete it",
+                    )
+        with self.store.transaction():
+            for rel in rels:
+                self.store.untrack(rel)
+        if not cached:
+            for rel in rels:
+                try:
+                    self.abspath(rel).unlink()
+                except FileNotFoundError:
+                    pass
+        return rels
+
+    def mv(self, old_raw: str, new_raw: str, cwd: Path | None = None) -> tuple[str, str]:
+        old, new = self.rel(old_raw, cwd), self.rel(new_raw, cwd)
+        tracked = self.store.tracked()
+        if old not in tracked:
+            raise PathError(f"'{old_raw}' is not tracked by pvc", hint="add it first with `pvc add`")
+        dst = self.abspath(new)
+        if dst.is_dir():
+            new = f"{new}/{old.rsplit('/', 1)[-1]}" if new else old.rsplit("/", 1)[-1]
+            dst = self.abspath(new)
+        same_file = old.lower() == new.lower() and old != new  # case-only rename
+        if (dst.exists() and not same_file) or new in tracked:
+            raise PathError(f"cannot move '{old}' to '{new}': the destination exists",
+                            hint="remove or rename the destination first")
+        src = self.abspath(old)
+        if not src.exists():
+            raise PathError(f"cannot move '{old}': the file is missing from the working folder",
+                            hint=f"restore it with `pvc restore {old}` first")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(src, dst)
+        origin = tracked[old].origin or old
+        with self.store.transaction():
+            self.store.untrack(old)
+            self.store.track(new, origin=origin)
+        return old, new
+
+    # -- commit -----------------------------------------------------------------------
+    def commit_changes(self, message: str, author: str | None = None,
+                       paths: Iterable[str] | None = None, cwd: Path | None = None,
+                       date: str | None = None) -> CommitInfo:
+        """Commit changed tracked files (all, or those under PATHS)."""
+        if not message or not message.strip():
+            raise NothingToCommit("empty commit message; nothing was committed",
+                                  hint='give one with -m "what changed"')
+        select = None
+        if paths:
+            select = [self.rel(p, cwd) for p in paths]
+            known = set(self.store.tracked()) | set(self.tree(self.head()))
+            for raw, rel in zip(paths, select):
+                if rel and rel not in known and not any(k.startswith(rel + "/") for k in known):
+                    raise PathError(f"'{raw}' is not tracked by pvc",
+                                    hint=f"start tracking it with `pvc add {raw}`")
+        if self.store.get_state("MERGE_HEAD"):
+            from .merging import finish_merge_required
+            finish_merge_required(self)
+        author = self.author(author)
+        with self.store.transaction():
+            changes, head_tree = self.working_changes(select)
+            if not changes:
+                raise NothingToCommit(
+                    "nothing to commit, working tree clean" if select is None
+                    else "nothing to commit in the given paths",
+                    hint="edit a tracked file, or start tracking one with `pvc add`",
+                )
+            info = self._write_commit(changes, head_tree, message, author, date)
+        return info
+
+    def _write_commit(self, changes: list[Change], base_tree: dict[str, str], message: str,
+                      author: str, date: str | None, parent2: str | None = None,
+                      contents: dict[str, bytes] | None = None,
+                      parent2_versions: dict[str, str] | None = None,
+                      ref: str | None = None, update_tracked: bool = True) -> CommitInfo:
+        """Inside a transaction: store versions, tree, commit, change rows; move REF
+        (default: the current branch) by compare-and-swap."""
+        at = date or now_iso()
+        ref = ref or self.head_ref()
+        head = self.store.get_ref(ref)
+        new_tree = dict(base_tree)
+        rows: list[ChangeRow] = []
+        tracked_updates: list[tuple[str, int, str, str]] = []
+        for c in changes:
+            if c.status == "D":
+                new_tree.pop(c.path, None)
+                old = self.versions.get(c.old_id) if c.old_id else b""
+                dels = old.count(b"\n") + (1 if old and not old.endswith(b"\n") else 0)
+                rows.append(ChangeRow("", c.path, "D", None, None, c.old_id, 0, dels))
+                continue
+            if contents is not None and c.path in contents:
+                data = contents[c.path]
+            else:
+                data = self._read_work(c.path)
+                if data is None:
+                    raise PathError(f"'{c.path}' vanished while committing; nothing was committed",
+                                    hint="run the commit again")
+                problem = is_binary(data)
+                if problem:
+                    raise PathError(f"cannot commit '{c.path}': {problem}",
+                                    hint=f"stop tracking it with `pvc rm --cached {c.path}`")
+                st = self.abspath(c.path).lstat()
+                tracked_updates.append((c.path, st.st_size, str(st.st_mtime_ns), sha256(data)))
+            p2 = (parent2_versions or {}).get(c.path)
+            vid, ins, dels = self.versions.put(data, kind="prompt", parent=c.old_id, parent2=p2,
+                                               path=c.path, at=at)
+            if c.status == "R" and c.old_path:
+                new_tree.pop(c.old_path, None)
+            new_tree[c.path] = vid
+            status = c.status
+            if status == "M" and vid == c.old_id:
+                continue
+            rows.append(ChangeRow("", c.path, status, c.old_path, vid, c.old_id, ins, dels))
+        head_tree_id = self.commit_row(head).tree_id if head else None
+        manifest = manifest_bytes(new_tree)
+        tree_id, _, _ = self.versions.put(manifest, kind="tree", parent=head_tree_id, path=None, at=at)
+        parents = tuple(p for p in (head, parent2) if p)
+        gen = 1 + max((self.commit_row(p).generation for p in parents), default=0)
+        cid = commit_id(tree_id, parents, author, at, message)
+        if not rows and parent2 is None:
+            raise NothingToCommit("nothing to commit, working tree clean",
+                                  hint="edit a tracked file first")
+        self.store.insert_commit(CommitRow(cid, tree_id, parents[0] if parents else None,
+                                           parents[1] if len(parents) > 1 else None, author, at,
+                                           message, gen))
+        self.store.insert_changes(
+            ChangeRow(cid, r.path, r.status, r.old_path, r.version_id, r.old_version_id,
+                      r.insertions, r.deletions)
+            for r in rows
+        )
+        summary = message.splitlines()[0] if message.strip() else ""
+        kind = "merge" if parent2 else ("commit (initial)" if head is None else "commit")
+        if not self.store.cas_ref(ref, head, cid, at=at):
+            raise RefConflict(f"{R.short(ref)} moved while committing; nothing was committed",
+                              hint="run the commit again")
+        self.store.append_reflog(ref, head, cid, author, at, f"{kind}: {summary}")
+        if not update_tracked:
+            return CommitInfo(cid, tree_id, parents, author, at, message, gen)
+        for c in changes:
+            if c.status == "D":
+                self.store.untrack(c.path)
+            elif c.status == "R":
+                self.store.clear_origin(c.path)
+        for rel, size, mtime, digest in tracked_updates:
+            self.store.set_tracked_stat(rel, size, mtime, digest)
+        return CommitInfo(cid, tree_id, parents, author, at, message, gen)
+
+    def commit_files(self, files: dict[str, bytes | None], message: str, *, author: str,
+                     date: str | None = None, branch: str | None = None,
+                     renames: dict[str, str] | None = None) -> CommitInfo | None:
+        """Commit contents given in memory (not the working folder) onto BRANCH.
+
+        FILES maps path -> new content, or None to delete it; RENAMES maps new path -> old
+        path. Working files and the tracked set are left alone. Returns None when the result
+        equals the branch head's tree. Used by importers and the daemon.
+        """
+        ref = R.HEADS + (branch or self.current_branch() or DEFAULT_BRANCH)
+        renames = renames or {}
+        for path in files:
+            if "\n" in path or path.split("/")[0] == PVC_DIR or path.startswith("/") or \
+                    ".." in path.split("/"):
+                raise PathError(f"path {path!r} cannot be stored", hint="use a relative path")
+        with self.store.transaction():
+            head = self.store.get_ref(ref)
+            base_tree = self.tree(head)
+            changes: list[Change] = []
+            contents: dict[str, bytes] = {}
+            for path in sorted(files):
+                data = files[path]
+                old_path = renames.get(path)
+                if data is None:
+                    if path in base_tree:
+                        changes.append(Change("D", path, old_id=base_tree[path]))
+                    continue
+                contents[path] = data
+                digest = sha256(data)
+                if old_path and old_path in base_tree and path not in base_tree:
+                    changes.append(Change("R", path, old_path=old_path,
+                                          old_id=base_tree[old_path], new_id=digest))
+                elif path in base_tree:
+                    if base_tree[path] != digest:
+                        changes.append(Change("M", path, old_id=base_tree[path], new_id=digest))
+                else:
+                    changes.append(Change("A", path, new_id=digest))
+            if not changes:
+                return None
+            return self._write_commit(changes, base_tree, message, check_author(author), date,
+                                      contents=contents, ref=ref, update_tracked=False)
+
+    # -- history ----------------------------------------------------------------------
+    def log(self, rev: str | None = None, limit: int | None = None,
+            paths: Iterable[str] | None = None, exclude: str | None = None) -> list[CommitInfo]:
+        """Commits reachable from REV (default HEAD), newest first; with PATHS, only those
+        that changed one of them (following renames)."""
+        if rev is None and self.head() is None:
+            return []
+        start = self.resolve(rev or "HEAD")
+        excluded: set[str] = set()
+        if exclude is not None:
+            excluded = self.store.ancestor_ids([self.resolve(exclude)])
+        if not paths:
+            if not excluded:
+                return [CommitInfo.from_row(r) for r in self.store.ancestors([start], limit)]
+            rows = [r for r in self.store.ancestors([start]) if r.id not in excluded]
+            return [CommitInfo.from_row(r) for r in rows[:limit]]
+        names = set(paths)
+        frontier = set(names)
+        while frontier:  # follow renames backwards
+            found = {old for _, old in self.store.renames_into(frontier)} - names
+            names |= found
+            frontier = found
+        candidates = self.store.commits_touching(sorted(names))
+        if not candidates:
+            return []
+        reachable = self.store.ancestor_ids([start])
+        out = []
+        for row in candidates:
+            if row.id in reachable and row.id not in excluded:
+                out.append(CommitInfo.from_row(row))
+                if limit is not None and len(out) >= limit:
+                    break
+        return out
+
+    def changes(self, cid: str) -> list[ChangeRow]:
+        return self.store.changes_of(cid)
+
+    def changes_many(self, cids: list[str]) -> dict[str, list[ChangeRow]]:
+        return self.store.changes_for_commits(cids)
+
+    def tree_changes(self, old: dict[str, str], new: dict[str, str]) -> list[Change]:
+        """Changes between two trees; identical content that moved counts as a rename."""
+        out: list[Change] = []
+        deleted = {p: v for p, v in old.items() if p not in new}
+        added = {p: v for p, v in new.items() if p not in old}
+        by_content = {}
+        for p, v in deleted.items():
+            by_content.setdefault(v, []).append(p)
+        for p in sorted(added):
+            v = added[p]
+            if by_content.get(v):
+                src = by_content[v].pop(0)
+                del deleted[src]
+                out.append(Change("R", p, old_path=src, old_id=v, new_id=v))
+            else:
+                out.append(Change("A", p, new_id=v))
+        for p in sorted(deleted):
+            out.append(Change("D", p, old_id=deleted[p]))
+        for p in sorted(set(old) & set(new)):
+            if old[p] != new[p]:
+                out.append(Change("M", p, old_id=old[p], new_id=new[p]))
+        return sorted(out, key=lambda c: c.path)
+
+    def diff_trees(self, old: dict[str, str], new: dict[str, str],
+                   paths: Iterable[str] | None = None) -> bytes:
+        from .delta import unified_diff
+
+        sel = list(paths or [])
+        parts = []
+        for c in self.tree_changes(old, new):
+            if sel and not any(_under(c.path, s) or (c.old_path and _under(c.old_path, s)) for s in sel):
+                continue
+            a = self.versions.get(c.old_id) if c.old_id else None
+            b = self.versions.get(c.new_id) if c.new_id else None
+            parts.append(unified_diff(a, b, c.old_path or c.path, c.path))
+        return b"".join(parts)
+
+    def diff(self, rev_a: str | None = None, rev_b: str | None = None,
+             paths: Iterable[str] | None = None, cwd: Path | None = None) -> bytes:
+        """Unified diff: working tree vs HEAD (no rev), vs REV_A, or REV_A vs REV_B."""
+        from .delta import unified_diff
+
+        sel = [self.rel(p, cwd) for p in (paths or [])]
+        if rev_b is not None:
+            return self.diff_trees(self.tree(self.resolve(rev_a)), self.tree(self.resolve(rev_b)), sel)
+        if rev_a is not None:
+            base_tree = self.tree(self.resolve(rev_a))
+            tracked = self.store.tracked()
+            work = {}
+            for rel in tracked:
+                data = self._read_work(rel)
+                if data is not None:
+                    work[rel] = data
+            parts = []
+            for rel in sorted(set(base_tree) | set(work)):
+                if sel and not any(_under(rel, s) for s in sel):
+                    continue
+                a = self.versions.get(base_tree[rel]) if rel in base_tree else None
+                b = work.get(rel)
+                if a != b:
+                    parts.append(unified_diff(a, b, rel, rel))
+            return b"".join(parts)
+        changes, _ = self.working_changes(sel or None)
+        parts = []
+        for c in changes:
+            a = self.versions.get(c.old_id) if c.old_id else None
+            b = None if c.status == "D" else self._read_work(c.path)
+            parts.append(unified_diff(a, b, c.old_path or c.path, c.path))
+        return b"".join(parts)
+
+    # -- branches ---------------------------------------------------------------------
+    def branches(self) -> list[tuple[str, str]]:
+        return [(R.short(n), t) for n, t in self.store.list_refs(R.HEADS)]
+
+    def remote_branches(self) -> list[tuple[str, str]]:
+        return [(R.short(n), t) for n, t in self.store.list_refs(R.REMOTES)]
+
+    def create_branch(self, name: str, start: str | None = None) -> str:
+        R.check_ref_name(name)
+        if self.store.get_ref(R.HEADS + name):
+            raise RefError(f"a branch named '{name}' already exists",
+                           hint=f"switch to it with `pvc switch {name}`, or pick another name")
+        cid = self.resolve(start or "HEAD")
+        self.move_ref(R.HEADS + name, None, cid, f"branch: created from {start or 'HEAD'}")
+        return cid
+
+    def delete_branch(self, name: str, force: bool = False) -> str:
+        ref = R.HEADS + name
+        target = self.store.get_ref(ref)
+        if target is None:
+            raise RefError(f"branch '{name}' not found", hint="see `pvc branch` for the list")
+        if self.current_branch() == name:
+            raise RefError(f"cannot delete branch '{name}': it is the current branch",
+                           hint="switch to another branch first")
+        head = self.head()
+        if not force and (head is None or target not in self.store.ancestor_ids([head])):
+            raise RefError(
+                f"branch '{name}' is not fully merged into {self.current_branch()}",
+                hint=f"merge it first, or delete it anyway with `pvc branch -D {name}`",
+            )
+        self.move_ref(ref, target, None, "branch: deleted")
+        return target
+
+    def switch(self, name: str, create: bool = False) -> str:
+        """Make NAME the current branch and update the working files."""
+        if self.store.get_state("MERGE_HEAD"):
+            raise DirtyWorkingTree("a merge is in progress",
+                                   hint="finish it with `pvc merge --continue` or `pvc merge --abort`")
+        if create:
+            self.create_branch(name)
+        ref = R.HEADS + name
+        target = self.store.get_ref(ref)
+        if target is None:
+            raise RefError(f"branch '{name}' not found",
+                           hint=f"create it with `pvc branch {name}` or `pvc switch -c {name}`")
+        with self.store.transaction():
+            changes, head_tree = self.working_changes()
+            new_tree = self.tree(target)
+            self._checkout(head_tree, new_tree, changes, what=f"switching to '{name}'")
+            self.store.set_state("HEAD", ref)
+        return target
+
+    def _checkout(self, head_tree: dict[str, str], new_tree: dict[str, str],
+                  changes: list[Change], what: str) -> None:
+        """Replace HEAD_TREE's files with NEW_TREE's, keeping local changes that don't clash."""
+        dirty = {c.path for c in changes} | {c.old_path for c in changes if c.old_path}
+        touched = {p for p in set(head_tree) | set(new_tree) if head_tree.get(p) != new_tree.get(p)}
+        clash = sorted(dirty & touched)
+        if clash:
+            listing = ", ".join(clash[:5]) + (" ..." if len(clash) > 5 else "")
+            raise DirtyWorkingTree(
+                f"your local changes to {listing} would be overwritten by {what}",
+                hint="commit them (`pvc commit -am ...`) or discard them "
+                     "(`pvc restore PATH`) first",
+            )
+        tracked = self.store.tracked()
+        for p in sorted(touched):
+            if p in new_tree and p not in head_tree and p not in tracked and self.abspath(p).exists():
+                data = self._read_work(p)
+                if data is not None and sha256(data) != new_tree[p]:
+                    raise DirtyWorkingTree(
+                        f"the untracked file '{p}' would be overwritten by {what}",
+                        hint="move or remove it first",
+                    )
+        for p in sorted(touched):
+            if p in new_tree:
+                self._write_work(p, self.versions.get(new_tree[p]))
+            else:
+                try:
+                    self.abspath(p).unlink()
+                except FileNotFoundError:
+                    pass
+                self._prune_empty_dirs(p)
+        keep = {p: t for p, t in tracked.items() if p not in head_tree and p not in touched}
+        rows = [TrackedRow(p, None, None, None, None) for p in new_tree]
+        rows += [t for p, t in keep.items() if p not in new_tree]
+        self.store.replace_tracked(rows)
+
+    def _write_work(self, rel: str, data: bytes) -> None:
+        p = self.abspath(rel)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f".{p.name}.pvc-tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, p)
+
+    def _prune_empty_dirs(self, rel: str) -> None:
+        parent = self.abspath(rel).parent
+        while parent != self.root:
+            try:
+                parent.rmdir()
+            except OSError:
+                return
+            parent = parent.parent
+
+    def restore(self, user_paths: Iterable[str], source: str | None = None,
+                cwd: Path | None = None) -> list[str]:
+        """Overwrite working files with their content at SOURCE (default HEAD)."""
+        cid = self.resolve(source or "HEAD")
+        tree = self.tree(cid)
+        out = []
+        for raw in user_paths:
+            rel = self.rel(raw, cwd)
+            matches = [p for p in tree if _under(p, rel)]
+            if not matches:
+                raise PathError(f"'{raw}' does not exist in {source or 'HEAD'}",
+                                hint="check the path with `pvc show REV`")
+            for p in matches:
+                self._write_work(p, self.versions.get(tree[p]))
+                out.append(p)
+        with self.store.transaction():
+            for p in out:
+                self.store.track(p)
+        return out
+
+    # -- tags ---------------------------------------------------------------------------
+    def tags(self) -> list[tuple[str, str]]:
+        return [(R.short(n), t) for n, t in self.store.list_refs(R.TAGS)]
+
+    def tag(self, name: str, rev: str | None = None, force: bool = False) -> tuple[str | None, str]:
+        R.check_ref_name(name, "tag")
+        ref = R.TAGS + name
+        cid = self.resolve(rev or "HEAD")
+        old = self.store.get_ref(ref)
+        if old is not None and not force:
+            raise RefError(f"tag '{name}' already exists (at {old[:SHORT]})",
+                           hint=f"move it with `pvc tag -f {name} {rev or 'HEAD'}`")
+        if old == cid:
+            return old, cid  # idempotent: nothing moves, nothing is logged
+        self.move_ref(ref, old, cid, f"tag: {'moved' if old else 'created'} at {rev or 'HEAD'}")
+        return old, cid
+
+    def delete_tag(self, name: str) -> str:
+        ref = R.TAGS + name
+        old = self.store.get_ref(ref)
+        if old is None:
+            raise RefError(f"tag '{name}' not found", hint="see `pvc tag` for the list")
+        self.move_ref(ref, old, None, "tag: deleted")
+        return old
+
+    def reflog(self, name: str | None = None, limit: int | None = None) -> list[ReflogRow]:
+        ref = None
+        if name:
+            if name == "HEAD":
+                ref = self.head_ref()
+            else:
+                for cand in (name, R.HEADS + name, R.TAGS + name, R.REMOTES + name):
+                    if self.store.get_ref(cand) or self.store.reflog(cand, 1):
+                        ref = cand
+                        break
+                else:
+                    raise RefError(f"no branch or tag named '{name}' has any history",
+                                   hint="see `pvc branch` and `pvc tag`")
+        return self.store.reflog(ref, limit)
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        """The best common ancestor of A and B (highest generation; ties by id)."""
+        ca, cb = self.resolve(a), self.resolve(b)
+        common = self.store.ancestor_ids([ca]) & self.store.ancestor_ids([cb])
+        if not common:
+            return None
+        rows = [self.commit_row(c) for c in common]
+        return max(rows, key=lambda r: (r.generation, r.id)).id
+
+    # -- integrity ----------------------------------------------------------------------
+    def fsck(self, progress=None):
+        from .fsck import check
+
+        return check(self, progress=progress)
+
+
+def _under(path: str, sel: str) -> bool:
+    return sel == "" or path == sel or path.startswith(sel.rstrip("/") + "/")

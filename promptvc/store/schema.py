@@ -1,0 +1,89 @@
+"""Schema of a pvc database, as named migration steps.
+
+``PRAGMA user_version`` holds the number of steps applied. A database whose version is
+higher than the steps this pvc knows was written by a newer pvc and is refused.
+
+Each step is a list of single statements (never ``executescript``: libsql's swallows
+errors, see shared/TURSO.md). Timestamps are ISO 8601 TEXT; no INTEGER column ever holds a
+value outside the 32-bit range (libsql binds those as REAL).
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    (
+        "0001_initial",
+        [
+            # A version is one full content (a prompt file's bytes, or a tree manifest),
+            # identified by the SHA-256 of that content, stored either as a full snapshot or
+            # as a unified diff against parent_version_id.
+            """CREATE TABLE versions (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('prompt', 'tree')),
+                parent_version_id TEXT,
+                parent2_version_id TEXT,
+                path TEXT,
+                storage TEXT NOT NULL CHECK (storage IN ('snapshot', 'diff')),
+                codec TEXT NOT NULL CHECK (codec IN ('raw', 'zlib')),
+                data BLOB NOT NULL,
+                size INTEGER NOT NULL,
+                chain_len INTEGER NOT NULL,
+                chain_bytes INTEGER NOT NULL,
+                created_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE commits (
+                id TEXT PRIMARY KEY,
+                tree_id TEXT NOT NULL,
+                parent1 TEXT,
+                parent2 TEXT,
+                author TEXT NOT NULL,
+                committed_at TEXT NOT NULL,
+                message TEXT NOT NULL,
+                generation INTEGER NOT NULL
+            )""",
+            "CREATE INDEX commits_parent1 ON commits(parent1)",
+            "CREATE INDEX commits_parent2 ON commits(parent2)",
+            # What each commit changed against its first parent: the index behind
+            # `log -- PATH` and `log --stat`.
+            """CREATE TABLE changes (
+                commit_id TEXT NOT NULL,
+                path TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('A', 'M', 'D', 'R')),
+                old_path TEXT,
+                version_id TEXT,
+                old_version_id TEXT,
+                insertions INTEGER NOT NULL DEFAULT 0,
+                deletions INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (commit_id, path)
+            )""",
+            "CREATE INDEX changes_path ON changes(path)",
+            "CREATE INDEX changes_old_path ON changes(old_path) WHERE old_path IS NOT NULL",
+            """CREATE TABLE refs (
+                name TEXT PRIMARY KEY,
+                target TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE reflog (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                ref TEXT NOT NULL,
+                old TEXT,
+                new TEXT,
+                who TEXT NOT NULL,
+                at TEXT NOT NULL,
+                action TEXT NOT NULL
+            )""",
+            "CREATE INDEX reflog_ref ON reflog(ref, seq)",
+            # Local working-tree state (never shared): the tracked set and its stat cache.
+            """CREATE TABLE tracked (
+                path TEXT PRIMARY KEY,
+                origin TEXT,
+                st_size INTEGER,
+                st_mtime TEXT,
+                sha TEXT
+            )""",
+            "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ],
+    ),
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

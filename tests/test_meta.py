@@ -1,0 +1,96 @@
+"""Project-wide rules: light CLI start-up, layering, every command documented."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("textual", "watchdog", "diff_match_patch", "libsql_experimental", "merge3", "rich")
+
+
+def test_cli_import_does_not_load_heavy_modules():
+    code = ("import sys; import promptvc.cli.main; "
+            f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_version_does_not_load_heavy_modules():
+    code = ("import sys\nfrom promptvc.cli.main import main\ntry:\n    main(['--version'])\n"
+            "except SystemExit:\n    pass\n"
+            f"print('LOADED', ' '.join(m for m in {HEAVY!r} + ('promptvc.repo',) if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-1].strip() == "LOADED"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _sources(*folders: str):
+    for folder in folders:
+        yield from (ROOT / folder).rglob("*.py")
+
+
+def test_layers():
+    """Only the store holds SQL / the libSQL client; only CLI and TUI use click / textual;
+    only the daemon uses watchdog."""
+    for path in _sources("promptvc", "daemon", "tui"):
+        rel = path.relative_to(ROOT).as_posix()
+        imports = _imports(path)
+        if "libsql_experimental" in imports:
+            assert rel.startswith(("promptvc/store/", "promptvc/remote/", "daemon/")), rel
+        if "click" in imports:
+            assert rel.startswith("promptvc/cli/"), rel
+        if "textual" in imports:
+            assert rel.startswith("tui/"), rel
+        if "watchdog" in imports:
+            assert rel.startswith("daemon/"), rel
+        if not rel.startswith(("promptvc/store/", "promptvc/remote/")):
+            text = path.read_text(encoding="utf-8")
+            for keyword in ("SELECT ", "INSERT INTO", "UPDATE refs", "DELETE FROM", "CREATE TABLE"):
+                assert keyword not in text, f"SQL ({keyword.strip()}) outside the store: {rel}"
+
+
+def _all_commands():
+    from promptvc.cli.main import cli
+
+    def walk(group: click.Group, prefix: str):
+        for name, cmd in group.commands.items():
+            full = f"{prefix} {name}".strip()
+            yield full, cmd
+            if isinstance(cmd, click.Group):
+                yield from walk(cmd, full)
+
+    return list(walk(cli, ""))
+
+
+def test_every_command_has_help_and_is_documented():
+    docs = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    missing_help, missing_docs = [], []
+    for name, cmd in _all_commands():
+        if not (cmd.help or "").strip():
+            missing_help.append(name)
+        if f"### `pvc {name}`" not in docs:
+            missing_docs.append(name)
+    assert missing_help == []
+    assert missing_docs == []
+
+
+def test_readme_gives_run_and_test_commands():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "./scripts/test" in readme
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "./scripts/test" in ci
