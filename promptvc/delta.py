@@ -134,9 +134,13 @@ def format_hunks(hs: list[Hunk]) -> bytes:
     return b"".join(parts)
 
 
+STORED_CONTEXT = 0  # stored deltas are `diff -U0`: context costs bytes and time, the
+# SHA-256 of the rebuilt text already proves the result
+
+
 def make_delta(old: bytes, new: bytes) -> tuple[bytes, int, int]:
     """The stored delta from OLD to NEW, with its insertion and deletion counts."""
-    hs = hunks(old, new)
+    hs = hunks(old, new, STORED_CONTEXT)
     ins = sum(1 for h in hs for line in h.lines if line[:1] == b"+")
     dels = sum(1 for h in hs for line in h.lines if line[:1] == b"-")
     return format_hunks(hs), ins, dels
@@ -194,7 +198,19 @@ def parse_hunks(diff: bytes) -> list[Hunk]:
 
 def apply_delta(old: bytes, diff: bytes) -> bytes:
     """Apply the hunks of DIFF to OLD. Context and removed lines are checked."""
-    a = split_lines(old)
+    return b"".join(apply_lines(split_lines(old), diff))
+
+
+def apply_chain(base: bytes, diffs: list[bytes]) -> bytes:
+    """Apply several diffs in turn, splitting and joining the text only once."""
+    lines = split_lines(base)
+    for diff in diffs:
+        lines = apply_lines(lines, diff)
+    return b"".join(lines)
+
+
+def apply_lines(a: list[bytes], diff: bytes) -> list[bytes]:
+    """Apply the hunks of DIFF to the lines A; returns the new lines."""
     out: list[bytes] = []
     pos = 0
     for h in parse_hunks(diff):
@@ -214,7 +230,7 @@ def apply_delta(old: bytes, diff: bytes) -> bytes:
                 k += 1
         pos = k
     out.extend(a[pos:])
-    return b"".join(out)
+    return out
 
 
 def unified_diff(old: bytes | None, new: bytes | None, old_path: str, new_path: str,

@@ -186,9 +186,11 @@ def check(repo, progress=None) -> Report:
         if c.generation != gen:
             problems.append(Problem("commit", c.id, None,
                                     f"generation is {c.generation}, expected {gen}"))
-        parent_tree = {}
+        parent_tree: dict[str, str] | None = {}
         if c.parent1 and c.parent1 in commits:
-            parent_tree = tree_of(commits[c.parent1]) or {}
+            parent_tree = tree_of(commits[c.parent1])
+            if parent_tree is None:
+                continue  # the parent's tree is reported already; nothing to compare with
         expected = {(p, vid) for p, vid in tree.items() if parent_tree.get(p) != vid}
         expected |= {(p, None) for p in parent_tree if p not in tree}
         recorded = set()

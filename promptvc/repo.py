@@ -135,7 +135,7 @@ class Repo:
         self.store = Store(str(self.pvc_dir / DB_NAME))
         self.store.check_schema()
         self.policy = Policy(
-            max_chain_len=self.config.get_int("core", "max_chain_length", 100),
+            max_chain_len=self.config.get_int("core", "max_chain_length", 32),
             max_chain_ratio=self.config.get_float("core", "max_chain_ratio", 2.0),
         )
         self.versions = VersionStore(self.store, self.policy)
@@ -160,7 +160,7 @@ class Repo:
                             hint="check the folder's permissions") from None
         cfg = root / PVC_DIR / "config"
         if not cfg.exists():
-            cfg.write_text("[core]\nmax_chain_length = 100\n", encoding="utf-8")
+            cfg.write_text("# pvc repository settings; see `pvc config --help`\n", encoding="utf-8")
         store = Store(str(root / PVC_DIR / DB_NAME))
         store.set_wal()
         store.migrate()
@@ -489,9 +489,10 @@ class Repo:
                 and not self.is_ignored(rel, pats)
             )
         st.merging = self.store.get_state("MERGE_HEAD")
-        conflicted = self.store.get_state("MERGE_CONFLICTS")
-        if conflicted:
-            st.conflicted = [p for p in conflicted.split("\n") if p]
+        if st.merging:
+            from .merging import unresolved
+
+            st.conflicted = unresolved(self)
         return st
 
     # -- add / rm / mv ----------------------------------------------------------------
@@ -604,8 +605,9 @@ class Repo:
                     raise PathError(f"'{raw}' is not tracked by pvc",
                                     hint=f"start tracking it with `pvc add {raw}`")
         if self.store.get_state("MERGE_HEAD"):
-            from .merging import finish_merge_required
-            finish_merge_required(self)
+            from .merging import merge_continue  # `pvc commit` concludes a merge, as in git
+
+            return merge_continue(self, message, author, date)
         author = self.author(author)
         with self.store.transaction():
             changes, head_tree = self.working_changes(select)
@@ -630,7 +632,7 @@ class Repo:
         head = self.store.get_ref(ref)
         new_tree = dict(base_tree)
         rows: list[ChangeRow] = []
-        tracked_updates: list[tuple[str, int, str, str]] = []
+        tracked_updates: list[tuple[str, int | None, str | None, str | None]] = []
         for c in changes:
             if c.status == "D":
                 new_tree.pop(c.path, None)
@@ -650,7 +652,10 @@ class Repo:
                     raise PathError(f"cannot commit '{c.path}': {problem}",
                                     hint=f"stop tracking it with `pvc rm --cached {c.path}`")
                 st = self.abspath(c.path).lstat()
-                tracked_updates.append((c.path, st.st_size, str(st.st_mtime_ns), sha256(data)))
+                if _dt.datetime.now().timestamp() - st.st_mtime > 2:  # racy-git rule
+                    tracked_updates.append((c.path, st.st_size, str(st.st_mtime_ns), sha256(data)))
+                else:
+                    tracked_updates.append((c.path, None, None, None))
             p2 = (parent2_versions or {}).get(c.path)
             vid, ins, dels = self.versions.put(data, kind="prompt", parent=c.old_id, parent2=p2,
                                                path=c.path, at=at)
@@ -1013,13 +1018,29 @@ class Repo:
         return self.store.reflog(ref, limit)
 
     def merge_base(self, a: str, b: str) -> str | None:
-        """The best common ancestor of A and B (highest generation; ties by id)."""
-        ca, cb = self.resolve(a), self.resolve(b)
-        common = self.store.ancestor_ids([ca]) & self.store.ancestor_ids([cb])
-        if not common:
+        """A best common ancestor of A and B (the newest, for criss-cross histories)."""
+        from .merging import merge_bases
+
+        bases = merge_bases(self, self.resolve(a), self.resolve(b))
+        if not bases:
             return None
-        rows = [self.commit_row(c) for c in common]
-        return max(rows, key=lambda r: (r.generation, r.id)).id
+        return max(bases, key=lambda c: (self.commit_row(c).generation, c))
+
+    def merge(self, rev: str, **kwargs):
+        from .merging import merge
+
+        return merge(self, rev, **kwargs)
+
+    def merge_continue(self, message: str | None = None, author: str | None = None,
+                       date: str | None = None) -> "CommitInfo":
+        from .merging import merge_continue
+
+        return merge_continue(self, message, author, date)
+
+    def merge_abort(self) -> None:
+        from .merging import merge_abort
+
+        merge_abort(self)
 
     # -- integrity ----------------------------------------------------------------------
     def fsck(self, progress=None):

@@ -179,6 +179,9 @@ def diff(repo, stat: bool, name_only: bool, revs: tuple[str, ...]) -> None:
     if len(rev_list) == 1 and "..." in rev_list[0]:
         left, _, right = rev_list[0].partition("...")
         base = repo.merge_base(left or "HEAD", right or "HEAD")
+        if base is None:
+            raise click.ClickException(f"{left or 'HEAD'} and {right or 'HEAD'} have no common "
+                                       "ancestor; use `pvc diff A B`")
         a, b = base, (right or "HEAD")
     elif len(rev_list) == 1 and ".." in rev_list[0]:
         left, _, right = rev_list[0].partition("..")

@@ -1,0 +1,634 @@
+"""Pure text-level three-way merge for pvc.
+
+``merge_texts(base, ours, theirs)`` works on bytes and is byte-exact (CRLF,
+mixed line endings, missing trailing newline, UTF-8 or arbitrary bytes).
+
+Algorithm
+---------
+1. Trivial cases: ``ours == theirs`` -> ours, ``base == ours`` -> theirs,
+   ``base == theirs`` -> ours.
+2. Line-level three-way merge with ``merge3`` (Breezy's Merge3).  The line
+   alignment comes from diff-match-patch's Myers diff (lines mapped to single
+   characters, no timeout heuristics), which is closer to ``git merge-file``
+   than difflib's SequenceMatcher.
+3. Every region that merge3 reports as a conflict (both sides changed the same
+   or adjacent lines) gets a finer, token-level merge: the region is split into
+   word / whitespace / punctuation / line-break tokens, the token-level edits
+   base->ours and base->theirs are computed with diff-match-patch
+   (``diff_main`` + ``diff_cleanupSemantic``, ``Diff_Timeout = 0``) and turned
+   into lists of ``(start, end, replacement)`` over the base tokens.  The
+   combined result is accepted only if no edit of one side overlaps or touches
+   an edit of the other side (identical edits on both sides are applied once).
+   To guard against ambiguous alignments (e.g. inserting a word next to an
+   identical word) every edit is widened to the whole range it could slide to
+   while producing the same text, and the overlap test uses those widened
+   ranges.  Anything doubtful becomes a conflict, never a silent guess.
+4. Conflicts are written git-style (``<<<<<<<``, optional ``|||||||`` base
+   section with ``diff3=True``, ``=======``, ``>>>>>>>``).
+
+Heavy imports (``merge3``, ``diff_match_patch``) happen lazily inside the
+functions so that importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+__all__ = ["MergeResult", "merge_texts", "has_conflict_markers", "split_lines"]
+
+# Seconds a single diff (line level or token level) may take before we give
+# up.  A token-level diff that hits the limit makes its region a conflict
+# (its result could be approximate); a line-level diff that hits it only gets
+# coarser, which merge3 turns into larger (still correct) regions.
+DIFF_DEADLINE_SECONDS = 5.0
+
+# Upper bound on the work spent computing slide ranges of a region's edits.
+_SLIDE_BUDGET = 2_000_000
+
+_MARK_START = b"<<<<<<<"
+_MARK_BASE = b"|||||||"
+_MARK_MID = b"======="
+_MARK_END = b">>>>>>>"
+
+
+@dataclass
+class MergeResult:
+    """Outcome of a three-way merge."""
+
+    content: bytes
+    conflicts: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return self.conflicts == 0
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """Split on b"\\n" only, keeping the line ends (CR stays part of a line)."""
+    if not data:
+        return []
+    lines = data.split(b"\n")
+    out = [line + b"\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+_DMP_CLASS = None
+
+
+def _new_dmp():
+    """A diff_match_patch instance without timeout heuristics that records
+    whether an explicit deadline was hit."""
+    global _DMP_CLASS
+    if _DMP_CLASS is None:
+        from diff_match_patch import diff_match_patch
+
+        class _DMP(diff_match_patch):
+            timed_out = False
+
+            def diff_bisect(self, text1, text2, deadline):
+                diffs = super().diff_bisect(text1, text2, deadline)
+                if time.time() > deadline:
+                    self.timed_out = True
+                return diffs
+
+        _DMP_CLASS = _DMP
+    dmp = _DMP_CLASS()
+    # 0 = no timeout: also disables the half-match speedup, which can return
+    # non-minimal diffs.  We pass our own deadline and detect when it is hit.
+    dmp.Diff_Timeout = 0
+    return dmp
+
+
+# Token ids are encoded as characters starting at the private use area (above
+# the surrogate block, so every id is a valid code point).
+_CHAR_BASE = 0xE000
+_MAX_TOKENS = 0x10FFFF - _CHAR_BASE
+
+
+class _Interner:
+    """Maps hashable items (lines or tokens) to single characters."""
+
+    __slots__ = ("ids", "items")
+
+    def __init__(self) -> None:
+        self.ids: dict = {}
+        self.items: list = []
+
+    def encode(self, seq) -> str | None:
+        ids = self.ids
+        items = self.items
+        out = []
+        for item in seq:
+            c = ids.get(item)
+            if c is None:
+                n = len(items)
+                if n >= _MAX_TOKENS:
+                    return None
+                c = chr(_CHAR_BASE + n)
+                ids[item] = c
+                items.append(item)
+            out.append(c)
+        return "".join(out)
+
+    def decode(self, chars: str) -> list:
+        items = self.items
+        return [items[ord(c) - _CHAR_BASE] for c in chars]
+
+
+# --------------------------------------------------------------------------
+# line level
+
+
+class _MyersLineMatcher:
+    """difflib.SequenceMatcher look-alike (only get_matching_blocks) backed by
+    diff-match-patch's Myers diff over lines."""
+
+    def __init__(self, isjunk=None, a=(), b=(), autojunk=True) -> None:
+        self._blocks = _line_matching_blocks(a, b)
+
+    def get_matching_blocks(self):
+        return self._blocks
+
+
+def _line_matching_blocks(a, b) -> list[tuple[int, int, int]]:
+    interner = _Interner()
+    ta = interner.encode(a)
+    tb = interner.encode(b)
+    if ta is None or tb is None:  # absurdly many distinct lines
+        import difflib
+
+        return difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
+    dmp = _new_dmp()
+    diffs = dmp.diff_main(ta, tb, False, time.time() + DIFF_DEADLINE_SECONDS)
+    blocks = []
+    i = j = 0
+    for op, text in diffs:
+        n = len(text)
+        if op == 0:
+            blocks.append((i, j, n))
+            i += n
+            j += n
+        elif op < 0:
+            i += n
+        else:
+            j += n
+    blocks.append((len(a), len(b), 0))
+    return blocks
+
+
+# --------------------------------------------------------------------------
+# token level
+
+_CJK = (
+    "\u1100-\u11ff\u2e80-\u2fdf\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\uff66-\uff9f"
+    "\U00020000-\U0003134f"
+)
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_TOKEN_RE = re.compile(
+    r"\r\n|\n|\r"  # line breaks
+    r"|[^\S\r\n]+"  # other whitespace runs
+    rf"|(?:(?![{_CJK}])[\w{_MARKS}])+"  # words (letters, digits, _)
+    rf"|[{_CJK}][{_MARKS}]*"  # one CJK character at a time
+    r"|.[" + _MARKS + r"]*",  # anything else: one character (+ combining marks)
+    re.S,
+)
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN_RE.findall(text)
+
+
+class _Budget:
+    __slots__ = ("left",)
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+
+    def spend(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise _TooExpensive
+
+
+class _TooExpensive(Exception):
+    pass
+
+
+def _ins_slide_left(B: str, r: str, p: int, budget: _Budget) -> int:
+    """Leftmost position an insertion of r at p can slide to."""
+    L = len(r)
+    k = 0
+    while p - 1 - k >= 0 and B[p - 1 - k] == r[(-1 - k) % L]:
+        k += 1
+    budget.spend(k + 1)
+    return p - k
+
+
+def _ins_slide_right(B: str, r: str, p: int, budget: _Budget) -> int:
+    L = len(r)
+    n = len(B)
+    k = 0
+    while p + k < n and B[p + k] == r[k % L]:
+        k += 1
+    budget.spend(k + 1)
+    return p + k
+
+
+def _del_slide_left(B: str, s: int, e: int, budget: _Budget) -> int:
+    k = 0
+    while s - 1 - k >= 0 and B[s - 1 - k] == B[e - 1 - k]:
+        k += 1
+    budget.spend(k + 1)
+    return s - k
+
+
+def _del_slide_right(B: str, s: int, e: int, budget: _Budget) -> int:
+    n = len(B)
+    k = 0
+    while e + k < n and B[s + k] == B[e + k]:
+        k += 1
+    budget.spend(k + 1)
+    return e + k
+
+
+def _envelope(B: str, s: int, e: int, r: str, budget: _Budget) -> tuple[int, int, int, int]:
+    """Where else could the edit (s, e, r) sit under an alternative, equally
+    valid alignment?  Pieces of the inserted text can slide over identical
+    neighbouring base text, and so can pieces of the deleted text.
+
+    Returns (lo, hi, ins_lo, ins_hi): [lo, hi] is the base range the edit
+    could touch, [ins_lo, ins_hi] the range of points where its inserted text
+    could land (meaningful only when r is non-empty).  Conservative: it may
+    be larger than the true range, never smaller."""
+    ins_lo = del_lo = s
+    ins_hi = del_hi = e
+    if s > 0:
+        left = B[s - 1]
+        for j in range(1, len(r) + 1):
+            if r[j - 1] == left:
+                ins_lo = min(ins_lo, _ins_slide_left(B, r[:j], s, budget))
+        for j in range(1, e - s + 1):
+            if B[s + j - 1] == left:
+                del_lo = min(del_lo, _del_slide_left(B, s, s + j, budget))
+        budget.spend(len(r) + e - s)
+    if e < len(B):
+        right = B[e]
+        L = len(r)
+        for j in range(1, L + 1):
+            if r[L - j] == right:
+                ins_hi = max(ins_hi, _ins_slide_right(B, r[L - j :], e, budget))
+        for j in range(1, e - s + 1):
+            if B[e - j] == right:
+                del_hi = max(del_hi, _del_slide_right(B, e - j, e, budget))
+        budget.spend(len(r) + e - s)
+    return min(ins_lo, del_lo), max(ins_hi, del_hi), ins_lo, ins_hi
+
+
+def _edits_from_diffs(diffs) -> list[list]:
+    """dmp diffs -> [[start, end, replacement], ...] in base coordinates."""
+    edits: list[list] = []
+    pos = 0
+    cur = None
+    for op, text in diffs:
+        if not text:
+            continue
+        if op == 0:
+            if cur is not None:
+                edits.append(cur)
+                cur = None
+            pos += len(text)
+        elif op < 0:
+            if cur is None:
+                cur = [pos, pos, ""]
+            pos += len(text)
+            cur[1] = pos
+        else:
+            if cur is None:
+                cur = [pos, pos, ""]
+            cur[2] += text
+    if cur is not None:
+        edits.append(cur)
+    return edits
+
+
+def _normalize(B: str, edits: list[list], budget: _Budget) -> list[tuple[int, int, str]]:
+    """Trim replacements and slide pure insertions/deletions to their leftmost
+    position (so that equal changes on both sides get equal coordinates)."""
+    out: list[list] = []
+    for s, e, r in edits:
+        # trim common prefix / suffix of deleted and inserted text
+        d = B[s:e]
+        k = 0
+        m = min(len(d), len(r))
+        while k < m and d[k] == r[k]:
+            k += 1
+        s += k
+        r = r[k:]
+        d = d[k:]
+        k = 0
+        m = min(len(d), len(r))
+        while k < m and d[-1 - k] == r[-1 - k]:
+            k += 1
+        if k:
+            e -= k
+            r = r[:-k]
+        if s == e and not r:
+            continue
+        bound = out[-1][1] if out else 0
+        if s == e:  # pure insertion
+            steps = 0
+            while s > bound and B[s - 1] == r[-1]:
+                r = r[-1] + r[:-1]
+                s -= 1
+                steps += 1
+            e = s
+            budget.spend(steps + 1)
+        elif not r:  # pure deletion
+            steps = 0
+            while s > bound and B[s - 1] == B[e - 1]:
+                s -= 1
+                e -= 1
+                steps += 1
+            budget.spend(steps + 1)
+        if out and s <= out[-1][1]:
+            prev = out[-1]
+            prev[2] = prev[2] + B[prev[1]:s] + r
+            prev[1] = max(prev[1], e)
+        else:
+            out.append([s, e, r])
+    return [(s, e, r) for s, e, r in out]
+
+
+def _apply(B: str, edits) -> str:
+    parts = []
+    pos = 0
+    for s, e, r in edits:
+        parts.append(B[pos:s])
+        parts.append(r)
+        pos = e
+    parts.append(B[pos:])
+    return "".join(parts)
+
+
+def _to_edits(B: str, diffs, reverse: bool, budget: _Budget):
+    edits = _edits_from_diffs(diffs)
+    if reverse:
+        n = len(B)
+        edits = [[n - e, n - s, r[::-1]] for s, e, r in reversed(edits)]
+    return _normalize(B, edits, budget)
+
+
+def _alignment(B: str, X: str, budget: _Budget, reverse: bool):
+    """One way of explaining X as edits of B.
+
+    Returns (edits, pieces) or None if the diff could be approximate:
+    ``edits`` come from the dmp diff after diff_cleanupSemantic (coarse,
+    meaningful chunks: they are what gets applied and checked for overlap);
+    ``pieces`` are the edits of the minimal diff before the cleanup, each with
+    its slide envelope (see _envelope), used to detect ambiguous alignments.
+    With ``reverse`` the texts are diffed back to front, which breaks ties
+    between equally good alignments the other way round.
+    """
+    dmp = _new_dmp()
+    deadline = time.time() + DIFF_DEADLINE_SECONDS
+    if reverse:
+        diffs = dmp.diff_main(B[::-1], X[::-1], False, deadline)
+    else:
+        diffs = dmp.diff_main(B, X, False, deadline)
+    if dmp.timed_out:
+        return None
+    pieces = _to_edits(B, diffs, reverse, budget)
+    dmp.diff_cleanupSemantic(diffs)
+    edits = _to_edits(B, diffs, reverse, budget)
+    # defensive: never trust an edit list blindly
+    if _apply(B, edits) != X or _apply(B, pieces) != X:
+        return None
+    pieces = sorted(((s, e, r) + _envelope(B, s, e, r, budget) for s, e, r in pieces), key=lambda x: x[3])
+    return edits, pieces
+
+
+def _combine(B: str, a, b):
+    """Apply the edits of alignments a and b of the two sides to B, or None
+    if they clash."""
+    ea, pa = a
+    eb, pb = b
+    # 1. the (coarse) edits must neither overlap nor touch, unless identical
+    merged = sorted(set(ea) | set(eb))
+    for x, y in zip(merged, merged[1:]):
+        if y[0] <= x[1]:
+            return None
+    # 2. no alternative alignment of the minimal edits may bring them together
+    for x in pa:
+        for y in pb:
+            if y[3] > x[4]:
+                break
+            if y[4] < x[3] or x[:3] == y[:3]:
+                continue
+            if _clash(x, y):
+                return None
+    return _apply(B, merged)
+
+
+def _clash(a, b) -> bool:
+    """Do edits a and b of different sides conflict?  Each is
+    (start, end, replacement, lo, hi, ins_lo, ins_hi), see _envelope; the
+    caller already knows that the closed ranges [lo, hi] intersect."""
+    a_s, a_e, a_r, a_lo, a_hi, a_il, a_ih = a
+    b_s, b_e, b_r, b_lo, b_hi, b_il, b_ih = b
+    # the edits themselves overlap or touch
+    if a_s <= b_e and b_s <= a_e:
+        return True
+    # some alignment lets them share base text
+    if max(a_lo, b_lo) < min(a_hi, b_hi):
+        return True
+    if a_r and b_r and max(a_il, b_il) <= min(a_ih, b_ih):
+        # both insert text and could insert at the same point: unknown order
+        return True
+    # one side's text could be inserted inside base text the other one touches
+    if a_r and max(a_il, b_lo + 1) <= min(a_ih, b_hi - 1):
+        return True
+    if b_r and max(b_il, a_lo + 1) <= min(b_ih, a_hi - 1):
+        return True
+    return False
+
+
+def _fine_merge(base: bytes, ours: bytes, theirs: bytes) -> bytes | None:
+    """Token-level merge of one conflict region; None if it really conflicts."""
+    try:
+        texts = [t.decode("utf-8") for t in (base, ours, theirs)]
+    except UnicodeDecodeError:
+        return None
+    interner = _Interner()
+    B, O, T = (interner.encode(tokenize(t)) for t in texts)
+    if B is None or O is None or T is None:
+        return None
+    budget = _Budget(_SLIDE_BUDGET)
+    try:
+        # Equally short edit scripts can align repeated text differently and
+        # so place the other side's changes differently.  The merge is only
+        # accepted when the alignments biased to the left (forward diff) and
+        # to the right (diff of the reversed texts) all give the same clean
+        # result.
+        sides = []
+        for X in (O, T):
+            fwd = _alignment(B, X, budget, reverse=False)
+            rev = _alignment(B, X, budget, reverse=True)
+            if fwd is None or rev is None:
+                return None
+            sides.append([fwd] if rev == fwd else [fwd, rev])
+        result = None
+        for a in sides[0]:
+            for b in sides[1]:
+                merged = _combine(B, a, b)
+                if merged is None or (result is not None and merged != result):
+                    return None
+                result = merged
+    except _TooExpensive:
+        return None
+    return "".join(interner.decode(result)).encode("utf-8")
+
+
+# --------------------------------------------------------------------------
+# conflict rendering
+
+
+def _eol_for(*candidates: bytes | None) -> bytes:
+    for line in candidates:
+        if line:
+            return b"\r\n" if line.endswith(b"\r\n") else b"\n"
+    return b"\n"
+
+
+def _marker(mark: bytes, label: str | None, eol: bytes) -> bytes:
+    if label:
+        return mark + b" " + label.encode("utf-8") + eol
+    return mark + eol
+
+
+def _emit_side(out: list[bytes], lines, eol: bytes) -> None:
+    out.extend(lines)
+    if lines and not lines[-1].endswith(b"\n"):
+        out.append(eol)
+
+
+# --------------------------------------------------------------------------
+# public API
+
+
+def merge_texts(
+    base: bytes,
+    ours: bytes,
+    theirs: bytes,
+    *,
+    ours_label: str = "HEAD",
+    theirs_label: str = "theirs",
+    base_label: str = "base",
+    diff3: bool = False,
+) -> MergeResult:
+    """Three-way merge of ``ours`` and ``theirs`` against their common ``base``.
+
+    Returns a :class:`MergeResult`; when ``conflicts > 0`` the content holds
+    git-style conflict markers.
+    """
+    base = bytes(base)
+    ours = bytes(ours)
+    theirs = bytes(theirs)
+    if ours == theirs:
+        return MergeResult(ours, 0)
+    if base == ours:
+        return MergeResult(theirs, 0)
+    if base == theirs:
+        return MergeResult(ours, 0)
+
+    from merge3 import Merge3
+
+    base_l = split_lines(base)
+    ours_l = split_lines(ours)
+    theirs_l = split_lines(theirs)
+    m3 = Merge3(base_l, ours_l, theirs_l, sequence_matcher=_MyersLineMatcher)
+
+    out: list[bytes] = []
+    conflicts = 0
+    for region in m3.merge_regions():
+        what = region[0]
+        if what == "unchanged":
+            out.extend(base_l[region[1] : region[2]])
+        elif what in ("same", "a"):
+            out.extend(ours_l[region[1] : region[2]])
+        elif what == "b":
+            out.extend(theirs_l[region[1] : region[2]])
+        elif what == "conflict":
+            _, zs, ze, as_, ae, bs, be = region
+            z_lines = base_l[zs:ze]
+            a_lines = ours_l[as_:ae]
+            b_lines = theirs_l[bs:be]
+            merged = _fine_merge(b"".join(z_lines), b"".join(a_lines), b"".join(b_lines))
+            if merged is not None:
+                out.append(merged)
+                continue
+            conflicts += 1
+            eol = _eol_for(
+                ours_l[as_ - 1] if as_ > 0 else None,
+                a_lines[0] if a_lines else None,
+                b_lines[0] if b_lines else None,
+                z_lines[0] if z_lines else None,
+            )
+            head: list[bytes] = []
+            tail: list[bytes] = []
+            if not diff3:
+                # like git's "zealous" merge: lines both sides agree on at the
+                # edges of the conflict are not part of it
+                p = 0
+                while p < len(a_lines) and p < len(b_lines) and a_lines[p] == b_lines[p]:
+                    p += 1
+                q = 0
+                while (
+                    q < len(a_lines) - p
+                    and q < len(b_lines) - p
+                    and a_lines[-1 - q] == b_lines[-1 - q]
+                ):
+                    q += 1
+                head = a_lines[:p]
+                tail = a_lines[len(a_lines) - q :] if q else []
+                a_lines = a_lines[p : len(a_lines) - q]
+                b_lines = b_lines[p : len(b_lines) - q]
+            out.extend(head)
+            if head and not head[-1].endswith(b"\n"):  # pragma: no cover - defensive
+                out.append(eol)
+            out.append(_marker(_MARK_START, ours_label, eol))
+            _emit_side(out, a_lines, eol)
+            if diff3:
+                out.append(_marker(_MARK_BASE, base_label, eol))
+                _emit_side(out, z_lines, eol)
+            out.append(_MARK_MID + eol)
+            _emit_side(out, b_lines, eol)
+            out.append(_marker(_MARK_END, theirs_label, eol))
+            out.extend(tail)
+        else:  # pragma: no cover
+            raise ValueError(f"unknown merge region {what!r}")
+    return MergeResult(b"".join(out), conflicts)
+
+
+def has_conflict_markers(data: bytes) -> bool:
+    """True if ``data`` contains leftover conflict markers.
+
+    A line starting with ``<<<<<<< `` or ``>>>>>>> `` (or consisting of just
+    the seven characters) counts on its own.  A bare ``=======`` line only
+    counts together with one of those, because it is also a valid Markdown
+    heading underline.
+    """
+    for line in data.split(b"\n"):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if line[:8] in (_MARK_START + b" ", _MARK_END + b" ") or line in (_MARK_START, _MARK_END):
+            return True
+    return False
