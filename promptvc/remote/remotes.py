@@ -1,0 +1,204 @@
+"""Remote definitions (in `.pvc/config`) and their tokens (never in the repository).
+
+A remote is a libSQL primary: Turso Cloud (`libsql://db-org.turso.io`) or a self-hosted
+sqld (`http://localhost:8080`, `http://NAME.localhost:8080` with namespaces). Its token
+comes from an environment variable (`TURSO_AUTH_TOKEN` unless the remote names another) or
+from the user's credentials file `~/.config/pvc/credentials` (INI, one section per remote
+URL, readable by the owner only). Tokens are never written into the repository, printed
+or logged.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import stat
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Config, user_config_dir
+from ..errors import ConfigError, RemoteError
+
+DEFAULT_TOKEN_ENV = "TURSO_AUTH_TOKEN"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class Remote:
+    name: str
+    url: str
+    token_env: str = DEFAULT_TOKEN_ENV
+    timeout: float = 15.0
+    retries: int = 3
+    backoff: float = 0.5
+
+    @property
+    def http_url(self) -> str:
+        return http_url(self.url)
+
+    def token(self) -> str | None:
+        value = os.environ.get(self.token_env)
+        if value:
+            return value.strip()
+        return credentials_token(self.url)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "url": self.url, "token_env": self.token_env,
+                "has_token": self.token() is not None}
+
+
+def http_url(url: str) -> str:
+    """The HTTP(S) base URL for a remote URL (`libsql://` means https)."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "libsql":
+        query = urllib.parse.parse_qs(parts.query)
+        scheme = "http" if query.get("tls") == ["0"] else "https"
+    if scheme not in ("http", "https"):
+        raise ConfigError(f"remote URL '{url}' must start with libsql://, https:// or http://",
+                          hint="for example: libsql://mydb-myorg.turso.io or http://localhost:8080")
+    return urllib.parse.urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def check_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    http_url(url)
+    if not parts.hostname:
+        raise ConfigError(f"remote URL '{url}' has no host",
+                          hint="for example: http://localhost:8080")
+    if parts.username or parts.password or "authToken" in parts.query:
+        raise ConfigError(f"remote URL for host {parts.hostname} contains a credential; "
+                          "pvc never stores tokens in the repository",
+                          hint=f"put the token in ${DEFAULT_TOKEN_ENV} or `pvc remote login`")
+    return url
+
+
+def _section(name: str) -> str:
+    return f'remote "{name}"'
+
+
+def list_remotes(config: Config) -> list[Remote]:
+    out = []
+    for section in config.parser.sections():
+        m = re.fullmatch(r'remote "(.+)"', section)
+        if m:
+            out.append(get_remote(config, m.group(1)))
+    return out
+
+
+def get_remote(config: Config, name: str) -> Remote:
+    section = _section(name)
+    if not config.parser.has_section(section):
+        known = [r.name for r in list_remotes(config)] if name else []
+        raise RemoteError(
+            f"no remote named '{name}'",
+            hint=("known remotes: " + ", ".join(known)) if known
+            else "add one with `pvc remote add origin URL`",
+        )
+    url = config.parser.get(section, "url", fallback=None)
+    if not url:
+        raise ConfigError(f"remote '{name}' has no url in {config.path}",
+                          hint=f"set it with `pvc remote add {name} URL` after removing it")
+    try:
+        return Remote(
+            name=name, url=url,
+            token_env=config.parser.get(section, "token_env", fallback=DEFAULT_TOKEN_ENV),
+            timeout=config.parser.getfloat(section, "timeout", fallback=15.0),
+            retries=config.parser.getint(section, "retries", fallback=3),
+            backoff=config.parser.getfloat(section, "backoff", fallback=0.5),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"remote '{name}' in {config.path} has a bad setting: {exc}",
+                          hint="fix it with `pvc config`") from None
+
+
+def add_remote(config: Config, name: str, url: str, token_env: str | None = None) -> Remote:
+    if not _NAME.match(name):
+        raise ConfigError(f"'{name}' is not a valid remote name",
+                          hint="use letters, digits, '.', '_' and '-'")
+    if config.parser.has_section(_section(name)):
+        raise RemoteError(f"remote '{name}' already exists",
+                          hint=f"remove it first with `pvc remote remove {name}`")
+    check_url(url)
+    if token_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
+        raise ConfigError(f"'{token_env}' is not an environment variable name",
+                          hint="for example: --token-env TURSO_AUTH_TOKEN")
+    config.parser.add_section(_section(name))
+    config.parser.set(_section(name), "url", url)
+    if token_env:
+        config.parser.set(_section(name), "token_env", token_env)
+    config.save()
+    return get_remote(config, name)
+
+
+def remove_remote(config: Config, name: str) -> None:
+    get_remote(config, name)
+    config.parser.remove_section(_section(name))
+    config.save()
+
+
+def default_remote(config: Config) -> Remote:
+    remotes = list_remotes(config)
+    if not remotes:
+        raise RemoteError("this repository has no remote",
+                          hint="add one with `pvc remote add origin URL`")
+    for r in remotes:
+        if r.name == "origin":
+            return r
+    return remotes[0]
+
+
+# -- credentials file -----------------------------------------------------------------------
+def credentials_path() -> Path:
+    return user_config_dir() / "credentials"
+
+
+def _read_credentials() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    path = credentials_path()
+    if path.exists():
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                f"the credentials file {path} can be read by other users; pvc will not use it",
+                hint=f"run `chmod 600 {path}`",
+            )
+        try:
+            parser.read(path, encoding="utf-8")
+        except configparser.Error:
+            raise ConfigError(f"the credentials file {path} is malformed",
+                              hint="fix it or remove it and run `pvc remote login` again") from None
+    return parser
+
+
+def _cred_key(url: str) -> str:
+    parts = urllib.parse.urlsplit(http_url(url))
+    return f"{parts.netloc}{parts.path}"
+
+
+def credentials_token(url: str) -> str | None:
+    parser = _read_credentials()
+    key = _cred_key(url)
+    if parser.has_section(key):
+        return parser.get(key, "token", fallback=None)
+    return None
+
+
+def store_token(url: str, token: str) -> Path:
+    """Save TOKEN for URL in the owner-only credentials file."""
+    parser = _read_credentials()
+    key = _cred_key(url)
+    if not parser.has_section(key):
+        parser.add_section(key)
+    parser.set(key, "token", token.strip())
+    path = credentials_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        parser.write(fh)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,216 @@
+"""The embedded replica of a remote primary, kept in `.pvc/remotes/NAME.db`.
+
+Rules from shared/TURSO.md, each of which loses data or hangs when broken:
+
+- exactly one process syncs a replica file: `sync()` runs under an exclusive lock file;
+- nobody writes into the replica file: pvc only reads it, read-only, with the standard
+  library's sqlite3 (`mode=ro`);
+- `sync()` can block forever with the GIL held when the primary accepts TCP but never
+  answers, so every sync runs in a child process that is SIGKILLed at a deadline;
+- libsql's logs go to stdout unless RUST_LOG says otherwise.
+
+Run as a module, this file is that child: `python -m promptvc.remote.replica PATH URL`,
+with the token in the environment variable PVC_SYNC_TOKEN (never on the command line).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPLICA_SUFFIXES = ("", "-wal", "-shm", "-client_wal_index", "-info")
+
+
+class SyncFailed(Exception):
+    def __init__(self, message: str, *, timed_out: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.timed_out = timed_out
+
+
+@dataclass
+class SyncResult:
+    seconds: float
+
+
+class ReplicaLock:
+    """An exclusive lock on a replica file (one replicator per file)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(str(path) + ".lock")
+        self.fd: int | None = None
+
+    def acquire(self, timeout: float) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.ftruncate(self.fd, 0)
+                os.write(self.fd, str(os.getpid()).encode())
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(self.fd)
+                    self.fd = None
+                    return False
+                time.sleep(0.05)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def sync_replica(path: Path, url: str, token: str | None, deadline: float,
+                 lock: bool = True) -> SyncResult:
+    """Sync the replica at PATH from URL in a child process killed at DEADLINE (monotonic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    held = None
+    if lock:
+        held = ReplicaLock(path)
+        if not held.acquire(max(0.0, deadline - time.monotonic())):
+            raise SyncFailed(f"the replica {path.name} is being synced by another pvc process "
+                             "(is the daemon running?)", timed_out=True)
+    try:
+        env = dict(os.environ)
+        env["RUST_LOG"] = "off"
+        env.pop("PVC_SYNC_TOKEN", None)
+        if token:
+            env["PVC_SYNC_TOKEN"] = token
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "promptvc.remote.replica", str(path), url],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            start_new_session=True,
+        )
+        try:
+            out, err = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise SyncFailed("timed out", timed_out=True) from None
+        if proc.returncode != 0:
+            text = err.decode("utf-8", "replace").strip().splitlines()
+            raise SyncFailed(text[-1] if text else f"sync exited with {proc.returncode}")
+        return SyncResult(time.monotonic() - started)
+    finally:
+        if held:
+            held.release()
+
+
+def remove_replica(path: Path) -> list[Path]:
+    """Delete a replica file and every companion file (all of them, see TURSO.md trap 5)."""
+    removed = []
+    for suffix in REPLICA_SUFFIXES + (".lock",):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            p.unlink()
+            removed.append(p)
+    return removed
+
+
+class ReplicaReader:
+    """Read-only access to a replica file (stdlib sqlite3, mode=ro)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.conn = None
+        if path.exists():
+            self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5,
+                                        check_same_thread=False)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def _tables(self) -> set[str]:
+        if self.conn is None:
+            return set()
+        return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    @property
+    def initialized(self) -> bool:
+        return {"versions", "commits", "changes", "refs"} <= self._tables()
+
+    def refs(self, prefix: str = "refs/heads/") -> dict[str, str]:
+        if not self.initialized:
+            return {}
+        rows = self.conn.execute("SELECT name, target FROM refs WHERE name >= ? AND name < ?",
+                                 (prefix, prefix + "\U0010ffff"))
+        return {r[0]: r[1] for r in rows}
+
+    def commit(self, cid: str) -> tuple | None:
+        if not self.initialized:
+            return None
+        return self.conn.execute(
+            "SELECT id, tree_id, parent1, parent2, author, committed_at, message, generation "
+            "FROM commits WHERE id = ?", (cid,)).fetchone()
+
+    def changes(self, cid: str) -> list[tuple]:
+        return self.conn.execute(
+            "SELECT commit_id, path, status, old_path, version_id, old_version_id, insertions, "
+            "deletions FROM changes WHERE commit_id = ?", (cid,)).fetchall()
+
+    def version(self, vid: str) -> tuple | None:
+        if not self.initialized:
+            return None
+        return self.conn.execute(
+            "SELECT id, kind, parent_version_id, parent2_version_id, path, storage, codec, data, "
+            "size, chain_len, chain_bytes, created_at FROM versions WHERE id = ?", (vid,)).fetchone()
+
+    def has_version(self, vid: str) -> bool:
+        if not self.initialized:
+            return False
+        return self.conn.execute("SELECT 1 FROM versions WHERE id = ?", (vid,)).fetchone() is not None
+
+    def has_commit(self, cid: str) -> bool:
+        if not self.initialized:
+            return False
+        return self.conn.execute("SELECT 1 FROM commits WHERE id = ?", (cid,)).fetchone() is not None
+
+    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        if self.conn is None:
+            return []
+        return self.conn.execute(sql, args).fetchall()
+
+
+def _child(path: str, url: str) -> int:  # pragma: no cover - runs in the sync child
+    os.environ["RUST_LOG"] = "off"
+    import libsql_experimental as libsql
+
+    token = os.environ.pop("PVC_SYNC_TOKEN", None) or ""
+    try:
+        conn = libsql.connect(path, sync_url=url, auth_token=token)
+        conn.sync()
+        conn.close()
+    except BaseException as exc:  # noqa: BLE001 - includes pyo3 PanicException
+        msg = str(exc).replace(token, "***") if token else str(exc)
+        print(f"sync failed: {msg}", file=sys.stderr)
+        return 3
+    print(json.dumps({"ok": True}))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(_child(sys.argv[1], sys.argv[2]))
