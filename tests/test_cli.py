@@ -497,7 +497,7 @@ def test_newer_schema_refused(repo, pvc):
     r = pvc("status")
     assert r.exit_code == 1
     assert r.stderr == (f"error: the repository database {repo / '.pvc' / 'pvc.db'} has schema "
-                        "version 99, but this pvc knows versions up to 1\n"
+                        "version 99, but this pvc knows versions up to 2\n"
                         "hint: upgrade pvc (pip install -U promptvc) to use this repository\n")
 
 
@@ -541,4 +541,26 @@ def test_fifty_commits_every_version_byte_exact(repo, pvc):
     for cid, data in versions:
         assert pvc("show", f"{cid}:p.md").stdout_bytes == data
     assert len(pvc("log", "--oneline").stdout.splitlines()) == 50
+    assert pvc("fsck").exit_code == 0
+
+
+def test_old_schema_is_migrated(repo_dir, pvc):
+    """A database made by the first schema version is upgraded step by step on open."""
+    from promptvc.store import Store
+    from promptvc.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+    (repo_dir / ".pvc").mkdir()
+    s = Store(str(repo_dir / ".pvc" / "pvc.db"))
+    with s.transaction():
+        for sql in MIGRATIONS[0][1]:
+            s._exec(sql)
+        s._exec("PRAGMA user_version = 1")
+        s.set_state("HEAD", "refs/heads/main")
+    s.close()
+    (repo_dir / "a.md").write_text("x\n")
+    assert pvc("add", "a.md").exit_code == 0
+    assert pvc("commit", "-m", "after upgrade").exit_code == 0
+    s = Store(str(repo_dir / ".pvc" / "pvc.db"))
+    assert s.user_version() == SCHEMA_VERSION
+    s.close()
     assert pvc("fsck").exit_code == 0

@@ -320,44 +320,47 @@ class Store:
 
     def ancestors(self, heads: Sequence[str], limit: int | None = None) -> list[CommitRow]:
         """Every commit reachable from HEADS, newest generation first."""
-        if not heads:
+        reach = self.ancestor_ids(heads)
+        if not reach:
             return []
-        seeds = " UNION ".join("SELECT ?" for _ in heads)
-        sql = f"""WITH RECURSIVE anc(id) AS (
-                    {seeds}
-                    UNION
-                    SELECT CASE ks.k WHEN 1 THEN c.parent1 ELSE c.parent2 END
-                    FROM anc JOIN commits c ON c.id = anc.id
-                    JOIN (SELECT 1 AS k UNION ALL SELECT 2) ks
-                    WHERE (ks.k = 1 AND c.parent1 IS NOT NULL)
-                       OR (ks.k = 2 AND c.parent2 IS NOT NULL)
-                )
-                SELECT {COMMIT_COLS.replace('id,', 'commits.id,', 1)} FROM commits
-                JOIN anc ON commits.id = anc.id
-                ORDER BY generation DESC, committed_at DESC, commits.id"""
-        args: list[Any] = list(heads)
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(int(limit))
-        return [CommitRow(*r) for r in self._all(sql, args)]
+        out: list[CommitRow] = []
+        cur = self._exec(
+            f"SELECT {COMMIT_COLS} FROM commits INDEXED BY commits_generation "
+            "ORDER BY generation DESC, committed_at DESC, id")
+        while True:
+            rows = cur.fetchmany(256)
+            if not rows:
+                break
+            for r in rows:
+                if r[0] in reach:
+                    out.append(CommitRow(*r))
+                    if limit is not None and len(out) >= limit:
+                        return out
+            if len(out) == len(reach):
+                break
+        return out
 
     def ancestor_ids(self, heads: Sequence[str]) -> set[str]:
+        """Ids of every commit reachable from HEADS (a scan of the covering graph index,
+        then a walk in Python: faster than a recursive query at 10,000+ commits)."""
+        heads = [h for h in heads if h]
         if not heads:
             return set()
-        seeds = " UNION ".join("SELECT ?" for _ in heads)
-        rows = self._all(
-            f"""WITH RECURSIVE anc(id) AS (
-                    {seeds}
-                    UNION
-                    SELECT CASE ks.k WHEN 1 THEN c.parent1 ELSE c.parent2 END
-                    FROM anc JOIN commits c ON c.id = anc.id
-                    JOIN (SELECT 1 AS k UNION ALL SELECT 2) ks
-                    WHERE (ks.k = 1 AND c.parent1 IS NOT NULL)
-                       OR (ks.k = 2 AND c.parent2 IS NOT NULL)
-                ) SELECT id FROM anc""",
-            list(heads),
-        )
-        return {r[0] for r in rows}
+        parents = {r[0]: (r[1], r[2]) for r in self._all(
+            "SELECT id, parent1, parent2 FROM commits INDEXED BY commits_graph")}
+        seen: set[str] = set()
+        stack = list(heads)
+        while stack:
+            cid = stack.pop()
+            if cid in seen or cid not in parents:
+                continue
+            seen.add(cid)
+            p1, p2 = parents[cid]
+            if p1:
+                stack.append(p1)
+            if p2:
+                stack.append(p2)
+        return seen
 
     def commits_touching(self, paths: Iterable[str]) -> list[CommitRow]:
         """Commits whose change list names any of PATHS (as new or old path)."""

@@ -84,6 +84,14 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ],
     ),
+    (
+        "0002_commit_graph_indexes",
+        [
+            # a covering index: reachability scans read only the graph, not the messages
+            "CREATE INDEX commits_graph ON commits(id, parent1, parent2)",
+            "CREATE INDEX commits_generation ON commits(generation)",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
