@@ -200,7 +200,10 @@ def merge_trees(repo, base_tree: dict[str, str], ours: dict[str, str], theirs: d
 
 # -- the merge command ------------------------------------------------------------------------
 def merge(repo, rev: str, *, message: str | None = None, no_ff: bool = False,
-          diff3: bool = False, author: str | None = None, date: str | None = None) -> MergeOutcome:
+          diff3: bool = False, author: str | None = None, date: str | None = None,
+          write_conflicts: bool = True) -> MergeOutcome:
+    """Merge REV into the current branch. With WRITE_CONFLICTS false, a merge that would
+    conflict changes nothing and only reports the conflicts (the daemon uses this)."""
     if repo.store.get_state("MERGE_HEAD"):
         raise MergeError("a merge is already in progress",
                          hint="finish it with `pvc merge --continue` or `pvc merge --abort`")
@@ -242,6 +245,8 @@ def merge(repo, rev: str, *, message: str | None = None, no_ff: bool = False,
         ours_label="HEAD", theirs_label=rev, diff3=diff3, extra=extra,
     )
     message = message or f"Merge branch '{rev}' into {branch}"
+    if tm.conflicts and not write_conflicts:
+        return MergeOutcome("conflicts", None, base_id, tm.conflicts, tm.merged)
     new_paths = set(tm.contents)
     touched = sorted({p for p in new_paths | set(ours_tree)
                       if p not in new_paths or p not in ours_tree

@@ -34,9 +34,11 @@ def cli(chdir: str | None) -> None:
             raise click.UsageError(f"cannot change to '{chdir}': {exc.strerror}") from None
 
 
-from . import history, maint, merge_cmds, refs_cmds, remote_cmds, worktree  # noqa: E402
+from . import (  # noqa: E402
+    daemon_cmds, history, maint, merge_cmds, refs_cmds, remote_cmds, worktree,
+)
 
-for module in (worktree, history, refs_cmds, merge_cmds, remote_cmds, maint):
+for module in (worktree, history, refs_cmds, merge_cmds, remote_cmds, daemon_cmds, maint):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -421,7 +421,8 @@ class PullResult:
     merge: object | None = None
 
 
-def pull(repo, remote: Remote, branch: str | None = None) -> PullResult:
+def pull(repo, remote: Remote, branch: str | None = None, *,
+         write_conflicts: bool = True) -> PullResult:
     branch = branch or repo.current_branch()
     if not branch:
         raise RemoteError("HEAD is not on a branch", hint="switch to a branch first")
@@ -447,7 +448,8 @@ def pull(repo, remote: Remote, branch: str | None = None) -> PullResult:
         raise RemoteError(f"'{branch}' is not the current branch and cannot be fast-forwarded",
                           hint=f"switch to it and pull again: `pvc switch {branch}`")
     out = repo.merge(f"{remote.name}/{branch}",
-                     message=f"Merge {remote.name}/{branch} into {branch}")
+                     message=f"Merge {remote.name}/{branch} into {branch}",
+                     write_conflicts=write_conflicts)
     return PullResult(fr, out.kind, out)
 
 

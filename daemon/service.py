@@ -1,0 +1,432 @@
+"""The sync daemon: watch prompt files, auto-commit, stay in sync with the primary.
+
+One daemon per repository (an exclusive lock on `.pvc/daemon.lock`); pid in
+`.pvc/daemon.pid`, log in `.pvc/daemon.log`, state in `.pvc/daemon.json` (what `pvc daemon
+status` and the TUI read). SIGTERM / SIGINT stop it after the work in hand.
+
+Network work never runs on a libSQL connection inside this process: pushes are HTTP
+requests with socket timeouts, replica syncs run in a child process killed at a deadline
+(see promptvc/remote/replica.py), so a frozen primary cannot freeze the daemon.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import random
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .watcher import StableFilter, Watcher, digest
+
+log = logging.getLogger("pvc.daemon")
+
+
+@dataclass
+class DaemonOptions:
+    autocommit: bool = True
+    debounce: float = 0.3
+    interval: float = 3.0
+    remote: str | None = None
+    metrics_port: int | None = None
+    max_backoff: float = 60.0
+
+
+@dataclass
+class DaemonState:
+    pid: int = 0
+    state: str = "starting"  # starting | running | offline | error | stopped
+    branch: str | None = None
+    started_at: str = ""
+    last_sync: str | None = None
+    last_result: str | None = None
+    last_sync_seconds: float | None = None
+    pending_commits: int = 0
+    commits_made: int = 0
+    syncs: int = 0
+    sync_failures: int = 0
+    conflicts: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    remote: str | None = None
+    autocommit: bool = True
+    heartbeat: str = ""
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+class DaemonLock:
+    def __init__(self, pvc_dir: Path):
+        self.path = pvc_dir / "daemon.lock"
+        self.fd: int | None = None
+
+    def acquire(self) -> bool:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = None
+            return False
+
+    def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+class Daemon:
+    def __init__(self, root: Path, options: DaemonOptions):
+        self.root = root
+        self.pvc_dir = root / ".pvc"
+        self.options = options
+        self.stop_event = threading.Event()
+        self.state = DaemonState(pid=os.getpid(), started_at=_now(),
+                                 autocommit=options.autocommit)
+        self.repo = None
+        self.remote = None
+        self.watcher: Watcher | None = None
+        self.filter = StableFilter()
+        self.next_sync = 0.0
+        self.backoff = 0.0
+        self.sync_latencies: list[float] = []
+        self.metrics_server = None
+        self._tracked_cache: set[str] = set()
+        self.repo_matcher = lambda rel: False
+        self._lock = DaemonLock(self.pvc_dir)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def request_stop(self, *_args) -> None:
+        self.stop_event.set()
+        if self.watcher is not None:
+            self.watcher.debouncer.wakeup.set()
+
+    def run(self) -> int:
+        from promptvc.errors import PvcError
+        from promptvc.repo import Repo
+
+        if not self._lock.acquire():
+            raise PvcError(f"a pvc daemon is already running for {self.root}",
+                           hint="see `pvc daemon status`; stop it with `pvc daemon stop`")
+        try:
+            (self.pvc_dir / "daemon.pid").write_text(str(os.getpid()))
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, self.request_stop)
+                signal.signal(signal.SIGINT, self.request_stop)
+            self.repo = Repo.open(self.root)
+            self._setup_remote()
+            self.state.branch = self.repo.current_branch()
+            self._prime()
+            self.watcher = Watcher(self.root, self._wanted, self.options.debounce)
+            self.watcher.start()
+            if self.options.metrics_port:
+                self._start_metrics(self.options.metrics_port)
+            self.state.state = "running"
+            log.info("daemon started (pid %s, autocommit %s, remote %s)", os.getpid(),
+                     self.options.autocommit, self.remote.name if self.remote else None)
+            self._write_state()
+            self._scan_once()  # edits made while no daemon ran
+            self._loop()
+            return 0
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.metrics_server is not None:
+            self.metrics_server.shutdown()
+            self.metrics_server.server_close()
+        self.state.state = "stopped"
+        with contextlib.suppress(Exception):
+            self._write_state()
+        if self.repo is not None:
+            self.repo.close()
+        with contextlib.suppress(FileNotFoundError):
+            (self.pvc_dir / "daemon.pid").unlink()
+        self._lock.release()
+        log.info("daemon stopped")
+
+    def _setup_remote(self) -> None:
+        from promptvc.errors import PvcError
+        from promptvc.remote.remotes import default_remote, get_remote, list_remotes
+
+        try:
+            if self.options.remote:
+                self.remote = get_remote(self.repo.config, self.options.remote)
+            elif list_remotes(self.repo.config):
+                self.remote = default_remote(self.repo.config)
+        except PvcError as exc:
+            self.state.errors.append(exc.message)
+        self.state.remote = self.remote.name if self.remote else None
+
+    def _wanted(self, rel: str) -> bool:
+        # called from the observer thread: no database access here
+        name = rel.rsplit("/", 1)[-1]
+        if name.startswith(".") and name.endswith(".pvc-tmp"):
+            return False
+        return rel in self._tracked_cache or self.repo_matcher(rel)
+
+    def _prime(self) -> None:
+        """Remember the committed content of tracked files, and how to match new ones."""
+        tracked = self.repo.store.tracked()
+        self._tracked_cache = set(tracked)
+        globs = self.repo.matches_prompt_globs
+        patterns = self.repo._ignore_patterns()
+        is_ignored = self.repo.is_ignored
+        self.repo_matcher = lambda rel: globs(rel) and not is_ignored(rel, patterns)
+        for rel in tracked:
+            self.filter.prime(rel, digest(self.root / rel))
+
+    # -- main loop --------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self.stop_event.is_set():
+            deb = self.watcher.debouncer
+            wait = deb.time_to_due()
+            until_sync = max(0.0, self.next_sync - time.monotonic()) if self.remote else None
+            timeout = min(x for x in (wait, until_sync, 1.0) if x is not None)
+            deb.wakeup.wait(timeout)
+            deb.wakeup.clear()
+            if self.stop_event.is_set():
+                break
+            due = deb.due()
+            if due:
+                self._handle_changes(due)
+            if self.remote and time.monotonic() >= self.next_sync and not deb.pending():
+                self._sync()
+            self._write_state()
+
+    def _scan_once(self) -> None:
+        """Commit edits made while the daemon was not running."""
+        if not self.options.autocommit:
+            return
+        try:
+            changes, _ = self.repo.working_changes()
+        except Exception as exc:  # noqa: BLE001
+            self._error(f"scan failed: {exc}")
+            return
+        if changes:
+            self._commit([c.path for c in changes], {c.path: c.status for c in changes})
+
+    def _handle_changes(self, rels: list[str]) -> None:
+        changed, unstable = self.filter.changed(self.root, rels, self.options.debounce)
+        for r in unstable:  # still being written: look again after the next quiet window
+            self.watcher.debouncer.touch(r)
+        if not changed or not self.options.autocommit:
+            return
+        self._commit(changed, None)
+
+    def _commit(self, rels: list[str], statuses: dict[str, str] | None) -> None:
+        from promptvc.errors import NothingToCommit, PvcError
+
+        repo = self.repo
+        try:
+            tracked = set(repo.store.tracked())
+            head_tree = repo.tree(repo.head())
+            new = [r for r in rels if r not in tracked and r not in head_tree
+                   and (self.root / r).is_file()]
+            if new:
+                try:
+                    repo.add(new)
+                except PvcError as exc:  # e.g. a binary file matching a glob
+                    self._error(exc.message)
+                    new = [r for r in new if r in repo.store.tracked()]
+            self._tracked_cache = set(repo.store.tracked())
+            paths = [r for r in rels if r in self._tracked_cache or r in head_tree]
+            if not paths:
+                return
+            verbs = []
+            for r in paths:
+                if not (self.root / r).exists():
+                    verbs.append(f"delete {r}")
+                elif r in new or r not in head_tree:
+                    verbs.append(f"add {r}")
+                else:
+                    verbs.append(f"edit {r}")
+            message = "autosave: " + ", ".join(verbs[:5]) + (
+                f" and {len(verbs) - 5} more" if len(verbs) > 5 else "")
+            info = repo.commit_changes(message, paths=paths, cwd=self.root)
+            self.state.commits_made += 1
+            self.state.pending_commits = self._pending()
+            if self.backoff == 0:
+                self.next_sync = time.monotonic()  # push promptly (unless backing off)
+            log.info("committed %s: %s", info.short, message)
+        except NothingToCommit:
+            pass
+        except PvcError as exc:
+            self._error(f"commit failed: {exc.message}")
+
+    # -- sync ---------------------------------------------------------------------------------
+    def _sync(self) -> None:
+        from promptvc.errors import PvcError
+        from promptvc.remote import transfer
+
+        repo = self.repo
+        started = time.monotonic()
+        try:
+            branch = repo.current_branch()
+            self.state.branch = branch
+            result = "ok"
+            if repo.store.get_state("MERGE_HEAD"):
+                result = "waiting: a merge is in progress"
+            else:
+                changes, _ = repo.working_changes()
+                if changes and self.options.autocommit:
+                    self._scan_once()
+                    changes, _ = repo.working_changes()
+                if changes:
+                    transfer.fetch(repo, self.remote)
+                    result = "fetched only: uncommitted changes in the working folder"
+                else:
+                    pr = transfer.pull(repo, self.remote, branch, write_conflicts=False)
+                    if pr.outcome == "conflicts":
+                        self.state.conflicts = [c.path for c in pr.merge.conflicts]
+                        result = ("conflict with " + self.remote.name + ": "
+                                  + ", ".join(self.state.conflicts)
+                                  + " (run `pvc pull` to merge by hand)")
+                    else:
+                        self.state.conflicts = []
+                        if pr.outcome in ("fast-forward", "merged", "created"):
+                            self._prime()
+                if not self.state.conflicts and repo.head() is not None:
+                    try:
+                        transfer.push(repo, self.remote, branch)
+                    except PvcError as exc:
+                        if not exc.message.startswith("non-fast-forward"):
+                            raise
+                        result = "push refused (non-fast-forward); will pull again"
+            self._sync_ok(time.monotonic() - started, result)
+        except PvcError as exc:
+            self._sync_failed(exc.message)
+        except Exception as exc:  # noqa: BLE001 - the daemon must survive anything
+            log.exception("sync crashed")
+            self._sync_failed(f"{type(exc).__name__}: {exc}")
+        self.state.pending_commits = self._pending()
+
+    def _pending(self) -> int:
+        from promptvc import refs as R
+
+        repo = self.repo
+        head = repo.head()
+        branch = repo.current_branch()
+        if not head or not self.remote or not branch:
+            return 0
+        tracking = repo.store.get_ref(f"{R.REMOTES}{self.remote.name}/{branch}")
+        excluded = repo.store.ancestor_ids([tracking]) if tracking else set()
+        return len(repo.store.ancestor_ids([head]) - excluded)
+
+    def _sync_ok(self, seconds: float, result: str) -> None:
+        self.state.state = "running"
+        self.state.syncs += 1
+        self.state.last_sync = _now()
+        self.state.last_result = result
+        self.state.last_sync_seconds = round(seconds, 4)
+        self.sync_latencies.append(seconds)
+        self.sync_latencies = self.sync_latencies[-100:]
+        self.backoff = 0.0
+        self.next_sync = time.monotonic() + self.options.interval
+
+    def _sync_failed(self, message: str) -> None:
+        self.state.sync_failures += 1
+        offline = message.startswith(("cannot reach", "no answer"))
+        self.state.state = "offline" if offline else "error"
+        self.state.last_result = message
+        self.state.last_sync = _now()
+        self.backoff = min(self.options.max_backoff,
+                           max(self.options.interval, self.backoff * 2 or self.options.interval))
+        self.next_sync = time.monotonic() + self.backoff * random.uniform(0.5, 1.5)
+        log.warning("sync failed (%s); next try in %.1fs", message, self.next_sync - time.monotonic())
+
+    def _error(self, message: str) -> None:
+        log.error("%s", message)
+        self.state.errors = (self.state.errors + [f"{_now()} {message}"])[-10:]
+
+    # -- state and metrics --------------------------------------------------------------------
+    def _write_state(self) -> None:
+        self.state.heartbeat = _now()
+        path = self.pvc_dir / "daemon.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(asdict(self.state), indent=2))
+        os.replace(tmp, path)
+
+    def metrics_text(self) -> str:
+        s = self.state
+        lat = self.sync_latencies
+        lines = [
+            "# HELP pvc_sync_seconds Duration of sync rounds (pull + push).",
+            "# TYPE pvc_sync_seconds summary",
+            f"pvc_sync_seconds_sum {sum(lat):.6f}",
+            f"pvc_sync_seconds_count {len(lat)}",
+            "# HELP pvc_sync_last_seconds Duration of the last successful sync.",
+            "# TYPE pvc_sync_last_seconds gauge",
+            f"pvc_sync_last_seconds {s.last_sync_seconds or 0:.6f}",
+            "# HELP pvc_sync_failures_total Failed sync rounds.",
+            "# TYPE pvc_sync_failures_total counter",
+            f"pvc_sync_failures_total {s.sync_failures}",
+            "# HELP pvc_pending_commits Local commits not yet on the primary.",
+            "# TYPE pvc_pending_commits gauge",
+            f"pvc_pending_commits {s.pending_commits}",
+            "# HELP pvc_commits_made_total Commits made by the daemon.",
+            "# TYPE pvc_commits_made_total counter",
+            f"pvc_commits_made_total {s.commits_made}",
+            "# HELP pvc_up 1 while the last sync succeeded.",
+            "# TYPE pvc_up gauge",
+            f"pvc_up {1 if s.state == 'running' else 0}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def _start_metrics(self, port: int) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        daemon = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server API
+                if self.path.split("?")[0] != "/metrics":
+                    self.send_error(404)
+                    return
+                body = daemon.metrics_text().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.metrics_server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.metrics_server.daemon_threads = True
+        threading.Thread(target=self.metrics_server.serve_forever, name="pvc-metrics",
+                         daemon=True).start()
+
+
+def read_state(pvc_dir: Path) -> dict | None:
+    try:
+        return json.loads((pvc_dir / "daemon.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def running_pid(pvc_dir: Path) -> int | None:
+    """The pid of the daemon holding the lock, or None."""
+    lock = DaemonLock(pvc_dir)
+    if lock.acquire():
+        lock.release()
+        return None
+    try:
+        return int((pvc_dir / "daemon.pid").read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return -1
