@@ -32,7 +32,7 @@ log = logging.getLogger("pvc.daemon")
 class DaemonOptions:
     autocommit: bool = True
     debounce: float = 0.3
-    interval: float = 3.0
+    interval: float = 2.0
     remote: str | None = None
     metrics_port: int | None = None
     max_backoff: float = 60.0

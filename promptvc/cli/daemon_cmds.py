@@ -15,7 +15,7 @@ from ._common import emit_json, json_option, with_repo
 
 def daemon_options(f):
     f = click.option("--no-autocommit", is_flag=True, help="Only sync; do not commit saves.")(f)
-    f = click.option("--interval", type=click.FloatRange(min=0.2), default=3.0, show_default=True,
+    f = click.option("--interval", type=click.FloatRange(min=0.2), default=2.0, show_default=True,
                      help="Seconds between pulls from the primary.")(f)
     f = click.option("--debounce", type=click.FloatRange(min=0.05), default=0.3,
                      show_default=True, help="Quiet seconds that end a burst of saves.")(f)
