@@ -895,6 +895,12 @@ class Repo:
         ref = R.HEADS + name
         target = self.store.get_ref(ref)
         if target is None:
+            # like git: a branch that exists on exactly one remote is created from it
+            found = [t for n, t in self.store.list_refs(R.REMOTES) if n.split("/", 3)[-1] == name]
+            if len(found) == 1:
+                self.move_ref(ref, None, found[0], "branch: created from remote-tracking branch")
+                target = found[0]
+        if target is None:
             raise RefError(f"branch '{name}' not found",
                            hint=f"create it with `pvc branch {name}` or `pvc switch -c {name}`")
         with self.store.transaction():

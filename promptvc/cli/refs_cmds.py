@@ -7,25 +7,68 @@ import click
 from ._common import emit_json, json_option, with_repo
 
 
+def _db_remote(repo):
+    """The remote whose branches are databases, or None."""
+    from ..remote.remotes import list_remotes
+
+    for r in list_remotes(repo.config):
+        if r.has_branch_dbs:
+            return r
+    return None
+
+
 @click.command()
 @click.argument("name", required=False)
 @click.argument("start", required=False)
 @click.option("-d", "--delete", "delete", is_flag=True, help="Delete branch NAME (must be merged).")
 @click.option("-D", "force_delete", is_flag=True, help="Delete branch NAME even if not merged.")
 @click.option("-a", "--all", "all_", is_flag=True, help="Also list remote-tracking branches.")
-@click.option("-v", "--verbose", is_flag=True, help="Show each branch's head commit.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show each branch's head commit, and its database and URL.")
+@click.option("--local", "local_only", is_flag=True,
+              help="Create a lightweight branch even when the remote has branch databases.")
+@click.option("--at", "timestamp", metavar="RFC3339",
+              help="Seed the branch database from this point in time (Turso; sqld with backups).")
+@click.option("--token-file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="With `pvc branch url NAME`: mint a read-only token (Turso) into FILE (0600).")
 @json_option
 @with_repo
 def branch(repo, name: str | None, start: str | None, delete: bool, force_delete: bool,
-           all_: bool, verbose: bool, as_json: bool) -> None:
-    """List branches, create NAME at START (default HEAD), or delete one with -d."""
+           all_: bool, verbose: bool, local_only: bool, timestamp: str | None,
+           token_file: str | None, as_json: bool) -> None:
+    """List branches, create NAME at START (default HEAD), or delete one with -d.
+
+    With a remote that has branch databases (`pvc remote add ... --admin-url` or
+    `--turso-org`), a new branch is also a database forked from the current branch's
+    database; `pvc branch url NAME` prints the URL an application connects to.
+    """
+    remote = _db_remote(repo)
+    if name == "url" and start:
+        _branch_url(repo, remote, start, token_file, as_json)
+        return
     if delete or force_delete:
         if not name:
             raise click.UsageError("give the branch to delete: pvc branch -d NAME")
+        mapped = remote is not None and repo.store.branch_db(remote.name, name)
+        if mapped and mapped.state != "deleted":
+            from ..remote.branches import delete_branch_db
+
+            target, row = delete_branch_db(repo, remote, name, force=force_delete)
+            click.echo(f"Deleted branch {name} (was {target[:8]}) and its database {row.db_name}.")
+            return
         target = repo.delete_branch(name, force=force_delete)
         click.echo(f"Deleted branch {name} (was {target[:8]}).")
         return
     if name:
+        if remote is not None and not local_only:
+            from ..remote.branches import create_branch_db
+
+            cid, row, warning = create_branch_db(repo, remote, name, start, timestamp)
+            click.echo(f"Created branch {name} at {cid[:8]} with database {row.db_name}")
+            click.echo(f"  {row.url}")
+            if warning:
+                click.echo(f"warning: {warning}", err=True)
+            return
         cid = repo.create_branch(name, start)
         click.echo(f"Created branch {name} at {cid[:8]}")
         return
@@ -33,23 +76,62 @@ def branch(repo, name: str | None, start: str | None, delete: bool, force_delete
     rows = [(n, t, False) for n, t in repo.branches()]
     if all_:
         rows += [(f"remotes/{n}", t, True) for n, t in repo.remote_branches()]
+    dbs = {r.branch: r for r in repo.store.branch_dbs(remote.name)} if remote else {}
     if as_json:
-        emit_json([{"name": n, "head": t, "current": n == current and not remote,
-                    "remote": remote} for n, t, remote in rows])
+        emit_json([{"name": n, "head": t, "current": n == current and not remote_,
+                    "remote": remote_,
+                    "database": (dbs[n].db_name if n in dbs and dbs[n].state != "deleted"
+                                 else None),
+                    "url": dbs[n].url if n in dbs and dbs[n].state != "deleted" else None}
+                   for n, t, remote_ in rows])
         return
     if not rows and current:
         click.echo(f"* {current} (no commits yet)")
         return
     width = max(len(n) for n, _, _ in rows) if rows else 0
-    for n, t, remote in rows:
-        mark = "*" if (n == current and not remote) else " "
+    for n, t, is_remote in rows:
+        mark = "*" if (n == current and not is_remote) else " "
         label = click.style(n, fg="green") if mark == "*" else (
-            click.style(n, fg="red") if remote else n)
+            click.style(n, fg="red") if is_remote else n)
         line = f"{mark} {label}"
         if verbose:
             info = repo.commit(t)
             line = f"{mark} {label}{' ' * (width - len(n))} {info.short} {info.summary}"
+            row = dbs.get(n)
+            if row is not None and row.state != "deleted":
+                frozen = " (frozen)" if row.state == "frozen" else ""
+                line += click.style(f"  [{row.db_name}{frozen} {row.url}]", fg="cyan")
         click.echo(line)
+
+
+def _branch_url(repo, remote, name: str, token_file: str | None, as_json: bool) -> None:
+    from ..remote.remotes import default_remote
+
+    if remote is None:
+        remote = default_remote(repo.config)
+    row = repo.store.branch_db(remote.name, name)
+    if row is not None and row.state != "deleted":
+        url, db = row.url, row.db_name
+    elif repo.store.get_ref("refs/heads/" + name) or repo.store.get_ref(
+            f"refs/remotes/{remote.name}/{name}"):
+        url, db = remote.url, None
+    else:
+        raise click.ClickException(f"no branch named '{name}'")
+    if token_file:
+        import os
+
+        backend = remote.backend()
+        if backend is None or db is None:
+            raise click.ClickException("minting a token needs a branch database on Turso")
+        token = backend.mint_token(db, read_only=True)
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(token + "\n")
+        click.echo(f"wrote a read-only token for {db} to {token_file}", err=True)
+    if as_json:
+        emit_json({"branch": name, "database": db, "url": url, "ref": "refs/heads/" + name})
+    else:
+        click.echo(url)
 
 
 @click.command()

@@ -47,13 +47,40 @@ def remote(ctx, verbose: bool, as_json: bool) -> None:
 @click.argument("url")
 @click.option("--token-env", metavar="VAR", help="Environment variable holding the token "
               "(default TURSO_AUTH_TOKEN).")
+@click.option("--admin-url", metavar="URL",
+              help="sqld admin API: branches become forked namespaces.")
+@click.option("--admin-key-env", metavar="VAR", help="Environment variable holding the sqld "
+              "admin key (--admin-auth-key).")
+@click.option("--turso-org", metavar="ORG", help="Turso organisation: branches become "
+              "databases seeded from their parent.")
+@click.option("--platform-token-env", metavar="VAR", help="Environment variable holding the "
+              "Turso platform API token (default TURSO_API_TOKEN).")
+@click.option("--turso-group", metavar="GROUP", help="Turso group for branch databases "
+              "(default: default).")
+@click.option("--turso-api-url", metavar="URL", hidden=True,
+              help="Platform API base URL (default https://api.turso.tech).")
 @with_repo
-def remote_add(repo, name: str, url: str, token_env: str | None) -> None:
-    """Add remote NAME at URL (libsql://, https:// or http://)."""
+def remote_add(repo, name: str, url: str, token_env: str | None, admin_url: str | None,
+               admin_key_env: str | None, turso_org: str | None,
+               platform_token_env: str | None, turso_group: str | None,
+               turso_api_url: str | None) -> None:
+    """Add remote NAME at URL (libsql://, https:// or http://).
+
+    With --admin-url (sqld) or --turso-org (Turso Cloud), `pvc branch NAME` also creates a
+    database for the branch.
+    """
     from ..remote.remotes import add_remote
 
-    r = add_remote(repo.config, name, url, token_env)
-    click.echo(f"Added remote {r.name} ({r.url})")
+    r = add_remote(repo.config, name, url, token_env, admin_url=admin_url,
+                   admin_key_env=admin_key_env, turso_org=turso_org,
+                   platform_token_env=platform_token_env, turso_group=turso_group,
+                   turso_api_url=turso_api_url)
+    extra = ""
+    if r.admin_url:
+        extra = f"; branch databases via sqld admin API {r.admin_url}"
+    elif r.turso_org:
+        extra = f"; branch databases in Turso organisation {r.turso_org}"
+    click.echo(f"Added remote {r.name} ({r.url}){extra}")
 
 
 @remote.command("remove")
@@ -208,7 +235,7 @@ def push(repo, remote_name: str | None, branch: str | None, as_json: bool) -> No
     if res.up_to_date:
         click.echo("Everything up-to-date")
         return
-    click.echo(f"To {r.url}")
+    click.echo(f"To {res.url}")
     if res.old is None:
         click.echo(f" * [new branch]      {res.branch} -> {res.branch} "
                    f"({plural(res.commits, 'commit')})")

@@ -33,10 +33,40 @@ class Remote:
     timeout: float = 15.0
     retries: int = 3
     backoff: float = 0.5
+    # branch databases (optional): a sqld admin API, or a Turso organisation
+    admin_url: str | None = None
+    admin_key_env: str | None = None
+    turso_org: str | None = None
+    platform_token_env: str = "TURSO_API_TOKEN"
+    turso_group: str = "default"
+    turso_api_url: str = "https://api.turso.tech"
 
     @property
     def http_url(self) -> str:
         return http_url(self.url)
+
+    @property
+    def has_branch_dbs(self) -> bool:
+        return bool(self.admin_url or self.turso_org)
+
+    def backend(self):
+        """The branch-database backend of this remote, or None."""
+        from .branchdb import SqldBackend, TursoBackend
+
+        if self.admin_url:
+            key = os.environ.get(self.admin_key_env) if self.admin_key_env else None
+            return SqldBackend(self.admin_url, self.url, key, timeout=self.timeout)
+        if self.turso_org:
+            return TursoBackend(self.turso_org, os.environ.get(self.platform_token_env),
+                                self.url, self.turso_group, self.turso_api_url,
+                                timeout=self.timeout)
+        return None
+
+    def for_database(self, url: str) -> "Remote":
+        """The same remote, pointed at another database (a branch database)."""
+        import dataclasses
+
+        return dataclasses.replace(self, url=url)
 
     def token(self) -> str | None:
         value = os.environ.get(self.token_env)
@@ -46,7 +76,9 @@ class Remote:
 
     def to_json(self) -> dict:
         return {"name": self.name, "url": self.url, "token_env": self.token_env,
-                "has_token": self.token() is not None}
+                "has_token": self.token() is not None,
+                "branch_databases": ("sqld" if self.admin_url else
+                                     "turso" if self.turso_org else None)}
 
 
 def http_url(url: str) -> str:
@@ -101,20 +133,28 @@ def get_remote(config: Config, name: str) -> Remote:
     if not url:
         raise ConfigError(f"remote '{name}' has no url in {config.path}",
                           hint=f"set it with `pvc remote add {name} URL` after removing it")
+    get = config.parser.get
     try:
         return Remote(
             name=name, url=url,
-            token_env=config.parser.get(section, "token_env", fallback=DEFAULT_TOKEN_ENV),
+            token_env=get(section, "token_env", fallback=DEFAULT_TOKEN_ENV),
             timeout=config.parser.getfloat(section, "timeout", fallback=15.0),
             retries=config.parser.getint(section, "retries", fallback=3),
             backoff=config.parser.getfloat(section, "backoff", fallback=0.5),
+            admin_url=get(section, "admin_url", fallback=None),
+            admin_key_env=get(section, "admin_key_env", fallback=None),
+            turso_org=get(section, "turso_org", fallback=None),
+            platform_token_env=get(section, "platform_token_env", fallback="TURSO_API_TOKEN"),
+            turso_group=get(section, "turso_group", fallback="default"),
+            turso_api_url=get(section, "turso_api_url", fallback="https://api.turso.tech"),
         )
     except ValueError as exc:
         raise ConfigError(f"remote '{name}' in {config.path} has a bad setting: {exc}",
                           hint="fix it with `pvc config`") from None
 
 
-def add_remote(config: Config, name: str, url: str, token_env: str | None = None) -> Remote:
+def add_remote(config: Config, name: str, url: str, token_env: str | None = None,
+               **branch_opts: str | None) -> Remote:
     if not _NAME.match(name):
         raise ConfigError(f"'{name}' is not a valid remote name",
                           hint="use letters, digits, '.', '_' and '-'")
@@ -125,10 +165,23 @@ def add_remote(config: Config, name: str, url: str, token_env: str | None = None
     if token_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
         raise ConfigError(f"'{token_env}' is not an environment variable name",
                           hint="for example: --token-env TURSO_AUTH_TOKEN")
+    for key in ("admin_key_env", "platform_token_env"):
+        value = branch_opts.get(key)
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ConfigError(f"'{value}' is not an environment variable name",
+                              hint=f"for example: --{key.replace('_', '-')} MY_VAR")
+    if branch_opts.get("admin_url"):
+        check_url(branch_opts["admin_url"])
+    if branch_opts.get("admin_url") and branch_opts.get("turso_org"):
+        raise ConfigError("a remote has either a sqld admin URL or a Turso organisation, not both",
+                          hint="drop --admin-url or --turso-org")
     config.parser.add_section(_section(name))
     config.parser.set(_section(name), "url", url)
     if token_env:
         config.parser.set(_section(name), "token_env", token_env)
+    for key, value in branch_opts.items():
+        if value:
+            config.parser.set(_section(name), key, value)
     config.save()
     return get_remote(config, name)
 

@@ -160,6 +160,15 @@ class ReplicaReader:
                                  (prefix, prefix + "\U0010ffff"))
         return {r[0]: r[1] for r in rows}
 
+    def branch_dbs(self) -> dict[str, dict]:
+        """The branch -> database mapping recorded on this (main) database."""
+        if "branch_dbs" not in self._tables():
+            return {}
+        rows = self.conn.execute(
+            "SELECT branch, db_name, url, parent, created_at, state FROM branch_dbs")
+        return {r[0]: {"db_name": r[1], "url": r[2], "parent": r[3], "created_at": r[4],
+                       "state": r[5]} for r in rows}
+
     def commit(self, cid: str) -> tuple | None:
         if not self.initialized:
             return None

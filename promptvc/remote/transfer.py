@@ -46,6 +46,9 @@ SHARED_DDL = [
         seq INTEGER PRIMARY KEY AUTOINCREMENT, ref TEXT NOT NULL, old TEXT, new TEXT,
         who TEXT NOT NULL, at TEXT NOT NULL, action TEXT NOT NULL)""",
     "CREATE TABLE IF NOT EXISTS cas_guard (ok INTEGER NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS branch_dbs (
+        branch TEXT PRIMARY KEY, db_name TEXT NOT NULL, url TEXT NOT NULL, parent TEXT,
+        created_at TEXT NOT NULL, state TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS changes_path ON changes(path)",
     "CREATE INDEX IF NOT EXISTS commits_parent1 ON commits(parent1)",
 ]
@@ -53,8 +56,18 @@ SHARED_DDL = [
 ROWS_PER_INSERT = 200
 
 
-def replica_path(repo, remote: Remote) -> Path:
-    return repo.pvc_dir / "remotes" / f"{remote.name}.db"
+def replica_path(repo, remote: Remote, db_name: str | None = None) -> Path:
+    """The replica file of REMOTE's main database, or of its branch database DB_NAME."""
+    name = remote.name if db_name is None else f"{remote.name}@{db_name}"
+    return repo.pvc_dir / "remotes" / f"{name}.db"
+
+
+def branch_target(repo, remote: Remote, branch: str) -> tuple[Remote, str | None]:
+    """Where BRANCH lives: (remote pointed at its database, branch db name or None)."""
+    row = repo.store.branch_db(remote.name, branch)
+    if row is not None and row.state != "deleted":
+        return remote.for_database(row.url), row.db_name
+    return remote, None
 
 
 def _host(remote: Remote) -> str:
@@ -122,6 +135,7 @@ class PushResult:
     versions: int
     requests: int
     up_to_date: bool = False
+    url: str = ""
 
 
 def _insert_rows(table: str, cols: list[str], rows: list[tuple]) -> list[tuple[str, tuple]]:
@@ -144,10 +158,12 @@ CHANGE_COLS = ["commit_id", "path", "status", "old_path", "version_id", "old_ver
                "insertions", "deletions"]
 
 
-def objects_to_push(repo, head: str, remote: Remote, reader: ReplicaReader):
+def objects_to_push(repo, head: str, remote: Remote, reader: ReplicaReader,
+                    known: list[str] | None = None):
     """Commits reachable from HEAD that the remote is not known to have, with the versions
     (and their diff bases) they need."""
-    known = [t for _, t in repo.store.list_refs(f"{R.REMOTES}{remote.name}/")]
+    if known is None:
+        known = [t for _, t in repo.store.list_refs(f"{R.REMOTES}{remote.name}/")]
     excluded = repo.store.ancestor_ids(known) if known else set()
     commits = [c for c in repo.store.ancestors([head]) if c.id not in excluded
                and not reader.has_commit(c.id)]
@@ -177,6 +193,15 @@ def objects_to_push(repo, head: str, remote: Remote, reader: ReplicaReader):
 
 def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = False) -> PushResult:
     branch = branch or repo.current_branch()
+    if branch:
+        target, db_name = branch_target(repo, remote, branch)
+        if db_name is not None:
+            return _push(repo, target, branch, db_name, force_init)
+    return _push(repo, remote, branch, None, force_init)
+
+
+def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
+          force_init: bool) -> PushResult:
     if not branch:
         raise RemoteError("HEAD is not on a branch", hint="give the branch: pvc push origin NAME")
     local_ref = R.HEADS + branch
@@ -187,12 +212,18 @@ def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = 
     tracking_ref = f"{R.REMOTES}{remote.name}/{branch}"
     tracking = repo.store.get_ref(tracking_ref)
     if tracking == head:
-        return PushResult(branch, tracking, head, 0, 0, 0, up_to_date=True)
+        return PushResult(branch, tracking, head, 0, 0, 0, up_to_date=True, url=remote.url)
     if tracking is not None and tracking not in repo.store.ancestor_ids([head]):
         raise _non_ff(remote, branch)
-    reader = ReplicaReader(replica_path(repo, remote))
+    reader = ReplicaReader(replica_path(repo, remote, db_name))
     try:
-        commits, versions, changes = objects_to_push(repo, head, remote, reader)
+        if db_name is not None:  # a branch database knows only its own branch for sure
+            known = [tracking] if tracking else []
+        else:
+            mapped = {r.branch for r in repo.store.branch_dbs(remote.name) if r.state != "deleted"}
+            known = [t for n, t in repo.store.list_refs(f"{R.REMOTES}{remote.name}/")
+                     if n.rsplit("/", 1)[-1] not in mapped]
+        commits, versions, changes = objects_to_push(repo, head, remote, reader, known)
     finally:
         reader.close()
     author = repo.author()
@@ -201,7 +232,8 @@ def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = 
     at = now_iso()
     remote_ref = R.HEADS + branch
     stmts: list[tuple[str, tuple]] = []
-    init = force_init or repo.store.get_state(f"remote.{remote.name}.initialized") != remote.url
+    init_key = f"remote.initialized.{remote.url}"
+    init = force_init or repo.store.get_state(init_key) != "1"
     if init:
         stmts += [(sql, ()) for sql in SHARED_DDL]
     stmts += _insert_rows("versions", VERSION_COLS, [
@@ -248,17 +280,18 @@ def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = 
         with_retries(remote, deadline, attempt, f"push {branch}")
     except _Uninitialized:
         client.close()
-        return push(repo, remote, branch, force_init=True)
+        return _push(repo, remote, branch, db_name, True)
     finally:
         requests = client.requests
         client.close()
     with repo.store.transaction():
         if init:
-            repo.store.set_state(f"remote.{remote.name}.initialized", remote.url)
+            repo.store.set_state(init_key, "1")
         current = repo.store.get_ref(tracking_ref)
         repo.store.cas_ref(tracking_ref, current, head, at=at)
         repo.store.append_reflog(tracking_ref, current, head, author, at, "update by push")
-    return PushResult(branch, tracking, head, len(commits), len(versions), requests)
+    return PushResult(branch, tracking, head, len(commits), len(versions), requests,
+                      url=remote.url)
 
 
 class _Uninitialized(Exception):
@@ -290,10 +323,11 @@ class FetchResult:
     seconds: float = 0.0
 
 
-def sync(repo, remote: Remote, deadline: float | None = None) -> float:
+def sync(repo, remote: Remote, deadline: float | None = None,
+         db_name: str | None = None) -> float:
     """Bring the replica up to date with the primary (bounded by DEADLINE)."""
     deadline = deadline or time.monotonic() + remote.timeout
-    path = replica_path(repo, remote)
+    path = replica_path(repo, remote, db_name)
     token = remote.token()
     try:
         return sync_replica(path, remote.http_url, token, deadline).seconds
@@ -315,30 +349,74 @@ def sync(repo, remote: Remote, deadline: float | None = None) -> float:
                           hint="run the command again") from None
 
 
-def fetch(repo, remote: Remote, *, do_sync: bool = True) -> FetchResult:
+def _sync_with_retries(repo, remote: Remote, deadline: float, db_name: str | None) -> None:
+    attempt = 0
+    while True:
+        try:
+            sync(repo, remote, deadline, db_name)
+            return
+        except RemoteError as exc:
+            attempt += 1
+            transient = exc.message.startswith(("cannot reach", "no answer"))
+            pause = remote.backoff * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+            if (not transient or attempt >= max(1, remote.retries)
+                    or time.monotonic() + pause >= deadline):
+                raise
+            time.sleep(pause)
+
+
+def fetch(repo, remote: Remote, *, do_sync: bool = True,
+          branches: list[str] | None = None) -> FetchResult:
+    """Sync the replicas and import what they have that we lack.
+
+    The main database gives the unmapped branches and the branch -> database mapping; each
+    branch database gives its own branch. BRANCHES limits which branch databases are synced
+    (the main database always is)."""
     result = FetchResult()
     started = time.monotonic()
+    deadline = time.monotonic() + remote.timeout
     if do_sync:
-        deadline = time.monotonic() + remote.timeout
-        attempt = 0
-        while True:
-            try:
-                sync(repo, remote, deadline)
-                break
-            except RemoteError as exc:
-                attempt += 1
-                transient = exc.message.startswith(("cannot reach", "no answer"))
-                pause = remote.backoff * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
-                if (not transient or attempt >= max(1, remote.retries)
-                        or time.monotonic() + pause >= deadline):
-                    raise
-                time.sleep(pause)
-    reader = ReplicaReader(replica_path(repo, remote))
+        _sync_with_retries(repo, remote, deadline, None)
+    main = ReplicaReader(replica_path(repo, remote))
     try:
-        remote_refs = reader.refs(R.HEADS)
-        new_commits: list[tuple] = []
-        seen: set[str] = set()
-        for target in remote_refs.values():
+        mapping = main.branch_dbs()
+        sources: list[tuple[ReplicaReader, dict[str, str]]] = []
+        main_refs = {k: v for k, v in main.refs(R.HEADS).items()
+                     if k[len(R.HEADS):] not in mapping
+                     or mapping[k[len(R.HEADS):]]["state"] == "deleted"}
+        sources.append((main, main_refs))
+        readers = []
+        for branch, row in sorted(mapping.items()):
+            if row["state"] == "deleted":
+                continue
+            path = replica_path(repo, remote, row["db_name"])
+            if do_sync and (branches is None or branch in branches):
+                _sync_with_retries(repo, remote.for_database(row["url"]), deadline, row["db_name"])
+            reader = ReplicaReader(path)
+            readers.append(reader)
+            ref = reader.refs(R.HEADS).get(R.HEADS + branch)
+            if ref:
+                sources.append((reader, {R.HEADS + branch: ref}))
+        try:
+            _import(repo, remote, sources, mapping, result)
+        finally:
+            for r in readers:
+                r.close()
+    finally:
+        main.close()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: FetchResult) -> None:
+    new_commits: list[tuple] = []
+    versions: dict[str, tuple] = {}
+    changes: list[tuple] = []
+    seen: set[str] = set()
+    remote_refs: dict[str, str] = {}
+    for reader, refs in sources:
+        remote_refs.update(refs)
+        for target in refs.values():
             stack = [target]
             while stack:
                 cid = stack.pop()
@@ -349,60 +427,57 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True) -> FetchResult:
                 if row is None:
                     raise IntegrityError(f"the remote names commit {cid[:12]} but does not have it",
                                          hint="the remote database is damaged; ask its owner")
+                if commit_id(row[1], tuple(p for p in (row[2], row[3]) if p), row[4], row[5],
+                             row[6]) != cid:
+                    raise IntegrityError(
+                        f"commit {cid[:12]} from {remote.name} does not match its id",
+                        hint="the remote database is damaged; nothing was fetched")
                 new_commits.append(row)
                 stack.extend(p for p in (row[2], row[3]) if p)
-        versions: dict[str, tuple] = {}
-        changes: list[tuple] = []
-        for row in new_commits:
-            cid, tree_id = row[0], row[1]
-            if commit_id(tree_id, tuple(p for p in (row[2], row[3]) if p), row[4], row[5],
-                         row[6]) != cid:
-                raise IntegrityError(f"commit {cid[:12]} from {remote.name} does not match its id",
-                                     hint="the remote database is damaged; nothing was fetched")
-            chs = reader.changes(cid)
-            changes.extend(chs)
-            for vid in [tree_id] + [c[4] for c in chs if c[4]]:
-                while vid and vid not in versions and not repo.store.has_version(vid):
-                    v = reader.version(vid)
-                    if v is None:
-                        raise IntegrityError(f"version {vid[:12]} is missing on {remote.name}",
-                                             hint="the remote database is damaged")
-                    versions[vid] = v
-                    vid = v[2] if v[5] == "diff" else None
-        author = repo.author()
-        from ..repo import now_iso
+                chs = reader.changes(cid)
+                changes.extend(chs)
+                for vid in [row[1]] + [c[4] for c in chs if c[4]]:
+                    while vid and vid not in versions and not repo.store.has_version(vid):
+                        v = reader.version(vid)
+                        if v is None:
+                            raise IntegrityError(f"version {vid[:12]} is missing on {remote.name}",
+                                                 hint="the remote database is damaged")
+                        versions[vid] = v
+                        vid = v[2] if v[5] == "diff" else None
+    author = repo.author()
+    from ..repo import now_iso
+    from ..store import BranchDbRow
 
-        at = now_iso()
-        with repo.store.transaction():
-            for v in versions.values():
-                repo.store.insert_version(VersionRow(*v[:7], bytes(v[7]), *v[8:]))
-            for row in new_commits:
-                repo.store.insert_commit(CommitRow(*row))
-            repo.store.insert_changes(ChangeRow(*c) for c in changes)
-            # every new version must rebuild to its hash before anything points at it
-            for vid in versions:
-                repo.versions.get(vid)
-            prefix = f"{R.REMOTES}{remote.name}/"
-            for name, target in remote_refs.items():
-                short = name[len(R.HEADS):]
-                local = prefix + short
-                old = repo.store.get_ref(local)
-                if old == target:
-                    continue
-                repo.store.cas_ref(local, old, target, at=at)
-                repo.store.append_reflog(local, old, target, author, at,
-                                         "fetch: created" if old is None else "fetch: updated")
-                result.updated[short] = (old, target)
-            for name, target in repo.store.list_refs(prefix):
-                if R.HEADS + name[len(prefix):] not in remote_refs:
-                    repo.store.cas_ref(name, target, None, at=at)
-                    repo.store.append_reflog(name, target, None, author, at, "fetch: pruned")
-        result.commits = len(new_commits)
-        result.versions = len(versions)
-    finally:
-        reader.close()
-    result.seconds = time.monotonic() - started
-    return result
+    at = now_iso()
+    with repo.store.transaction():
+        for v in versions.values():
+            repo.store.insert_version(VersionRow(*v[:7], bytes(v[7]), *v[8:]))
+        for row in new_commits:
+            repo.store.insert_commit(CommitRow(*row))
+        repo.store.insert_changes(ChangeRow(*c) for c in changes)
+        # every new version must rebuild to its hash before anything points at it
+        for vid in versions:
+            repo.versions.get(vid)
+        for branch, m in mapping.items():
+            repo.store.put_branch_db(BranchDbRow(remote.name, branch, m["db_name"], m["url"],
+                                                 m["parent"], m["created_at"], m["state"]))
+        prefix = f"{R.REMOTES}{remote.name}/"
+        for name, target in remote_refs.items():
+            short = name[len(R.HEADS):]
+            local = prefix + short
+            old = repo.store.get_ref(local)
+            if old == target:
+                continue
+            repo.store.cas_ref(local, old, target, at=at)
+            repo.store.append_reflog(local, old, target, author, at,
+                                     "fetch: created" if old is None else "fetch: updated")
+            result.updated[short] = (old, target)
+        for name, target in repo.store.list_refs(prefix):
+            if R.HEADS + name[len(prefix):] not in remote_refs:
+                repo.store.cas_ref(name, target, None, at=at)
+                repo.store.append_reflog(name, target, None, author, at, "fetch: pruned")
+    result.commits = len(new_commits)
+    result.versions = len(versions)
 
 
 def remote_branches(repo, remote: Remote) -> dict[str, str]:
@@ -429,7 +504,7 @@ def pull(repo, remote: Remote, branch: str | None = None, *,
     if repo.store.get_state("MERGE_HEAD"):
         raise RemoteError("a merge is in progress",
                           hint="finish it with `pvc merge --continue` or `pvc merge --abort`")
-    fr = fetch(repo, remote)
+    fr = fetch(repo, remote, branches=[branch])
     tracking = repo.store.get_ref(f"{R.REMOTES}{remote.name}/{branch}")
     if tracking is None:
         raise RemoteError(f"{remote.name} has no branch '{branch}'",

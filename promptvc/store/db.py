@@ -92,6 +92,20 @@ class ReflogRow:
 
 
 @dataclass(frozen=True)
+class BranchDbRow:
+    remote: str
+    branch: str
+    db_name: str
+    url: str
+    parent: str | None
+    created_at: str
+    state: str
+
+
+BRANCH_DB_COLS = "remote, branch, db_name, url, parent, created_at, state"
+
+
+@dataclass(frozen=True)
 class TrackedRow:
     path: str
     origin: str | None
@@ -533,6 +547,32 @@ class Store:
                 "INSERT INTO tracked (path, origin, st_size, st_mtime, sha) VALUES (?,?,?,?,?)",
                 (r.path, r.origin, r.st_size, r.st_mtime, r.sha),
             )
+
+    # -- branch databases -------------------------------------------------------------
+    def branch_db(self, remote: str, branch: str) -> BranchDbRow | None:
+        row = self._one(f"SELECT {BRANCH_DB_COLS} FROM branch_dbs WHERE remote = ? AND branch = ?",
+                        (remote, branch))
+        return BranchDbRow(*row) if row else None
+
+    def branch_dbs(self, remote: str | None = None) -> list[BranchDbRow]:
+        sql = f"SELECT {BRANCH_DB_COLS} FROM branch_dbs"
+        args: tuple = ()
+        if remote is not None:
+            sql += " WHERE remote = ?"
+            args = (remote,)
+        return [BranchDbRow(*r) for r in self._all(sql + " ORDER BY branch", args)]
+
+    def put_branch_db(self, row: BranchDbRow) -> None:
+        self._exec(
+            f"INSERT INTO branch_dbs ({BRANCH_DB_COLS}) VALUES (?,?,?,?,?,?,?) "
+            "ON CONFLICT(remote, branch) DO UPDATE SET db_name = excluded.db_name, "
+            "url = excluded.url, parent = excluded.parent, created_at = excluded.created_at, "
+            "state = excluded.state",
+            (row.remote, row.branch, row.db_name, row.url, row.parent, row.created_at, row.state),
+        )
+
+    def delete_branch_db(self, remote: str, branch: str) -> None:
+        self._exec("DELETE FROM branch_dbs WHERE remote = ? AND branch = ?", (remote, branch))
 
     # -- checks -----------------------------------------------------------------------
     def integrity_check(self) -> list[str]:

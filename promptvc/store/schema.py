@@ -92,6 +92,22 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX commits_generation ON commits(generation)",
         ],
     ),
+    (
+        "0003_branch_databases",
+        [
+            # branch -> database mapping of a remote (copied from the primary on fetch)
+            """CREATE TABLE branch_dbs (
+                remote TEXT NOT NULL,
+                branch TEXT NOT NULL,
+                db_name TEXT NOT NULL,
+                url TEXT NOT NULL,
+                parent TEXT,
+                created_at TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('active', 'frozen', 'deleted')),
+                PRIMARY KEY (remote, branch)
+            )""",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,266 @@
+"""Branch databases: a pvc branch on a remote is its own libSQL database (a fork).
+
+One interface, two real implementations:
+
+- :class:`SqldBackend`: a self-hosted sqld with namespaces; its admin API forks
+  (`POST /v1/namespaces/SRC/fork/DST`), deletes (`DELETE /v1/namespaces/NS`) and freezes
+  (`POST /v1/namespaces/NS/config` with `block_writes`). A namespace is reached at
+  `http://NS.<host>:<port>` (the first label of the Host header picks it).
+- :class:`TursoBackend`: Turso Cloud's Platform API: create a database seeded from the
+  parent (optionally at a timestamp), delete, list by parent, mint tokens.
+
+Database names are `[a-z0-9-]`, at most 64 characters, derived from the branch name plus a
+random suffix: a name is never reused (a re-created namespace can leave an old replica
+file silently stale; shared/TURSO.md trap 5).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import secrets
+import urllib.parse
+from dataclasses import dataclass
+
+from ..errors import RemoteError
+
+NAME_MAX = 64
+
+
+@dataclass(frozen=True)
+class BranchDb:
+    name: str
+    url: str
+
+
+def slug(text: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return s or "branch"
+
+
+def new_db_name(base: str, branch: str) -> str:
+    """A fresh, valid, never-reused database name for BRANCH of database BASE."""
+    suffix = secrets.token_hex(3)
+    head = f"{slug(base)}-{slug(branch)}"
+    head = head[: NAME_MAX - len(suffix) - 1].strip("-")
+    return f"{head}-{suffix}"
+
+
+class BackendError(RemoteError):
+    def __init__(self, message: str, status: int | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+def _request(base: str, method: str, path: str, *, headers: dict[str, str],
+             body: object | None = None, timeout: float = 15.0) -> tuple[int, object]:
+    parts = urllib.parse.urlsplit(base)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname, parts.port, timeout=timeout)
+    data = None if body is None else json.dumps(body).encode()
+    hdrs = dict(headers)
+    if data is not None:
+        hdrs["Content-Type"] = "application/json"
+    try:
+        conn.request(method, parts.path.rstrip("/") + path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        raw = resp.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise BackendError(f"cannot reach {parts.netloc}: {exc}",
+                           hint="check the admin / API URL and that the service runs") from None
+    finally:
+        conn.close()
+    try:
+        payload = json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        payload = raw.decode("utf-8", "replace")
+    return resp.status, payload
+
+
+def _err_text(payload: object) -> str:
+    if isinstance(payload, dict):
+        return str(payload.get("error") or payload.get("message") or payload)
+    return str(payload)
+
+
+class BranchBackend:
+    """Creates, deletes and freezes branch databases."""
+
+    kind = "abstract"
+
+    def database_of_url(self, url: str) -> str:
+        raise NotImplementedError
+
+    def create(self, parent: str, name: str, timestamp: str | None = None) -> BranchDb:
+        raise NotImplementedError
+
+    def delete(self, name: str) -> bool:
+        """Delete database NAME; False when it did not exist."""
+        raise NotImplementedError
+
+    def freeze(self, name: str) -> None:
+        raise NotImplementedError
+
+    def cleanup_hint(self, name: str) -> str:
+        raise NotImplementedError
+
+    def mint_token(self, name: str, read_only: bool = True, expiration: str = "never") -> str:
+        raise BackendError(f"{self.kind} cannot mint tokens for a branch database",
+                           hint="use a token the server accepts for every database")
+
+
+# -- sqld -------------------------------------------------------------------------------------
+class SqldBackend(BranchBackend):
+    kind = "sqld"
+
+    def __init__(self, admin_url: str, remote_url: str, admin_key: str | None = None,
+                 timeout: float = 15.0):
+        self.admin_url = admin_url.rstrip("/")
+        self.remote_url = remote_url
+        self.admin_key = admin_key
+        self.timeout = timeout
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Basic {self.admin_key}"} if self.admin_key else {}
+
+    def database_of_url(self, url: str) -> str:
+        host = urllib.parse.urlsplit(url).hostname or ""
+        labels = host.split(".")
+        if len(labels) >= 2 and not re.fullmatch(r"[\d.]+", host):
+            return labels[0]
+        return "default"  # a single-label host (localhost) reaches the default namespace
+
+    def url_of(self, name: str) -> str:
+        parts = urllib.parse.urlsplit(self.remote_url)
+        host = parts.hostname or "localhost"
+        labels = host.split(".")
+        if len(labels) >= 2 and not re.fullmatch(r"[\d.]+", host):
+            labels = labels[1:]
+        new_host = ".".join([name] + labels)
+        netloc = f"{new_host}:{parts.port}" if parts.port else new_host
+        return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+    def _call(self, method: str, path: str, body: object | None = None) -> tuple[int, object]:
+        return _request(self.admin_url, method, path, headers=self._headers(), body=body,
+                        timeout=self.timeout)
+
+    def create(self, parent: str, name: str, timestamp: str | None = None) -> BranchDb:
+        body = {"timestamp": timestamp} if timestamp else {}
+        status, payload = self._call("POST", f"/v1/namespaces/{parent}/fork/{name}", body)
+        if status != 200:
+            raise BackendError(f"sqld could not fork database '{parent}' into '{name}' "
+                               f"(HTTP {status}: {_err_text(payload)})", status,
+                               hint="check the admin URL and that the parent database exists")
+        return BranchDb(name, self.url_of(name))
+
+    def delete(self, name: str) -> bool:
+        status, payload = self._call("DELETE", f"/v1/namespaces/{name}")
+        if status == 404:
+            return False
+        if status != 200:
+            raise BackendError(f"sqld could not delete database '{name}' "
+                               f"(HTTP {status}: {_err_text(payload)})", status)
+        return True
+
+    def freeze(self, name: str) -> None:
+        status, payload = self._call("POST", f"/v1/namespaces/{name}/config",
+                                     {"block_reads": False, "block_writes": True})
+        if status != 200:
+            raise BackendError(f"sqld could not freeze database '{name}' "
+                               f"(HTTP {status}: {_err_text(payload)})", status)
+
+    def exists(self, name: str) -> bool:
+        status, _ = self._call("GET", f"/v1/namespaces/{name}/config")
+        return status == 200
+
+    def cleanup_hint(self, name: str) -> str:
+        return f"curl -X DELETE {self.admin_url}/v1/namespaces/{name}"
+
+
+# -- Turso Cloud ------------------------------------------------------------------------------
+class TursoBackend(BranchBackend):
+    kind = "turso"
+
+    def __init__(self, org: str, api_token: str | None, remote_url: str, group: str = "default",
+                 api_url: str = "https://api.turso.tech", timeout: float = 15.0):
+        self.org = org
+        self.api_token = api_token
+        self.remote_url = remote_url
+        self.group = group
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+
+    def _headers(self) -> dict[str, str]:
+        if not self.api_token:
+            raise BackendError("no Turso platform token",
+                               hint="set $TURSO_API_TOKEN (or the remote's platform_token_env)")
+        return {"Authorization": f"Bearer {self.api_token}"}
+
+    def _call(self, method: str, path: str, body: object | None = None) -> tuple[int, object]:
+        status, payload = _request(self.api_url, method, f"/v1/organizations/{self.org}{path}",
+                                   headers=self._headers(), body=body, timeout=self.timeout)
+        if status == 401:
+            raise BackendError("Turso rejected the platform token (HTTP 401)", 401,
+                               hint="set $TURSO_API_TOKEN to a valid platform API token")
+        return status, payload
+
+    def database_of_url(self, url: str) -> str:
+        host = urllib.parse.urlsplit(url).hostname or ""
+        first = host.split(".")[0]
+        suffix = f"-{self.org}"
+        return first[: -len(suffix)] if first.endswith(suffix) else first
+
+    def url_of_hostname(self, hostname: str) -> str:
+        parts = urllib.parse.urlsplit(self.remote_url)
+        return urllib.parse.urlunsplit((parts.scheme or "libsql", hostname, "", parts.query, ""))
+
+    def create(self, parent: str, name: str, timestamp: str | None = None) -> BranchDb:
+        seed: dict[str, str] = {"type": "database", "name": parent}
+        if timestamp:
+            seed["timestamp"] = timestamp
+        status, payload = self._call("POST", "/databases",
+                                     {"name": name, "group": self.group, "seed": seed})
+        if status == 409:
+            raise BackendError(f"Turso: a database named '{name}' already exists", 409,
+                               hint="run the command again (a new name is picked each time)")
+        if status == 400:
+            raise BackendError(f"Turso refused to create '{name}': {_err_text(payload)}", 400,
+                               hint=f"check that group '{self.group}' and database '{parent}' exist")
+        if status != 200 or not isinstance(payload, dict) or "database" not in payload:
+            raise BackendError(f"Turso could not create '{name}' (HTTP {status}: "
+                               f"{_err_text(payload)})", status)
+        db = payload["database"]
+        return BranchDb(db.get("Name", name), self.url_of_hostname(db["Hostname"]))
+
+    def delete(self, name: str) -> bool:
+        status, payload = self._call("DELETE", f"/databases/{name}")
+        if status == 404:
+            return False
+        if status != 200:
+            raise BackendError(f"Turso could not delete '{name}' (HTTP {status}: "
+                               f"{_err_text(payload)})", status)
+        return True
+
+    def list_children(self, parent_id: str) -> list[dict]:
+        status, payload = self._call("GET", f"/databases?parent={urllib.parse.quote(parent_id)}")
+        if status != 200 or not isinstance(payload, dict):
+            raise BackendError(f"Turso could not list databases (HTTP {status}: "
+                               f"{_err_text(payload)})", status)
+        return list(payload.get("databases", []))
+
+    def freeze(self, name: str) -> None:
+        raise BackendError("Turso Cloud has no per-database write block",
+                           hint="delete the branch database instead (`pvc branch -d`)")
+
+    def mint_token(self, name: str, read_only: bool = True, expiration: str = "never") -> str:
+        auth = "read-only" if read_only else "full-access"
+        q = urllib.parse.urlencode({"expiration": expiration, "authorization": auth})
+        status, payload = self._call("POST", f"/databases/{name}/auth/tokens?{q}")
+        if status != 200 or not isinstance(payload, dict) or "jwt" not in payload:
+            raise BackendError(f"Turso could not mint a token for '{name}' (HTTP {status}: "
+                               f"{_err_text(payload)})", status)
+        return payload["jwt"]
+
+    def cleanup_hint(self, name: str) -> str:
+        return f"turso db destroy {name}"

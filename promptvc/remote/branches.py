@@ -1,0 +1,153 @@
+"""Branches that are databases: create (fork), record, freeze, delete.
+
+With a remote that has a branch backend (`--admin-url` for sqld, `--turso-org` for Turso),
+`pvc branch NAME` forks the current branch's database into a new one, records the mapping
+branch -> database on the main database (so every clone sees it) and in the local
+repository, and pushes the branch there. Commits on the branch are pushed to its database.
+"""
+
+from __future__ import annotations
+
+from .. import refs as R
+from ..errors import RefError, RemoteError
+from ..store import BranchDbRow
+from . import hrana
+from .branchdb import BranchBackend, new_db_name
+from .remotes import Remote
+from .replica import remove_replica
+from .transfer import SHARED_DDL, push, replica_path, with_retries
+
+
+def _record_on_main(remote: Remote, statements: list[tuple[str, tuple]]) -> None:
+    import time
+
+    deadline = time.monotonic() + remote.timeout
+    client = hrana.HranaClient(remote.http_url, auth_token=remote.token(), timeout=remote.timeout)
+
+    def attempt(remaining: float):
+        client.timeout = remaining
+        return client.batch([(sql, ()) for sql in SHARED_DDL] + statements)
+
+    try:
+        with_retries(remote, deadline, attempt, "record the branch database")
+    finally:
+        client.close()
+
+
+def _upsert(row: BranchDbRow) -> tuple[str, tuple]:
+    return ("INSERT INTO branch_dbs (branch, db_name, url, parent, created_at, state) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT(branch) DO UPDATE SET db_name = excluded.db_name, "
+            "url = excluded.url, parent = excluded.parent, created_at = excluded.created_at, "
+            "state = excluded.state",
+            (row.branch, row.db_name, row.url, row.parent, row.created_at, row.state))
+
+
+def parent_database(repo, remote: Remote, backend: BranchBackend) -> tuple[str, str]:
+    """(database name, url) of the current branch's database."""
+    branch = repo.current_branch()
+    row = repo.store.branch_db(remote.name, branch) if branch else None
+    if row is not None and row.state != "deleted":
+        return row.db_name, row.url
+    return backend.database_of_url(remote.url), remote.url
+
+
+def create_branch_db(repo, remote: Remote, name: str, start: str | None = None,
+                     timestamp: str | None = None) -> tuple[str, BranchDbRow, str | None]:
+    """Create branch NAME at START with its own database. Returns (commit id, mapping row,
+    warning or None)."""
+    from ..repo import now_iso
+
+    backend = remote.backend()
+    if backend is None:
+        raise RemoteError(f"remote '{remote.name}' has no branch-database backend",
+                          hint=f"add one: `pvc remote remove {remote.name}` then `pvc remote add "
+                               f"{remote.name} URL --admin-url URL` (sqld) or `--turso-org ORG`")
+    R.check_ref_name(name)
+    if repo.store.get_ref(R.HEADS + name):
+        raise RefError(f"a branch named '{name}' already exists",
+                       hint=f"switch to it with `pvc switch {name}`, or pick another name")
+    cid = repo.resolve(start or "HEAD")
+    parent_name, _ = parent_database(repo, remote, backend)
+    base = backend.database_of_url(remote.url)
+    db_name = new_db_name(base, name)
+    db = backend.create(parent_name, db_name, timestamp)
+    row = BranchDbRow(remote.name, name, db.name, db.url, repo.current_branch(), now_iso(),
+                      "active")
+    try:
+        _record_on_main(remote, [_upsert(row)])
+        with repo.store.transaction():
+            repo.store.put_branch_db(row)
+            repo.move_ref(R.HEADS + name, None, cid, f"branch: created from {start or 'HEAD'} "
+                                                     f"with database {db.name}")
+    except BaseException as exc:
+        try:
+            backend.delete(db.name)
+        except Exception:  # noqa: BLE001
+            raise RemoteError(
+                f"the branch database {db.name} was created but could not be recorded ({exc}), "
+                "and deleting it failed too",
+                hint=f"delete it by hand: {backend.cleanup_hint(db.name)}") from None
+        raise
+    warning = None
+    try:
+        push(repo, remote, name)
+    except RemoteError as exc:
+        warning = f"the branch was created but not pushed yet: {exc.message}"
+    return cid, row, warning
+
+
+def delete_branch_db(repo, remote: Remote, name: str, force: bool = False) -> tuple[str, BranchDbRow]:
+    from ..repo import now_iso
+
+    row = repo.store.branch_db(remote.name, name)
+    if row is None or row.state == "deleted":
+        raise RemoteError(f"branch '{name}' has no database on {remote.name}",
+                          hint=f"delete the local branch with `pvc branch -d {name}`")
+    local = repo.store.get_ref(R.HEADS + name)
+    if local is not None:
+        if repo.current_branch() == name:
+            raise RefError(f"cannot delete branch '{name}': it is the current branch",
+                           hint="switch to another branch first")
+        head = repo.head()
+        if not force and (head is None or local not in repo.store.ancestor_ids([head])):
+            raise RefError(
+                f"branch '{name}' is not fully merged into {repo.current_branch()}",
+                hint=f"merge it first, or delete it and its database anyway with "
+                     f"`pvc branch -D {name}`",
+            )
+    target = local or repo.store.get_ref(f"{R.REMOTES}{remote.name}/{name}") or ""
+    backend = remote.backend()
+    if backend is None:
+        raise RemoteError(f"remote '{remote.name}' has no branch-database backend",
+                          hint="configure --admin-url or --turso-org to delete databases")
+    backend.delete(row.db_name)
+    gone = BranchDbRow(row.remote, row.branch, row.db_name, row.url, row.parent, now_iso(),
+                       "deleted")
+    _record_on_main(remote, [_upsert(gone)])
+    with repo.store.transaction():
+        repo.store.put_branch_db(gone)
+        if local is not None:
+            repo.move_ref(R.HEADS + name, local, None, f"branch: deleted with database {row.db_name}")
+        tracking = f"{R.REMOTES}{remote.name}/{name}"
+        old = repo.store.get_ref(tracking)
+        if old:
+            repo.move_ref(tracking, old, None, "branch: database deleted")
+    remove_replica(replica_path(repo, remote, row.db_name))
+    return target, row
+
+
+def freeze_branch_db(repo, remote: Remote, name: str) -> BranchDbRow:
+    from ..repo import now_iso
+
+    row = repo.store.branch_db(remote.name, name)
+    if row is None or row.state == "deleted":
+        raise RemoteError(f"branch '{name}' has no database on {remote.name}",
+                          hint="only branch databases can be frozen")
+    backend = remote.backend()
+    backend.freeze(row.db_name)
+    frozen = BranchDbRow(row.remote, row.branch, row.db_name, row.url, row.parent, now_iso(),
+                         "frozen")
+    _record_on_main(remote, [_upsert(frozen)])
+    with repo.store.transaction():
+        repo.store.put_branch_db(frozen)
+    return frozen
