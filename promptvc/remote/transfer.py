@@ -217,8 +217,12 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
         raise _non_ff(remote, branch)
     reader = ReplicaReader(replica_path(repo, remote, db_name))
     try:
-        if db_name is not None:  # a branch database knows only its own branch for sure
-            known = [tracking] if tracking else []
+        if db_name is not None:  # a branch database knows only its own branch for sure,
+            known = [tracking] if tracking else []  # and what it was forked from
+            row = repo.store.branch_db(remote.name, branch)
+            if not tracking and row is not None and row.parent:
+                parent = repo.store.get_ref(f"{R.REMOTES}{remote.name}/{row.parent}")
+                known += [parent] if parent else []
         else:
             mapped = {r.branch for r in repo.store.branch_dbs(remote.name) if r.state != "deleted"}
             known = [t for n, t in repo.store.list_refs(f"{R.REMOTES}{remote.name}/")
