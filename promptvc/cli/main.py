@@ -35,10 +35,11 @@ def cli(chdir: str | None) -> None:
 
 
 from . import (  # noqa: E402
-    daemon_cmds, history, maint, merge_cmds, refs_cmds, remote_cmds, worktree,
+    daemon_cmds, history, maint, merge_cmds, refs_cmds, remote_cmds, tui_cmd, worktree,
 )
 
-for module in (worktree, history, refs_cmds, merge_cmds, remote_cmds, daemon_cmds, maint):
+for module in (worktree, history, refs_cmds, merge_cmds, remote_cmds, daemon_cmds, tui_cmd,
+               maint):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -1,0 +1,846 @@
+"""`pvc tui`: every interaction driven through Textual's pilot, on repositories built with
+the CLI (pinned dates), plus unit tests of the pure parts (filter parsing, side-by-side
+pairing, the lazy log walk)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from promptvc.errors import NotARepository
+from promptvc.repo import CommitInfo, Repo
+
+pytest.importorskip("textual")
+
+from textual.widgets import Input  # noqa: E402
+
+from promptvc.tui import data as tui_data  # noqa: E402
+from promptvc.tui.app import PvcApp, make_app  # noqa: E402
+from promptvc.tui.filters import LogFilter, parse_filter  # noqa: E402
+from promptvc.tui.log_pane import MERGE_GLYPH, LogPane, commit_cells  # noqa: E402
+from promptvc.tui.render import Palette, side_by_side_rows  # noqa: E402
+from promptvc.tui.screens import HelpScreen, PromptScreen  # noqa: E402
+
+SIZE = (100, 30)
+SYSTEM_1 = "You are a helpful assistant.\nAnswer briefly.\n"
+SYSTEM_2 = "You are a helpful, precise assistant.\nAnswer briefly.\nCite sources.\n"
+SYSTEM_4 = "You are a helpful, precise assistant.\nAnswer in one paragraph.\nCite sources.\n"
+SUMMARY_1 = "Summarise the text.\n"
+SUMMARY_3 = "Summarise the text in three bullet points.\n"
+
+
+def _ok(result) -> None:
+    assert result.exit_code == 0, result.output
+
+
+def _write(root: Path, rel: str, text: str) -> None:
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def history(repo, pvc) -> Path:
+    """main: c1 Initial prompts -> c2 (Alan; branch `feature`) -> c3 (tag v1) -> c4."""
+    _write(repo, "prompts/system.md", SYSTEM_1)
+    _write(repo, "prompts/summary.md", SUMMARY_1)
+    _ok(pvc("add", "prompts"))
+    _ok(pvc("commit", "-m", "Initial prompts", "--date", "2024-01-01T10:00:00+00:00"))
+    _write(repo, "prompts/system.md", SYSTEM_2)
+    _ok(pvc("commit", "-m", "Make the system prompt precise", "--author",
+            "Alan Turing <alan@example.com>", "--date", "2024-01-02T10:00:00+00:00"))
+    _ok(pvc("branch", "feature"))
+    _write(repo, "prompts/summary.md", SUMMARY_3)
+    _ok(pvc("commit", "-m", "Bullet summary", "--date", "2024-01-03T10:00:00+00:00"))
+    _ok(pvc("tag", "v1"))
+    _write(repo, "prompts/system.md", SYSTEM_4)
+    _ok(pvc("commit", "-m", "One paragraph [draft]", "--date", "2024-01-04T10:00:00+00:00"))
+    return repo
+
+
+def _ids(root: Path) -> list[str]:
+    r = Repo.open(root)
+    try:
+        return [c.id for c in r.log()]
+    finally:
+        r.close()
+
+
+async def settle(pilot) -> None:
+    """Wait until no worker runs and the messages they caused have been handled."""
+    app = pilot.app
+    # pilot.pause() waits for the CPU to go idle (20 ms at least); waiting for the
+    # message queues is enough here and keeps the suite fast
+    wait = getattr(pilot, "_wait_for_screen", None) or pilot.pause
+    quiet = 0
+    for _ in range(200):
+        await app.workers.wait_for_complete()
+        await wait()
+        busy = any(w.is_running for w in app.workers)
+        quiet = 0 if busy else quiet + 1
+        if quiet >= 2:
+            return
+    raise AssertionError("the app never settled")
+
+
+def drive(app: PvcApp, script, size=SIZE):
+    """Run SCRIPT(pilot, app, notes) against APP; NOTES collects notifications."""
+    notes: list[tuple[str, str, str]] = []
+    notify = app.notify
+
+    def capture(message, *, title="", severity="information", **kw):
+        notes.append((severity, title, str(message)))
+        return notify(message, title=title, severity=severity, **kw)
+
+    app.notify = capture  # type: ignore[method-assign]
+
+    async def main():
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await script(pilot, app, notes)
+
+    asyncio.run(main())
+    return notes
+
+
+async def press(pilot, *keys: str) -> None:
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
+async def goto_row(pilot, row: int) -> None:
+    """Put the log cursor on ROW (for tests whose subject is not the j/k keys)."""
+    pilot.app.log_pane.table.focus()
+    pilot.app.log_pane.table.move_cursor(row=row)
+    await settle(pilot)
+
+
+async def prompt(pilot, key: str, text: str) -> None:
+    """Open the filter (/) or go-to (g) prompt, type TEXT, press enter."""
+    await press(pilot, key)
+    assert isinstance(pilot.app.screen, PromptScreen)
+    pilot.app.screen.query_one(Input).value = text
+    await press(pilot, "enter")
+
+
+# -- walking the log ------------------------------------------------------------------
+def test_log_shows_commits_newest_first_with_id_date_author_message(history):
+    ids = _ids(history)
+
+    async def script(pilot, app, notes):
+        log = app.log_pane
+        assert [c.id for c in log.commits] == ids
+        assert log.row_count == 4
+        row = [cell.plain for cell in log.table.get_row_at(0)]
+        assert row[1].strip() == ids[0][:8]
+        assert row[2].strip() == "2024-01-04"
+        assert row[3].strip() == "Test User"
+        assert row[4].strip() == "(main) One paragraph [draft]"  # brackets stay text
+        assert log.table.get_row_at(2)[3].plain.strip() == "Alan Turing"
+        assert "(feature)" in log.table.get_row_at(2)[4].plain
+        assert "(v1)" in log.table.get_row_at(1)[4].plain
+        assert "3 commits" not in str(log.border_subtitle) and "4 commits" in str(log.border_subtitle)
+        # the newest commit is open: its file and its diff
+        assert app.files_pane.commit == ids[0]
+        assert [c.path for c in app.files_pane.changes] == ["prompts/system.md"]
+        assert app.viewer.shown_key[:2] == (ids[0], "prompts/system.md")
+        assert "+Answer in one paragraph." in app.viewer.text
+        assert "-Answer briefly." in app.viewer.text
+
+    drive(make_app(str(history)), script)
+
+
+def test_walk_the_log_with_j_k_and_arrows(history):
+    ids = _ids(history)
+
+    async def script(pilot, app, notes):
+        await press(pilot, "j")
+        assert app.files_pane.commit == ids[1]
+        assert app.viewer.shown_key[:2] == (ids[1], "prompts/summary.md")
+        assert "+Summarise the text in three bullet points." in app.viewer.text
+        await press(pilot, "down", "down")
+        assert app.files_pane.commit == ids[3]
+        # the root commit adds both files
+        assert sorted((c.status, c.path, c.insertions, c.deletions)
+                      for c in app.files_pane.changes) == [
+            ("A", "prompts/summary.md", 1, 0), ("A", "prompts/system.md", 2, 0)]
+        await press(pilot, "k")
+        assert app.files_pane.commit == ids[2]
+        await press(pilot, "up", "up")
+        assert app.files_pane.commit == ids[0]
+
+    drive(make_app(str(history)), script)
+
+
+def test_enter_and_tab_move_between_panes_and_files_open_their_diff(history):
+    ids = _ids(history)
+
+    async def script(pilot, app, notes):
+        await goto_row(pilot, 3)  # the root commit: two files
+        await press(pilot, "enter")
+        assert app.focused is app.files_pane.list
+        first = app.viewer.shown_key[1]
+        await press(pilot, "j")
+        second = app.viewer.shown_key[1]
+        assert {first, second} == {"prompts/summary.md", "prompts/system.md"}
+        assert app.viewer.shown_key[0] == ids[3]
+        await press(pilot, "enter")
+        assert app.focused is app.viewer
+        await press(pilot, "tab")
+        assert app.focused is app.refs_pane.list  # tab wraps around to the first pane
+        await press(pilot, "tab")
+        assert app.focused is app.log_pane.table
+        await press(pilot, "b")
+        assert app.focused is app.refs_pane.list
+
+    drive(make_app(str(history)), script)
+
+
+def test_walking_the_log_keeps_the_selected_file(history):
+    async def script(pilot, app, notes):
+        await goto_row(pilot, 3)  # the root commit
+        await press(pilot, "enter")  # to the files pane
+        app.files_pane.list.highlighted = 1  # prompts/system.md
+        await settle(pilot)
+        assert app.viewer.shown_key[1] == "prompts/system.md"
+        app.log_pane.table.focus()
+        await press(pilot, "k")  # c2 changed system.md too
+        assert app.viewer.shown_key[1] == "prompts/system.md"
+
+    drive(make_app(str(history)), script)
+
+
+def test_mouse_click_selects_a_commit(history):
+    ids = _ids(history)
+
+    async def script(pilot, app, notes):
+        table = app.log_pane.table
+        await pilot.click(table, offset=(12, 3))  # header row 0, commits from row 1
+        await settle(pilot)
+        assert app.files_pane.commit == ids[2]
+
+    drive(make_app(str(history)), script)
+
+
+# -- diff, content, side by side ------------------------------------------------------
+def test_d_toggles_content_and_diff(history):
+    async def script(pilot, app, notes):
+        v = app.viewer
+        assert v.mode == "diff"
+        await press(pilot, "d")
+        assert v.mode == "content"
+        assert v.text == SYSTEM_4
+        assert str(v.border_title).startswith("Content · prompts/system.md@")
+        await press(pilot, "d")
+        assert v.mode == "diff" and v.text.startswith("diff --git")
+
+    drive(make_app(str(history)), script)
+
+
+def test_s_toggles_side_by_side(history):
+    async def script(pilot, app, notes):
+        v = app.viewer
+        await press(pilot, "s")
+        assert v.side_by_side
+        assert "side by side" in str(v.border_title)
+        assert "Answer briefly. | Answer in one paragraph." in v.text.splitlines()
+        await press(pilot, "d")  # content, then s goes back to a side-by-side diff
+        assert v.mode == "content"
+        await press(pilot, "s")
+        assert v.mode == "diff" and v.side_by_side
+        await press(pilot, "s")
+        assert not v.side_by_side and v.text.startswith("diff --git")
+
+    drive(make_app(str(history)), script)
+
+
+def test_deleted_and_renamed_files(history, pvc):
+    _ok(pvc("mv", "prompts/summary.md", "prompts/short.md"))
+    _ok(pvc("commit", "-m", "Rename summary", "--date", "2024-01-05T10:00:00+00:00"))
+    _ok(pvc("rm", "prompts/system.md"))
+    _ok(pvc("commit", "-m", "Drop system", "--date", "2024-01-06T10:00:00+00:00"))
+
+    async def script(pilot, app, notes):
+        (change,) = app.files_pane.changes
+        assert (change.status, change.path) == ("D", "prompts/system.md")
+        assert "-Cite sources." in app.viewer.text
+        await press(pilot, "d")
+        assert app.viewer.text == SYSTEM_4  # a deleted file shows its last content
+        await press(pilot, "d", "j")
+        (change,) = app.files_pane.changes
+        assert (change.status, change.old_path, change.path) == (
+            "R", "prompts/summary.md", "prompts/short.md")
+        label = app.files_pane.list.get_option_at_index(0).prompt.plain
+        assert label.startswith(" R +0 -0 ") and " → " in label and label.endswith("short.md")
+
+    drive(make_app(str(history)), script, size=(140, 30))
+
+
+# -- compare two versions --------------------------------------------------------------
+def test_mark_one_version_and_compare_with_another(history):
+    ids = _ids(history)
+
+    async def script(pilot, app, notes):
+        await goto_row(pilot, 3)  # the root commit
+        await press(pilot, "enter")  # to the files pane
+        app.files_pane.list.highlighted = 1
+        await settle(pilot)
+        assert app.files_pane.current.path == "prompts/system.md"
+        await press(pilot, "m")
+        assert app.mark.label == f"prompts/system.md@{ids[3][:8]}"
+        assert "★ prompts/system.md@" in app.status_bar.plain
+        assert app.files_pane.list.get_option_at_index(1).prompt.plain.startswith("★")
+        app.log_pane.table.focus()
+        await goto_row(pilot, 0)  # the newest commit, which changed system.md
+        v = app.viewer
+        assert v.doc.compare == app.mark
+        assert str(v.border_title) == f"Compare · prompts/system.md@{ids[3][:8]} → @{ids[0][:8]}"
+        assert "-You are a helpful assistant." in v.text
+        assert "+You are a helpful, precise assistant." in v.text
+        assert "+Answer in one paragraph." in v.text
+        await press(pilot, "s")  # comparisons have a side-by-side view too
+        assert "Answer briefly. | Answer in one paragraph." in v.text.splitlines()
+        await press(pilot, "s", "escape")
+        assert app.mark is None and v.doc.compare is None
+        assert "★" not in app.status_bar.plain
+        assert "-Answer briefly." in v.text  # back to the diff against the parent
+
+    drive(make_app(str(history)), script)
+
+
+def test_m_on_the_marked_version_clears_the_mark(history):
+    async def script(pilot, app, notes):
+        await press(pilot, "m")
+        assert app.mark is not None
+        assert notes[-1][1] == "Marked"
+        await press(pilot, "m")
+        assert app.mark is None
+
+    drive(make_app(str(history)), script)
+
+
+def test_compare_identical_versions_says_so(history, pvc):
+    _write(history, "prompts/system.md", SYSTEM_1)
+    _ok(pvc("commit", "-m", "Back to the first system prompt", "--date",
+            "2024-01-05T10:00:00+00:00"))
+    ids = _ids(history)
+
+    async def script(pilot, app, notes):
+        await press(pilot, "m")  # newest: system.md == SYSTEM_1
+        await goto_row(pilot, 4)  # the root commit
+        await press(pilot, "enter")
+        app.files_pane.list.highlighted = 1
+        await settle(pilot)
+        assert app.viewer.doc.compare.commit == ids[0]
+        assert app.viewer.text == "the two versions are identical"
+
+    drive(make_app(str(history)), script)
+
+
+# -- filters ----------------------------------------------------------------------------
+def test_filter_by_path(history):
+    ids = _ids(history)
+
+    async def script(pilot, app, notes):
+        await prompt(pilot, "slash", "path:prompts/summary.md")
+        assert [c.id for c in app.log_pane.commits] == [ids[1], ids[3]]
+        assert "filter: path:prompts/summary.md" in app.status_bar.plain
+        await prompt(pilot, "slash", "path:prompts")  # a folder: everything under it
+        assert len(app.log_pane.commits) == 4
+        await prompt(pilot, "slash", "path:*.md author:alan")
+        assert [c.id for c in app.log_pane.commits] == [ids[2]]
+        await prompt(pilot, "slash", "path:nothing/here.md")
+        assert app.log_pane.commits == []
+        assert app.viewer.text == "No commits match the filter."
+
+    drive(make_app(str(history)), script)
+
+
+def test_filter_by_author_and_message(history):
+    ids = _ids(history)
+
+    async def script(pilot, app, notes):
+        await prompt(pilot, "slash", "author:alan")
+        assert [c.id for c in app.log_pane.commits] == [ids[2]]
+        assert app.files_pane.commit == ids[2]  # the first match opens
+        await prompt(pilot, "slash", "BULLET")  # plain text: the message, any case
+        assert [c.id for c in app.log_pane.commits] == [ids[1]]
+        await prompt(pilot, "slash", 'message:"system prompt"')
+        assert [c.id for c in app.log_pane.commits] == [ids[2]]
+        await prompt(pilot, "slash", "")  # empty clears
+        assert len(app.log_pane.commits) == 4
+        assert "filter" not in app.status_bar.plain
+
+    drive(make_app(str(history)), script)
+
+
+def test_filter_prompt_escape_keeps_the_filter_and_typing_q_does_not_quit(history):
+    async def script(pilot, app, notes):
+        await prompt(pilot, "slash", "author:alan")
+        await press(pilot, "slash")
+        assert app.screen.query_one(Input).value == "author:alan"  # prefilled
+        await press(pilot, "q", "d", "s")  # typed into the input, not app keys
+        assert app.is_running and app.viewer.mode == "diff"
+        assert app.screen.query_one(Input).value == "qds"  # the prefilled text was selected
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, PromptScreen)
+        assert len(app.log_pane.commits) == 1
+
+    drive(make_app(str(history)), script)
+
+
+def test_start_with_a_path_filters_the_log(history, monkeypatch):
+    ids = _ids(history)
+    monkeypatch.chdir(history / "prompts")
+
+    async def script(pilot, app, notes):
+        assert app.filter == LogFilter(paths=("prompts/summary.md",))
+        assert [c.id for c in app.log_pane.commits] == [ids[1], ids[3]]
+
+    drive(make_app(".", path="summary.md"), script)
+
+
+def test_parse_filter():
+    assert parse_filter("") == LogFilter()
+    assert parse_filter("path:a.md p:b.md author:ada fix typo") == LogFilter(
+        ("a.md", "b.md"), ("ada",), ("fix", "typo"))
+    assert parse_filter('author:"Ada Lovelace" msg:"two words"') == LogFilter(
+        (), ("Ada Lovelace",), ("two words",))
+    assert parse_filter("unknown:thing") == LogFilter(messages=("unknown:thing",))
+    assert parse_filter('unbalanced "quote') == LogFilter(messages=("unbalanced", '"quote'))
+    f = parse_filter('author:"Ada Lovelace" path:x fix')
+    assert parse_filter(f.describe()) == f
+    assert f.matches("Ada Lovelace <ada@x>", "Fix the prompt")
+    assert not f.matches("Alan <a@x>", "Fix the prompt")
+
+
+# -- go to a revision ----------------------------------------------------------------
+def test_goto_a_revision_in_the_log(history):
+    ids = _ids(history)
+
+    async def script(pilot, app, notes):
+        await prompt(pilot, "g", "HEAD~2")
+        assert app.log_pane.current.id == ids[2]
+        assert app.files_pane.commit == ids[2]
+        await prompt(pilot, "g", ids[3][:6])
+        assert app.log_pane.current.id == ids[3]
+        assert app.focused is app.log_pane.table
+
+    drive(make_app(str(history)), script)
+
+
+def test_goto_outside_the_shown_log_reroots_it(history):
+    ids = _ids(history)
+
+    async def script(pilot, app, notes):
+        await prompt(pilot, "slash", "author:alan")
+        await prompt(pilot, "g", "v1")  # not in the filtered log: the filter goes
+        assert notes[-1][2] == "The filter was cleared to show this commit."
+        assert app.filter.empty
+        assert app.log_pane.log_query.rev == "refs/tags/v1"
+        assert app.log_pane.current.id == ids[1]
+        assert app.refs_pane.list.highlighted_option.id == "refs/tags/v1"
+
+    drive(make_app(str(history)), script)
+
+
+def test_goto_unknown_revision_notifies_and_keeps_going(history):
+    async def script(pilot, app, notes):
+        await prompt(pilot, "g", "nope")
+        severity, title, message = notes[-1]
+        assert (severity, title) == ("error", "Cannot go there")
+        assert message.startswith("unknown revision 'nope'")
+        assert app.is_running and app.log_pane.row_count == 4
+
+    drive(make_app(str(history)), script)
+
+
+def test_start_at_a_revision(history):
+    ids = _ids(history)
+
+    async def script(pilot, app, notes):
+        assert app.log_pane.log_query.rev == "refs/heads/feature"
+        assert [c.id for c in app.log_pane.commits] == ids[2:]
+        assert app.refs_pane.list.highlighted_option.id == "refs/heads/feature"
+
+    drive(make_app(str(history), rev="feature"), script)
+
+    async def script2(pilot, app, notes):
+        assert [c.id for c in app.log_pane.commits] == ids[1:]
+        assert app.refs_pane.list.highlighted is None
+        assert "HEAD~1" in str(app.log_pane.border_title)
+
+    drive(make_app(str(history), rev="HEAD~1"), script2)
+
+    async def script3(pilot, app, notes):
+        assert notes[-1][0] == "error" and "unknown revision 'nope'" in notes[-1][2]
+        assert app.log_pane.row_count == 0
+
+    drive(make_app(str(history), rev="nope"), script3)
+
+
+# -- branches -----------------------------------------------------------------------
+def test_branches_pane_lists_branches_tags_and_marks_the_current(history):
+    async def script(pilot, app, notes):
+        lst = app.refs_pane.list
+        prompts = [lst.get_option_at_index(i).prompt.plain for i in range(lst.option_count)]
+        assert prompts == ["Branches (2)", "  feature", "● main", "Tags (1)", "  v1"]
+        assert lst.highlighted_option.id == "refs/heads/main"
+
+    drive(make_app(str(history)), script)
+
+
+def test_remote_branches_are_listed_and_browsable(history):
+    ids = _ids(history)
+    r = Repo.open(history)
+    r.move_ref("refs/remotes/origin/main", None, ids[1], "fetch: test")
+    r.close()
+
+    async def script(pilot, app, notes):
+        lst = app.refs_pane.list
+        prompts = [lst.get_option_at_index(i).prompt.plain for i in range(lst.option_count)]
+        assert prompts[-2:] == ["Remote branches (1)", "  origin/main"]
+        await press(pilot, "b", "j", "j")  # main -> v1 -> origin/main
+        assert app.log_pane.log_query.rev == "refs/remotes/origin/main"
+        assert [c.id for c in app.log_pane.commits] == ids[1:]
+        assert "(v1, origin/main)" in app.log_pane.table.get_row_at(0)[4].plain
+        await press(pilot, "enter")
+        assert notes[-1][:2] == ("warning", "Not a branch")
+
+    drive(make_app(str(history)), script)
+
+
+def test_merge_commits_are_marked_in_the_log(history, pvc):
+    _ok(pvc("switch", "feature"))
+    _write(history, "prompts/tone.md", "Be warm and concise.\n")
+    _ok(pvc("add", "prompts/tone.md"))
+    _ok(pvc("commit", "-m", "Add a tone prompt", "--date", "2024-01-05T10:00:00+00:00"))
+    _ok(pvc("switch", "main"))
+    _ok(pvc("merge", "feature", "-m", "Merge feature", "--date", "2024-01-06T10:00:00+00:00"))
+
+    async def script(pilot, app, notes):
+        top = app.log_pane.commits[0]
+        assert len(top.parents) == 2
+        row = app.log_pane.table.get_row_at(0)
+        assert row[0].plain == MERGE_GLYPH
+        assert row[4].plain == " (main) Merge feature"
+        assert app.log_pane.table.get_row_at(1)[0].plain != MERGE_GLYPH
+        # the merge's files are its changes against the first parent
+        assert [(c.status, c.path) for c in app.files_pane.changes] == [("A", "prompts/tone.md")]
+        assert "+Be warm and concise." in app.viewer.text
+
+    drive(make_app(str(history)), script)
+
+
+def test_highlighting_a_branch_shows_its_log(history):
+    ids = _ids(history)
+
+    async def script(pilot, app, notes):
+        await press(pilot, "b", "k")  # main -> feature
+        assert app.log_pane.log_query.rev == "refs/heads/feature"
+        assert [c.id for c in app.log_pane.commits] == ids[2:]
+        assert "Log · feature" in str(app.log_pane.border_title)
+
+    drive(make_app(str(history)), script)
+
+
+def test_switch_branch_with_enter(history):
+    async def script(pilot, app, notes):
+        await press(pilot, "b", "k", "enter")
+        assert notes[-1] == ("information", "Switched", "Switched to branch 'feature'.")
+        lst = app.refs_pane.list
+        assert lst.get_option_at_index(1).prompt.plain == "● feature"
+        assert "⎇ feature" in app.status_bar.plain
+        await press(pilot, "enter")
+        assert notes[-1][2] == "Already on 'feature'."
+
+    drive(make_app(str(history)), script)
+    r = Repo.open(history)
+    assert r.current_branch() == "feature"
+    r.close()
+    assert (history / "prompts/system.md").read_text() == SYSTEM_2
+    assert (history / "prompts/summary.md").read_text() == SUMMARY_1
+
+
+def test_switch_refused_when_dirty(history):
+    _write(history, "prompts/summary.md", "my local edit\n")
+
+    async def script(pilot, app, notes):
+        await press(pilot, "b", "k", "enter")
+        severity, title, message = notes[-1]
+        assert (severity, title) == ("error", "Cannot switch to 'feature'")
+        assert message.startswith("your local changes to prompts/summary.md would be "
+                                  "overwritten by switching to 'feature'")
+        assert "pvc commit" in message  # the hint
+        assert app.is_running
+        assert app.refs_pane.list.get_option_at_index(2).prompt.plain == "● main"
+
+    drive(make_app(str(history)), script)
+    r = Repo.open(history)
+    assert r.current_branch() == "main"
+    r.close()
+    assert (history / "prompts/summary.md").read_text() == "my local edit\n"
+
+
+def test_enter_on_a_tag_does_not_switch(history):
+    async def script(pilot, app, notes):
+        await press(pilot, "b", "j", "enter")  # main -> (the Tags header is skipped) -> v1
+        assert app.refs_pane.list.highlighted_option.id == "refs/tags/v1"
+        assert notes[-1][:2] == ("warning", "Not a branch")
+
+    drive(make_app(str(history)), script)
+
+
+# -- copy, daemon, help, quit -----------------------------------------------------------
+def test_copy_the_selected_version(history):
+    async def script(pilot, app, notes):
+        await press(pilot, "c")
+        assert app.clipboard == SYSTEM_4
+        assert notes[-1][1] == "Copied"
+        await press(pilot, "j", "c")
+        assert app.clipboard == SUMMARY_3
+
+    drive(make_app(str(history)), script)
+
+
+def test_daemon_state_in_the_status_bar(history):
+    async def script(pilot, app, notes):
+        assert app.status_bar.plain.endswith("│ no daemon")
+        (history / ".pvc/daemon.json").write_text(json.dumps(
+            {"state": "syncing", "last_sync": "2024-01-05T10:00:00+00:00", "pid": 1}))
+        app._poll_daemon()
+        await settle(pilot)
+        assert app.status_bar.plain.endswith("│ daemon: syncing · last sync 2024-01-05 10:00:00")
+        (history / ".pvc/daemon.json").write_text("{not json")
+        app._poll_daemon()
+        assert app.status_bar.plain.endswith("daemon: .pvc/daemon.json is not valid JSON")
+        (history / ".pvc/daemon.json").unlink()
+        app._poll_daemon()
+        assert app.status_bar.plain.endswith("│ no daemon")
+
+    drive(make_app(str(history)), script)
+
+
+def test_help_screen_opens_and_closes(history):
+    async def script(pilot, app, notes):
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await press(pilot, "question_mark", "q")  # q closes the help, not the app
+        assert app.is_running and not isinstance(app.screen, HelpScreen)
+
+    drive(make_app(str(history)), script)
+
+
+def test_q_quits_and_leaves_no_threads(history):
+    async def script(pilot, app, notes):
+        assert any(t.name.startswith("pvc-tui-") for t in threading.enumerate())
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+    app = make_app(str(history))
+    drive(app, script)
+    assert app.return_code == 0
+    assert not [t for t in threading.enumerate() if t.name.startswith("pvc-tui-")]
+
+
+# -- sizes, themes, empty and large repositories --------------------------------------------
+def test_readable_at_80x24_in_dark_and_light_themes(history):
+    ids = _ids(history)
+
+    async def script(pilot, app, notes):
+        palettes = {}
+        for theme in ("textual-dark", "textual-light"):
+            app.theme = theme
+            await settle(pilot)
+            await pilot.pause()  # let layout and refresh run
+            lines = screen_lines(app)
+            assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
+            text = "\n".join(lines)
+            for needle in ("Branches", "● main", f"{ids[0][:8]} 2024-01-04", "Files",
+                           "system.md", "+Answer in one paragraph.", "⎇ main", "no daemon",
+                           "q Quit", "/ Filter", "s Split"):
+                assert needle in text, (theme, needle, text)
+            palettes[theme] = Palette.from_variables(app.theme_variables)
+        # diff colours follow the theme (darker greens and reds on a light background)
+        assert palettes["textual-dark"].add != palettes["textual-light"].add
+        assert palettes["textual-dark"].remove != palettes["textual-light"].remove
+
+    drive(make_app(str(history)), script, size=(80, 24))
+
+
+def screen_lines(app) -> list[str]:
+    """The screen as plain text lines: what a terminal shows, without colours."""
+    update = app.screen._compositor.render_update(full=True)
+    return ["".join(strip.text for strip in line).rstrip() for line in update.strips]
+
+
+SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
+
+
+def check_snapshot(name: str, lines: list[str]) -> None:
+    """Compare the screen with tests/snapshots/NAME.txt; TUI_UPDATE_SNAPSHOTS=1 rewrites it
+    (review the change like code)."""
+    path = SNAPSHOTS / f"{name}.txt"
+    text = "\n".join(lines) + "\n"
+    if os.environ.get("TUI_UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no snapshot {path}; run with TUI_UPDATE_SNAPSHOTS=1 to write it"
+    assert text == path.read_text(encoding="utf-8")
+
+
+def test_snapshots(history):
+    """Text snapshots of the screen (pinned dates and author, so ids are stable)."""
+
+    async def script(pilot, app, notes):
+        await pilot.pause()
+        check_snapshot("main_80x24", screen_lines(app))
+        await press(pilot, "j", "s")
+        await pilot.pause()
+        check_snapshot("side_by_side_80x24", screen_lines(app))
+        await press(pilot, "question_mark")
+        await pilot.pause()
+        check_snapshot("help_80x24", screen_lines(app))
+
+    drive(make_app(str(history)), script, size=(80, 24))
+
+
+def test_r_reloads_branches_and_log(history, pvc):
+    async def script(pilot, app, notes):
+        assert app.log_pane.row_count == 4
+        _write(history, "prompts/summary.md", "New summary.\n")
+        _ok(pvc("commit", "-m", "Made while the TUI was open", "--date",
+                "2024-01-05T10:00:00+00:00"))
+        _ok(pvc("branch", "later"))
+        await press(pilot, "r")
+        assert app.log_pane.row_count == 5
+        assert app.log_pane.commits[0].summary == "Made while the TUI was open"
+        lst = app.refs_pane.list
+        assert "  later" in [lst.get_option_at_index(i).prompt.plain
+                             for i in range(lst.option_count)]
+
+    drive(make_app(str(history)), script)
+
+
+def test_empty_repository(repo):
+    async def script(pilot, app, notes):
+        assert app.log_pane.row_count == 0
+        assert app.viewer.text == "No commits yet."
+        lst = app.refs_pane.list
+        assert lst.get_option_at_index(1).prompt.plain == "● main (no commits yet)"
+        await press(pilot, "m", "c", "d", "s", "j")
+        assert app.is_running
+        assert [n[0] for n in notes] == ["warning", "warning"]
+
+    drive(make_app(str(repo)), script)
+
+
+def test_not_a_repository(tmp_path):
+    with pytest.raises(NotARepository) as info:
+        make_app(str(tmp_path))
+    assert "not a pvc repository" in info.value.message
+
+
+def test_log_loads_more_as_the_cursor_nears_the_end(repo, pvc, monkeypatch):
+    monkeypatch.setattr(LogPane, "PAGE", 5)
+    monkeypatch.setattr(LogPane, "AHEAD", 2)
+    for i in range(12):
+        _write(repo, "p.md", f"version {i}\n")
+        if i == 0:
+            _ok(pvc("add", "p.md"))
+        _ok(pvc("commit", "-m", f"v{i}", "--date", f"2024-01-{i + 1:02d}T00:00:00+00:00"))
+    ids = _ids(repo)
+
+    async def script(pilot, app, notes):
+        log = app.log_pane
+        assert log.row_count == 5 and not log.done
+        await press(pilot, "j", "j")
+        assert log.row_count == 5
+        await press(pilot, "j")  # row 3: within AHEAD (2) of the last loaded row
+        assert log.row_count == 10 and not log.done
+        await goto_row(pilot, 7)
+        assert log.row_count == 10
+        await press(pilot, "j")  # row 8: near the end again
+        assert log.row_count == 12 and log.done
+        assert [c.id for c in log.commits] == ids
+        assert "12 commits" in str(log.border_subtitle)
+
+    drive(make_app(str(repo)), script)
+
+
+# -- pure parts -------------------------------------------------------------------------
+def test_merge_commits_are_marked():
+    c = CommitInfo("a" * 64, "t" * 64, ("b" * 64, "c" * 64), "Ada <a@x>", "2024-01-01T00:00:00",
+                   "Merge feature\n\nbody", 3)
+    glyph, short, date, author, summary = commit_cells(c, ["main"])
+    assert glyph.plain == MERGE_GLYPH
+    assert summary.plain == " (main) Merge feature"
+    single = CommitInfo("d" * 64, "t" * 64, ("b" * 64,), "Ada <a@x>", "2024-01-01T00:00:00", "x", 2)
+    assert commit_cells(single)[0].plain != MERGE_GLYPH
+
+
+def test_side_by_side_rows_pair_changes():
+    diff = (b"--- a/x\n+++ b/x\n@@ -1,4 +1,4 @@\n a\n-b\n-c\n+B\n d\n+e\n"
+            b"\\ No newline at end of file\n")
+    rows = side_by_side_rows(diff)
+    assert [(r.kind, r.old_no, r.old, r.new_no, r.new) for r in rows] == [
+        ("hunk", None, "@@ -1,4 +1,4 @@", None, None),
+        ("same", 1, "a", 1, "a"),
+        ("change", 2, "b", 2, "B"),
+        ("remove", 3, "c", None, None),
+        ("same", 4, "d", 3, "d"),
+        ("add", None, None, 4, "e"),
+    ]
+    # a removed line that looks like a header is still a removed line
+    tricky = b"@@ -1,2 +1,1 @@\n--- a/not-a-header\n keep\n"
+    assert [(r.kind, r.old) for r in side_by_side_rows(tricky)] == [
+        ("hunk", "@@ -1,2 +1,1 @@"), ("remove", "-- a/not-a-header"), ("same", "keep")]
+
+
+def test_log_walk_matches_repo_log_order_on_a_dag_with_merges():
+    """The lazy walk yields exactly Repo.log's order (generation, date desc, id)."""
+    rows = {}
+
+    def add(cid, parents, gen, date):
+        rows[cid] = SimpleNamespace(id=cid, tree_id="t", parents=tuple(parents), author="a",
+                                    committed_at=date, message=cid, generation=gen)
+
+    # root r; two branches x1-x2 and y1 (dates out of order); merge m; tip t
+    add("r", [], 1, "2024-01-01")
+    add("x1", ["r"], 2, "2024-01-03")
+    add("y1", ["r"], 2, "2024-01-05")
+    add("x2", ["x1"], 3, "2024-01-02")
+    add("m", ["x2", "y1"], 4, "2024-01-06")
+    add("s", ["r"], 2, "2024-01-03")  # same generation and date as x1: id breaks the tie
+    add("t", ["m", "s"], 5, "2024-01-07")
+    fake = SimpleNamespace(commit_row=lambda cid: rows[cid])
+    expected = sorted(rows.values(), key=lambda r: (-r.generation, _neg(r.committed_at), r.id))
+    walk = tui_data.LogWalk(fake, "t")
+    got = walk.take(3) + walk.take(100)
+    assert [c.id for c in got] == [r.id for r in expected]
+    assert walk.done
+
+
+def _neg(s: str) -> tuple:
+    return tuple(-ord(ch) for ch in s)
+
+
+def test_tui_holds_no_sql_and_imports_no_store():
+    root = Path(__file__).resolve().parent.parent / "tui"
+    for path in root.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "promptvc.store" not in text and "from ..store" not in text, path
+        assert "libsql" not in text, path
+        assert ".execute(" not in text, path
+        assert not re.search(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET)\b",
+                             text), path
