@@ -126,7 +126,6 @@ def main() -> None:
     db = root / ".pvc" / "pvc.db"
     db_bytes = sum(p.stat().st_size for p in db.parent.glob("pvc.db*"))
     totals = repo.store.storage_totals()
-    distinct_full = totals["full"]
 
     # reconstruct: oldest and newest version of every file, cold cache each time
     tree_now = repo.tree(repo.head())

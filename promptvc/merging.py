@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .errors import DirtyWorkingTree, MergeError, UnknownRevision
+from .errors import DirtyWorkingTree, MergeError
 from .objects import sha256
 
 STATE_KEYS = ("MERGE_HEAD", "MERGE_MSG", "MERGE_CONFLICTS", "ORIG_HEAD", "MERGE_TRACKED",

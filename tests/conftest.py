@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.sqld_harness"]  # sqld_binary, sqld_server, sqld_namespace, jwt_sqld
+
 ROOT = Path(__file__).resolve().parent.parent
 # the sqld binary extracted by scripts/install-sqld lives in the real user cache
 REAL_CACHE = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from promptvc.remote.hrana import HranaClient, HranaError
-from tests.sqld_harness import sqld_binary, start_sqld  # noqa: F401
+from tests.sqld_harness import start_sqld
 
 pytestmark = pytest.mark.sqld
 

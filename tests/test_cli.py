@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 
@@ -497,7 +496,7 @@ def test_newer_schema_refused(repo, pvc):
     r = pvc("status")
     assert r.exit_code == 1
     assert r.stderr == (f"error: the repository database {repo / '.pvc' / 'pvc.db'} has schema "
-                        "version 99, but this pvc knows versions up to 3\n"
+                        "version 99, but this pvc knows versions up to 4\n"
                         "hint: upgrade pvc (pip install -U promptvc) to use this repository\n")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from promptvc.remote.hrana import HranaClient
-from tests.sqld_harness import sqld_binary, start_sqld  # noqa: F401
+from tests.sqld_harness import start_sqld
 
 pytestmark = pytest.mark.sqld
 PROCS: list[subprocess.Popen] = []
@@ -299,7 +299,7 @@ def test_start_stop_status_commands(tmp_path):
     pid = int(out.split("pid ")[1].split(")")[0])
     try:
         assert cli(root, "daemon", "start", check=False).stderr.startswith(
-            f"Error: the daemon is already running (pid {pid})")
+            f"error: the daemon is already running (pid {pid})")
         st = json.loads(cli(root, "daemon", "status", "--json").stdout)
         assert st["running"] is True and st["pid"] == pid
     finally:

@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 
 from promptvc.remote.hrana import HranaClient
-from tests.sqld_harness import (  # noqa: F401  (fixtures)
-    jwt_sqld, sqld_binary, sqld_namespace, sqld_server, start_sqld, unique_namespace,
-)
+from tests.sqld_harness import start_sqld, unique_namespace
 
 pytestmark = pytest.mark.sqld
 

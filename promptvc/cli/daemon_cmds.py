@@ -10,6 +10,7 @@ import time
 
 import click
 
+from ..errors import PvcError
 from ._common import emit_json, json_option, with_repo
 
 
@@ -69,7 +70,8 @@ def daemon_start(repo, no_autocommit, interval, debounce, remote_name, metrics_p
 
     pid = running_pid(repo.pvc_dir)
     if pid:
-        raise click.ClickException(f"the daemon is already running (pid {pid})")
+        raise PvcError(f"the daemon is already running (pid {pid})",
+                       hint="see `pvc daemon status`; stop it with `pvc daemon stop`")
     logf = open(repo.pvc_dir / "daemon.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "promptvc", "-C", str(repo.root), "daemon", "run",
@@ -84,11 +86,11 @@ def daemon_start(repo, no_autocommit, interval, debounce, remote_name, metrics_p
             click.echo(f"pvc daemon started (pid {proc.pid}); log in {repo.pvc_dir / 'daemon.log'}")
             return
         if proc.poll() is not None:
-            raise click.ClickException(
+            raise PvcError(
                 f"the daemon exited at start (code {proc.returncode}); see "
                 f"{repo.pvc_dir / 'daemon.log'}")
         time.sleep(0.05)
-    raise click.ClickException("the daemon did not report ready within 10 s; see "
+    raise PvcError("the daemon did not report ready within 10 s; see "
                                f"{repo.pvc_dir / 'daemon.log'}")
 
 
@@ -109,7 +111,7 @@ def daemon_stop(repo) -> None:
             click.echo(f"pvc daemon stopped (pid {pid})")
             return
         time.sleep(0.05)
-    raise click.ClickException(f"the daemon (pid {pid}) did not stop within 15 s")
+    raise PvcError(f"the daemon (pid {pid}) did not stop within 15 s")
 
 
 @daemon.command("status")

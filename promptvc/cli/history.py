@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..errors import PvcError
 from ._common import DashDashCommand, color_diff, emit_json, json_option, plural, with_repo, write_bytes
 
 
@@ -12,8 +13,6 @@ def _split_revs_and_paths(repo, args: tuple[str, ...], max_revs: int) -> tuple[l
     ctx = click.get_current_context()
     paths = list(ctx.meta.get("paths", []))
     revs: list[str] = []
-    from ..errors import PvcError
-
     for i, arg in enumerate(args):
         if ctx.meta.get("dashdash") or len(revs) >= max_revs:
             if ctx.meta.get("dashdash"):
@@ -180,7 +179,7 @@ def diff(repo, stat: bool, name_only: bool, revs: tuple[str, ...]) -> None:
         left, _, right = rev_list[0].partition("...")
         base = repo.merge_base(left or "HEAD", right or "HEAD")
         if base is None:
-            raise click.ClickException(f"{left or 'HEAD'} and {right or 'HEAD'} have no common "
+            raise PvcError(f"{left or 'HEAD'} and {right or 'HEAD'} have no common "
                                        "ancestor; use `pvc diff A B`")
         a, b = base, (right or "HEAD")
     elif len(rev_list) == 1 and ".." in rev_list[0]:

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ..errors import PvcError
 from ._common import emit_json, json_option, plural, with_repo
 
 
@@ -18,11 +19,11 @@ def fsck(repo, as_json: bool, quiet: bool) -> None:
 
     Reports every problem found and exits 1 if there is any.
     """
-    progress = None
-    if sys.stderr.isatty() and not as_json and not quiet:
-        def progress(i: int, total: int) -> None:
-            if i % 500 == 0 or i == total - 1:
-                click.echo(f"\rchecking versions: {i + 1}/{total}", err=True, nl=False)
+    def show_progress(i: int, total: int) -> None:
+        if i % 500 == 0 or i == total - 1:
+            click.echo(f"\rchecking versions: {i + 1}/{total}", err=True, nl=False)
+
+    progress = show_progress if sys.stderr.isatty() and not as_json and not quiet else None
     report = repo.fsck(progress=progress)
     if progress:
         click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
@@ -91,7 +92,7 @@ def debug_chain(repo, path: str, as_json: bool) -> None:
     rel = repo.rel(path)
     rows = repo.store.versions_of_path(rel)
     if not rows:
-        raise click.ClickException(f"no versions of '{rel}' are stored")
+        raise PvcError(f"no versions of '{rel}' are stored")
     data = [{"version": r.id, "storage": r.storage, "codec": r.codec, "size": r.size,
              "stored": len(r.data), "chain_len": r.chain_len, "chain_bytes": r.chain_bytes}
             for r in rows]

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ..errors import PvcError
 from ._common import emit_json, json_option, with_repo
 
 
@@ -55,6 +56,14 @@ def merge(repo, rev: str | None, message: str | None, no_ff: bool, diff3: bool, 
     if delete_branch and freeze_branch:
         raise click.UsageError("--delete-branch and --freeze-branch cannot be used together")
     db_remote, mapped = _mapped(repo, rev)
+    if freeze_branch:  # refuse before merging anything
+        if mapped is None:
+            raise PvcError(f"branch '{rev}' has no database to freeze")
+        if not db_remote.backend().can_freeze:
+            raise PvcError(
+                f"{'Turso Cloud' if db_remote.backend().kind == 'turso' else 'this backend'} has "
+                "no per-database write block, so the branch cannot be frozen; nothing was merged",
+                hint="use --delete-branch, or merge without --freeze-branch")
     if mapped is not None:
         _refresh_branch(repo, db_remote, rev)
     before = repo.head()
@@ -139,7 +148,7 @@ def _after_merge(repo, remote, mapped, name: str, delete_branch: bool, freeze_br
                 click.echo(f"Deleted branch {name}")
     if freeze_branch:
         if mapped is None:
-            raise click.ClickException(f"branch '{name}' has no database to freeze")
+            raise PvcError(f"branch '{name}' has no database to freeze")
         from ..remote.branches import freeze_branch_db
 
         row = freeze_branch_db(repo, remote, name)

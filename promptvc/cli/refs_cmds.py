@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..errors import PvcError
 from ._common import emit_json, json_option, with_repo
 
 
@@ -116,15 +117,16 @@ def _branch_url(repo, remote, name: str, token_file: str | None, as_json: bool) 
             f"refs/remotes/{remote.name}/{name}"):
         url, db = remote.url, None
     else:
-        raise click.ClickException(f"no branch named '{name}'")
+        raise PvcError(f"no branch named '{name}'")
     if token_file:
         import os
 
         backend = remote.backend()
         if backend is None or db is None:
-            raise click.ClickException("minting a token needs a branch database on Turso")
+            raise PvcError("minting a token needs a branch database on Turso")
         token = backend.mint_token(db, read_only=True)
         fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # also when the file existed with wider permissions
         with os.fdopen(fd, "w") as fh:
             fh.write(token + "\n")
         click.echo(f"wrote a read-only token for {db} to {token_file}", err=True)

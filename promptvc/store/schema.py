@@ -10,6 +10,57 @@ value outside the 32-bit range (libsql binds those as REAL).
 
 from __future__ import annotations
 
+
+# Experiments and outcome events: the same tables locally, on the primary, and in outboxes.
+EXPERIMENT_DDL = [
+    """CREATE TABLE IF NOT EXISTS experiments (
+        name TEXT PRIMARY KEY,
+        arms TEXT NOT NULL,
+        split TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        stopped_at TEXT,
+        winner TEXT)""",
+    """CREATE TABLE IF NOT EXISTS events (
+        id TEXT PRIMARY KEY,
+        experiment TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        arm TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        value REAL NOT NULL,
+        at TEXT NOT NULL)""",
+    # running sums per hour bucket: reports never scan the events
+    """CREATE TABLE IF NOT EXISTS event_summary (
+        experiment TEXT NOT NULL,
+        arm TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        bucket TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        total REAL NOT NULL,
+        total_sq REAL NOT NULL,
+        vmin REAL NOT NULL,
+        vmax REAL NOT NULL,
+        PRIMARY KEY (experiment, arm, metric, bucket))""",
+    """CREATE TABLE IF NOT EXISTS experiment_units (
+        experiment TEXT NOT NULL,
+        unit TEXT NOT NULL,
+        arm TEXT NOT NULL,
+        bucket TEXT NOT NULL,
+        PRIMARY KEY (experiment, unit))""",
+    # INSERT OR IGNORE of a replayed event does not fire this: replays are harmless
+    """CREATE TRIGGER IF NOT EXISTS events_summarise AFTER INSERT ON events BEGIN
+        INSERT INTO event_summary (experiment, arm, metric, bucket, n, total, total_sq, vmin, vmax)
+        VALUES (new.experiment, new.arm, new.metric, substr(new.at, 1, 13), 1, new.value,
+                new.value * new.value, new.value, new.value)
+        ON CONFLICT (experiment, arm, metric, bucket) DO UPDATE SET
+            n = n + 1, total = total + excluded.total, total_sq = total_sq + excluded.total_sq,
+            vmin = min(vmin, excluded.vmin), vmax = max(vmax, excluded.vmax);
+        INSERT OR IGNORE INTO experiment_units (experiment, unit, arm, bucket)
+        VALUES (new.experiment, new.unit, new.arm, substr(new.at, 1, 13));
+    END""",
+]
+
+
 MIGRATIONS: list[tuple[str, list[str]]] = [
     (
         "0001_initial",
@@ -108,6 +159,7 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    ("0004_experiments", list(EXPERIMENT_DDL)),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,384 @@
+"""Serve prompts to applications: local reads, bounded staleness, experiments, outcomes.
+
+    from promptvc.serve import PromptSource
+
+    src = PromptSource.local("path/to/repo")                       # a pvc repository
+    src = PromptSource.remote("http://localhost:8080", interval=2)  # a primary (token from
+                                                                   # TURSO_AUTH_TOKEN)
+    p = src.get("prompts/support.md", ref="production")            # .content .version .commit
+    text = src.render("prompts/support.md", ref="production", name="Ada")
+    arm = src.assign("tone-test", user_id)
+    p = src.get("prompts/support.md", experiment="tone-test", unit=user_id)
+    src.record("tone-test", user_id, "thumbs_up", 1)
+
+Reads never touch the network: they read a local database file read-only (the repository,
+or an embedded replica of the primary kept fresh by a background thread that syncs it every
+INTERVAL seconds in a child process with a hard deadline). `staleness()` says how old the
+data may be. A remote source starts offline from its last synced state.
+
+Outcome events go to an outbox file first (never lost offline) and are flushed to the
+database that holds the experiments, idempotently (event ids are random UUIDs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PvcError
+
+_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class ServeError(PvcError):
+    pass
+
+
+class RenderError(ServeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Prompt:
+    path: str
+    content: str
+    version: str  # SHA-256 of the content
+    commit: str
+    ref: str
+    arm: str | None = None
+    stale_seconds: float | None = None
+
+
+def render_text(text: str, path: str, variables: dict[str, object]) -> str:
+    missing = sorted({m.group(1) for m in _VAR.finditer(text)} - set(variables))
+    if missing:
+        raise RenderError(f"prompt {path} needs variable(s) {', '.join(missing)}",
+                          hint="pass them as keyword arguments to render()")
+    return _VAR.sub(lambda m: str(variables[m.group(1)]), text)
+
+
+class _Db:
+    """One database file read-only, with caches keyed by immutable ids."""
+
+    def __init__(self, path: Path):
+        from .objects import VersionStore
+        from .store.serving import ReadOnlyDb
+
+        self.path = path
+        self.db = ReadOnlyDb(path)
+        self.versions = VersionStore(self.db, cache_size=512)  # type: ignore[arg-type]
+        self.trees: dict[str, dict[str, str]] = {}
+        self.lock = threading.Lock()
+
+    def read(self, refs: tuple[str, ...], path: str) -> tuple[str, str, bytes]:
+        from .objects import EMPTY_TREE, parse_manifest
+
+        with self.lock:
+            hit = self.db.resolve(refs)
+            if hit is None:
+                raise ServeError(f"no ref {refs[0].split('/')[-1]!r} in {self.path.name}",
+                                 hint="check the ref name, or sync the source")
+            name, commit = hit
+            tree_id = self.db.tree_id(commit)
+            if tree_id is None:
+                raise ServeError(f"commit {commit[:12]} is missing from {self.path.name}",
+                                 hint="the replica is behind; wait for the next sync")
+            tree = self.trees.get(tree_id)
+            if tree is None:
+                tree = {} if tree_id == EMPTY_TREE else parse_manifest(self.versions.get(tree_id))
+                if len(self.trees) > 256:
+                    self.trees.clear()
+                self.trees[tree_id] = tree
+            vid = tree.get(path)
+            if vid is None:
+                raise ServeError(f"prompt {path} does not exist at {name} ({commit[:8]})",
+                                 hint="check the path")
+            return commit, vid, self.versions.get(vid)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _ref_names(ref: str) -> tuple[str, ...]:
+    if ref.startswith("refs/"):
+        return (ref,)
+    return (f"refs/tags/{ref}", f"refs/heads/{ref}")
+
+
+class PromptSource:
+    """Where an application reads prompts from. Use :meth:`local` or :meth:`remote`."""
+
+    def __init__(self):
+        self._main: _Db | None = None
+        self._branch_dbs: dict[str, _Db] = {}
+        self._experiments: dict[str, tuple[float, object]] = {}
+        self._outbox = None
+        self.interval = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_sync: float | None = None
+        self.last_error: str | None = None
+
+    # -- constructors -------------------------------------------------------------------------
+    @classmethod
+    def local(cls, repo_path: str | os.PathLike) -> "PromptSource":
+        from .repo import find_root
+
+        root = find_root(Path(repo_path))
+        if root is None:
+            raise ServeError(f"not a pvc repository: {repo_path}", hint="run `pvc init` there")
+        src = cls()
+        src.kind = "local"
+        src.root = root
+        src._db_path = root / ".pvc" / "pvc.db"
+        src._main = _Db(src._db_path)
+        src._outbox_path = root / ".pvc" / "outbox.db"
+        return src
+
+    @classmethod
+    def remote(cls, url: str, *, token: str | None = None, token_env: str = "TURSO_AUTH_TOKEN",
+               cache_dir: str | os.PathLike | None = None, interval: float = 2.0,
+               timeout: float = 10.0, background: bool = True) -> "PromptSource":
+        """A primary's embedded replica under CACHE_DIR (default: the user's cache folder),
+        synced every INTERVAL seconds by a background thread."""
+        from .remote.remotes import Remote, check_url
+
+        check_url(url)
+        src = cls()
+        src.kind = "remote"
+        src.url = url
+        src._token = token if token is not None else os.environ.get(token_env)
+        base = Path(cache_dir) if cache_dir else Path(
+            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pvc" / "serve"
+        src.cache = base / hashlib.sha256(url.encode()).hexdigest()[:16]
+        src.cache.mkdir(parents=True, exist_ok=True)
+        src.interval = interval
+        src.timeout = timeout
+        src._remote = Remote("origin", url, timeout=timeout)
+        src._outbox_path = src.cache / "outbox.db"
+        main = src.cache / "main.db"
+        if not main.exists():
+            src.sync()  # the first start needs the primary once
+        else:
+            src.last_sync = src._synced_at(main)
+        src._main = _Db(main)
+        if background:
+            src._thread = threading.Thread(target=src._run, name="pvc-serve-sync", daemon=True)
+            src._thread.start()
+        return src
+
+    # -- reads ----------------------------------------------------------------------------------
+    def get(self, path: str, ref: str | None = "production", *, experiment: str | None = None,
+            unit: str | None = None) -> Prompt:
+        """The content of PATH at REF (a tag or branch), or at the experiment arm of UNIT."""
+        arm = None
+        db = self._main
+        if experiment is not None:
+            if unit is None:
+                raise ServeError("get(..., experiment=...) needs unit=", hint="pass the unit id")
+            exp = self._experiment(experiment)
+            arm = self._assign(exp, unit)
+            branch = exp.branch_of(arm)
+            ref = f"refs/heads/{branch}"
+            db = self._db_for_branch(branch)
+        elif ref is None:
+            ref = "refs/heads/main"
+        commit, vid, data = db.read(_ref_names(ref), path)
+        return Prompt(path, data.decode("utf-8"), vid, commit, ref, arm, self.staleness())
+
+    def render(self, path: str, ref: str | None = "production", *, experiment: str | None = None,
+               unit: str | None = None, **variables: object) -> str:
+        p = self.get(path, ref, experiment=experiment, unit=unit)
+        return render_text(p.content, path, variables)
+
+    def staleness(self) -> float | None:
+        """Seconds the data may lag the primary (0 for a local repository; None if never
+        synced)."""
+        if getattr(self, "kind", "local") == "local":
+            return 0.0
+        if self.last_sync is None:
+            return None
+        return max(0.0, time.time() - self.last_sync)
+
+    # -- experiments ------------------------------------------------------------------------------
+    def _experiment(self, name: str):
+        from .experiments import Experiment
+
+        cached = self._experiments.get(name)
+        if cached and time.monotonic() - cached[0] < max(self.interval, 1.0):
+            return cached[1]
+        with self._main.lock:
+            row = self._main.db.experiment(name)
+        if row is None:
+            raise ServeError(f"no experiment named '{name}'", hint="create it with "
+                                                                   "`pvc experiment create`")
+        exp = Experiment.from_row(row)
+        self._experiments[name] = (time.monotonic(), exp)
+        return exp
+
+    def _assign(self, exp, unit: str) -> str:
+        from .experiments import assign
+
+        if exp.state == "stopped" and exp.winner:
+            return exp.winner
+        return assign(exp.name, str(unit), [a for a, _ in exp.arms], exp.split)
+
+    def assign(self, experiment: str, unit: str) -> str:
+        """The arm of UNIT in EXPERIMENT (deterministic; the winner once promoted)."""
+        return self._assign(self._experiment(experiment), unit)
+
+    def _db_for_branch(self, branch: str) -> _Db:
+        if getattr(self, "kind", "local") == "local":
+            return self._main
+        with self._main.lock:
+            mapping = self._main.db.branch_dbs()
+        entry = mapping.get(branch)
+        if entry is None or entry[2] == "deleted":
+            return self._main
+        db_name = entry[0]
+        db = self._branch_dbs.get(db_name)
+        if db is None:
+            path = self.cache / f"branch-{db_name}.db"
+            if not path.exists():
+                self._sync_one(path, entry[1])
+            db = _Db(path)
+            self._branch_dbs[db_name] = db
+        return db
+
+    # -- outcomes ---------------------------------------------------------------------------------
+    def record(self, experiment: str, unit: str, metric: str, value: float = 1.0) -> str:
+        """Append an outcome event (queued on disk; flushed in the background). Returns its id."""
+        from .repo import now_iso
+        from .store.serving import Outbox
+
+        exp = self._experiment(experiment)
+        arm = self._assign(exp, unit)
+        if self._outbox is None:
+            self._outbox = Outbox(self._outbox_path)
+        event = (uuid.uuid4().hex, experiment, str(unit), arm, metric, float(value), now_iso())
+        self._outbox.add(event)
+        if getattr(self, "kind", "local") == "local":
+            self.flush()
+        return event[0]
+
+    def flush(self) -> int:
+        """Send queued events to their database. Returns how many were sent."""
+        from .store.serving import Outbox, events_insert_sql, write_events_local
+
+        if self._outbox is None:
+            if not self._outbox_path.exists():
+                return 0
+            self._outbox = Outbox(self._outbox_path)
+        sent = 0
+        while True:
+            batch = self._outbox.pending()
+            if not batch:
+                return sent
+            if getattr(self, "kind", "local") == "local":
+                write_events_local(self._db_path, batch)
+            else:
+                from .remote import hrana
+                from .remote.transfer import SHARED_DDL
+                from .store.serving import EXPERIMENT_DDL
+
+                with hrana.HranaClient(self._remote.http_url, auth_token=self._token,
+                                       timeout=self.timeout) as client:
+                    client.batch([(s, ()) for s in SHARED_DDL + EXPERIMENT_DDL]
+                                 + events_insert_sql(batch))
+            self._outbox.drop([e[0] for e in batch])
+            sent += len(batch)
+
+    def pending_events(self) -> int:
+        from .store.serving import Outbox
+
+        if self._outbox is None and not self._outbox_path.exists():
+            return 0
+        if self._outbox is None:
+            self._outbox = Outbox(self._outbox_path)
+        return self._outbox.count()
+
+    # -- sync -------------------------------------------------------------------------------------
+    def _synced_at(self, path: Path) -> float | None:
+        stamp = Path(str(path) + ".synced")
+        try:
+            return stamp.stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def _sync_one(self, path: Path, url: str) -> None:
+        from .remote.remotes import http_url
+        from .remote.replica import ReplicaLock, SyncFailed, sync_replica
+
+        lock = ReplicaLock(path)
+        if not lock.acquire(0):  # another process of this machine is syncing it: share
+            return
+        try:
+            sync_replica(path, http_url(url), self._token, time.monotonic() + self.timeout,
+                         lock=False)
+        except SyncFailed as exc:
+            raise ServeError(f"cannot sync prompts from {url}: {exc.message}",
+                             hint="reads keep serving the last synced state") from None
+        finally:
+            lock.release()
+        Path(str(path) + ".synced").touch()
+
+    def sync(self) -> None:
+        """Sync the main replica and the branch databases in use, now."""
+        self._sync_one(self.cache / "main.db", self.url)
+        for db_name, db in list(self._branch_dbs.items()):
+            with self._main.lock if self._main else _Null():
+                mapping = self._main.db.branch_dbs() if self._main else {}
+            for _, (name, url, _state) in mapping.items():
+                if name == db_name:
+                    self._sync_one(db.path, url)
+        self.last_sync = self._synced_at(self.cache / "main.db") or time.time()
+        self._experiments.clear()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sync()
+                self.flush()
+                self.last_error = None
+            except PvcError as exc:
+                self.last_error = exc.message
+            except Exception as exc:  # noqa: BLE001 - the thread must survive
+                self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.timeout + 5)
+            self._thread = None
+        try:
+            self.flush()
+        except PvcError:
+            pass  # stays in the outbox for next time
+        except Exception:  # noqa: BLE001
+            pass
+        if self._outbox is not None:
+            self._outbox.close()
+        for db in self._branch_dbs.values():
+            db.close()
+        if self._main is not None:
+            self._main.close()
+
+    def __enter__(self) -> "PromptSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
