@@ -528,10 +528,29 @@ class Repo:
                 raise PathError(f"cannot add '{rel}': {problem}",
                                 hint="pvc versions text prompts only; leave this file out")
         added = [r for r in dict.fromkeys(to_add) if r not in tracked]
+        self._check_unicode_names(added, set(tracked) | set(head_tree))
         with self.store.transaction():
             for rel in added:
                 self.store.track(rel)
         return added
+
+    @staticmethod
+    def _check_unicode_names(new: list[str], known: set[str]) -> None:
+        """Refuse two names that differ only in Unicode normalization (NFC vs NFD): they are
+        one file on macOS and Windows and would fight in every clone there."""
+        import unicodedata
+
+        seen = {unicodedata.normalize("NFC", k): k for k in known}
+        for rel in new:
+            nfc = unicodedata.normalize("NFC", rel)
+            other = seen.get(nfc)
+            if other is not None and other != rel:
+                raise PathError(
+                    f"cannot add '{rel}': tracked '{other}' has the same name in another Unicode "
+                    "normalization (NFC/NFD)",
+                    hint="rename one of the two files",
+                )
+            seen[nfc] = rel
 
     def rm(self, user_paths: Iterable[str], cached: bool = False, force: bool = False,
            cwd: Path | None = None) -> list[str]:

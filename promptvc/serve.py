@@ -133,6 +133,10 @@ class PromptSource:
         root = find_root(Path(repo_path))
         if root is None:
             raise ServeError(f"not a pvc repository: {repo_path}", hint="run `pvc init` there")
+        if os.environ.get("PVC_ENCRYPTION_KEY"):
+            raise ServeError(f"the repository at {root} is encrypted at rest and cannot be served "
+                             "read-only from its file", hint="serve from its remote with "
+                                                             "PromptSource.remote(url)")
         src = cls()
         src.kind = "local"
         src.root = root

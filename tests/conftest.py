@@ -32,6 +32,54 @@ def clean_env(monkeypatch, tmp_path_factory):
     yield
 
 
+# Tokens handed to pvc during the run. Nothing pvc writes may contain one: at the end of the
+# session every file the run wrote (repositories, logs, replicas, daemon state, outboxes)
+# is searched, and the session fails if a token shows up.
+SECRETS: set[str] = set()
+
+
+@pytest.fixture
+def canary_token(monkeypatch):
+    """Put a recognisable token in TURSO_AUTH_TOKEN (sqld without auth ignores it)."""
+    import uuid
+
+    token = f"canary-token-{uuid.uuid4().hex}"
+    SECRETS.add(token)
+    monkeypatch.setenv("TURSO_AUTH_TOKEN", token)
+    return token
+
+
+def find_leaks(base: Path, secrets: set[str]) -> list[str]:
+    """Files under BASE that contain one of SECRETS."""
+    needles = [s.encode() for s in secrets]
+    leaks = []
+    for path in base.rglob("*"):
+        try:
+            if not path.is_file() or path.is_symlink() or path.stat().st_size > 64 * 2**20:
+                continue
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if path.name == "credentials" or path.name.endswith(".token"):
+            continue  # where a test stores a token on purpose
+        if any(n in data for n in needles):
+            leaks.append(str(path))
+    return leaks
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not SECRETS:
+        return
+    try:
+        base = session.config._tmp_path_factory.getbasetemp()
+    except Exception:  # noqa: BLE001 - no tmp dirs were made
+        return
+    leaks = find_leaks(Path(base), SECRETS)
+    if leaks:
+        print("\nTOKEN LEAK: a token handed to pvc was found in:\n  " + "\n  ".join(leaks))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture
 def repo_dir(tmp_path, monkeypatch):
     """An empty folder, made the current directory."""

@@ -117,7 +117,7 @@ def two_clones(tmp_path: Path, server) -> tuple[Path, Path, str]:
     return a, b, url
 
 
-def test_save_in_a_reaches_b_with_no_command(tmp_path, server):
+def test_save_in_a_reaches_b_with_no_command(tmp_path, server, canary_token):
     a, b, _ = two_clones(tmp_path, server)
     da, db = DaemonProc(a), DaemonProc(b)
     try:
@@ -179,7 +179,7 @@ def test_rename_into_place_and_swap_files(tmp_path):
     assert "p.md~tmp" not in cli(root, "status", "-s").stdout
 
 
-def test_primary_outage_edits_are_pushed_after(tmp_path, server):
+def test_primary_outage_edits_are_pushed_after(tmp_path, server, canary_token):
     a, b, url = two_clones(tmp_path, server)
     d = DaemonProc(a)
     try:
@@ -203,7 +203,7 @@ def test_primary_outage_edits_are_pushed_after(tmp_path, server):
     assert (b / "p.md").read_text() == "offline edit 2\n"
 
 
-def test_frozen_primary_daemon_stays_responsive(tmp_path, server):
+def test_frozen_primary_daemon_stays_responsive(tmp_path, server, canary_token):
     a, _, _ = two_clones(tmp_path, server)
     d = DaemonProc(a, "--metrics-port", str(_free_port()))
     port = int(d.proc.args[d.proc.args.index("--metrics-port") + 1])

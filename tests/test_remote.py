@@ -56,7 +56,7 @@ def remote_count(url: str, sql: str):
         return c.execute(sql).rows[0][0]
 
 
-def test_two_clones_push_pull_merge(tmp_path, pvc, monkeypatch, sqld_namespace):
+def test_two_clones_push_pull_merge(tmp_path, pvc, monkeypatch, sqld_namespace, canary_token):
     url = sqld_namespace.url
     a, b = tmp_path / "a", tmp_path / "b"
     make_repo(a, pvc, monkeypatch, url)
@@ -219,7 +219,8 @@ def test_primary_stopped_then_restarted(tmp_path, pvc, monkeypatch, own_sqld):
     assert remote_count(url, "SELECT count(*) FROM commits") == 2
 
 
-def test_primary_frozen_push_and_fetch_are_bounded(tmp_path, pvc, monkeypatch, own_sqld):
+def test_primary_frozen_push_and_fetch_are_bounded(tmp_path, pvc, monkeypatch, own_sqld,
+                                                  canary_token):
     url = f"http://localhost:{own_sqld.http_port}"
     make_repo(tmp_path / "a", pvc, monkeypatch, url)
     pvc("config", "remote.origin.timeout", "2")
@@ -319,6 +320,9 @@ def test_auth_failures_are_reported_not_timeouts(tmp_path, pvc, monkeypatch, jwt
     assert bad not in r.output
     assert time.monotonic() - t < 12
     good = jwt_sqld.token({})
+    from tests.conftest import SECRETS
+
+    SECRETS.add(good)
     monkeypatch.setenv("TURSO_AUTH_TOKEN", good)
     r = pvc("push")
     assert r.exit_code == 0, r.output

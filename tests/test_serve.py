@@ -151,7 +151,7 @@ src.close()
 
 
 @pytest.mark.sqld
-def test_remote_experiment_end_to_end(tmp_path, pvc, monkeypatch, server):
+def test_remote_experiment_end_to_end(tmp_path, pvc, monkeypatch, server, canary_token):
     url = f"http://localhost:{server.http_port}"
     work = tmp_path / "work"
     work.mkdir()

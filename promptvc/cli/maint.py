@@ -13,12 +13,18 @@ from ._common import emit_json, json_option, plural, with_repo
 @click.command()
 @json_option
 @click.option("-q", "--quiet", is_flag=True, help="Print problems only.")
+@click.option("--repair", is_flag=True, help="Restore damaged objects from the remote, the "
+              "working folder or other diff chains; say exactly what cannot be restored.")
+@click.option("--no-sync", is_flag=True, help="With --repair: use the local replicas as they are.")
 @with_repo
-def fsck(repo, as_json: bool, quiet: bool) -> None:
+def fsck(repo, as_json: bool, quiet: bool, repair: bool, no_sync: bool) -> None:
     """Verify the repository: every hash, every diff chain, every ref.
 
     Reports every problem found and exits 1 if there is any.
     """
+    if repair:
+        _repair(repo, as_json, sync=not no_sync)
+        return
     def show_progress(i: int, total: int) -> None:
         if i % 500 == 0 or i == total - 1:
             click.echo(f"\rchecking versions: {i + 1}/{total}", err=True, nl=False)
@@ -42,6 +48,29 @@ def fsck(repo, as_json: bool, quiet: bool) -> None:
             click.echo("hint: the damaged objects are named above; restore them from a clone "
                        "or backup", err=True)
     if not report.ok:
+        sys.exit(1)
+
+
+def _repair(repo, as_json: bool, sync: bool) -> None:
+    from ..repair import repair
+
+    rep = repair(repo, sync=sync)
+    if as_json:
+        emit_json({"ok": rep.ok, "restored": [{"object": o, "what": w, "source": src}
+                                              for o, w, src in rep.restored],
+                   "remaining": [p.to_json() for p in rep.remaining]})
+    else:
+        for obj, what, src in rep.restored:
+            click.echo(f"restored {what} {obj[:12]} from {src}")
+        for p in rep.remaining:
+            click.echo(click.style("cannot restore: ", fg="red") + str(p))
+        if rep.ok:
+            click.echo("repository is clean" + (" after repair" if rep.restored else ""))
+        else:
+            click.echo(f"{plural(len(rep.remaining), 'problem')} remain", err=True)
+            click.echo("hint: the objects listed above exist in no copy pvc can reach; restore "
+                       "the repository from a backup or a clone", err=True)
+    if not rep.ok:
         sys.exit(1)
 
 

@@ -125,12 +125,21 @@ class Store:
     def __init__(self, path: str, *, busy_timeout_ms: int = 10_000, readonly: bool = False):
         self.path = path
         self.readonly = readonly
+        self._depth = 0
         libsql = _libsql()
+        key = os.environ.get("PVC_ENCRYPTION_KEY") or None
         try:
-            self.conn = libsql.connect(path, isolation_level=None)
+            if key:  # encryption at rest (libSQL's encryption_key)
+                self.conn = libsql.connect(path, isolation_level=None, encryption_key=key)
+            else:
+                self.conn = libsql.connect(path, isolation_level=None)
             self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         except ValueError as exc:
-            raise SchemaError(f"cannot open the pvc database {path}: {exc}") from None
+            explained = self._explain(exc)
+            if isinstance(explained, PvcError):
+                raise explained from None
+            raise SchemaError(f"cannot open the pvc database {path}: {exc}",
+                              hint="check the path and its permissions") from None
         self._depth = 0
 
     # -- plumbing ---------------------------------------------------------------------
@@ -142,29 +151,48 @@ class Store:
         try:
             return self.conn.execute(sql, tuple(args))
         except ValueError as exc:
-            if _is_locked(exc):
-                raise LockedError(
-                    f"the pvc database {self.path} is locked by another pvc process",
-                    hint="wait for it to finish and run the command again",
-                ) from None
-            text = str(exc)
-            if "readonly" in text.lower() or "read-only" in text.lower():
-                raise PvcError(
-                    f"cannot write to {self.path}: the database is read-only",
-                    hint="check the permissions of the .pvc folder",
-                ) from None
-            if "disk" in text.lower() and "full" in text.lower():
-                raise PvcError(
-                    f"cannot write to {self.path}: the disk is full; nothing was changed",
-                    hint="free some space and run the command again",
-                ) from None
-            raise
+            raise self._explain(exc) from None
+
+    def _explain(self, exc: ValueError) -> Exception:
+        """Turn libSQL's plain ValueErrors into errors a user can act on."""
+        text = str(exc).lower()
+        if _is_locked(exc):
+            return LockedError(
+                f"the pvc database {self.path} is locked by another pvc process",
+                hint="wait for it to finish and run the command again",
+            )
+        if "readonly" in text or "read-only" in text:
+            return PvcError(
+                f"cannot write to {self.path}: the database or its folder is read-only; "
+                "nothing was changed",
+                hint="check the permissions and mount of the .pvc folder",
+            )
+        if "full" in text or "no space" in text or "disk i/o error" in text:
+            return PvcError(
+                f"cannot write to {self.path}: the disk is full or failing ({exc}); nothing was "
+                "changed",
+                hint="free some space and run the command again",
+            )
+        if "file is not a database" in text or "malformed" in text or "notadb" in text:
+            return SchemaError(
+                f"{self.path} is not a readable pvc database ({exc})",
+                hint="if it is encrypted, set PVC_ENCRYPTION_KEY; otherwise run `pvc fsck`",
+            )
+        return exc
 
     def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
-        return self._exec(sql, args).fetchall()
+        cur = self._exec(sql, args)
+        try:
+            return cur.fetchall()
+        except ValueError as exc:
+            raise self._explain(exc) from None
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> tuple | None:
-        return self._exec(sql, args).fetchone()
+        cur = self._exec(sql, args)
+        try:
+            return cur.fetchone()
+        except ValueError as exc:
+            raise self._explain(exc) from None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator["Store"]:
@@ -579,6 +607,41 @@ class Store:
         from .serving import upsert_experiment_sql
 
         self._exec(*upsert_experiment_sql(row))
+
+    # -- repair (fsck --repair) ------------------------------------------------------------
+    def children_of(self, version_id: str) -> list[VersionRow]:
+        rows = self._all(f"SELECT {VERSION_COLS} FROM versions WHERE parent_version_id = ? "
+                         "AND storage = 'diff'", (version_id,))
+        return [VersionRow(*r) for r in rows]
+
+    def replace_with_snapshot(self, version_id: str, content: bytes, policy) -> None:
+        """Rewrite a version's stored data as a full snapshot of CONTENT (same id)."""
+        import zlib
+
+        data, codec = content, "raw"
+        if len(content) >= policy.compress_min:
+            packed = zlib.compress(content, 6)
+            if len(packed) < len(content) * 0.9:
+                data, codec = packed, "zlib"
+        self._exec("UPDATE versions SET storage = 'snapshot', codec = ?, data = ?, size = ?, "
+                   "chain_len = 0, chain_bytes = 0 WHERE id = ?",
+                   (codec, data, len(content), version_id))
+
+    def update_chain(self, version_id: str, chain_len: int, chain_bytes: int) -> None:
+        self._exec("UPDATE versions SET chain_len = ?, chain_bytes = ? WHERE id = ?",
+                   (chain_len, chain_bytes, version_id))
+
+    def replace_commit(self, row: tuple) -> None:
+        self._exec(f"INSERT OR REPLACE INTO commits ({COMMIT_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+                   tuple(row))
+
+    def replace_changes(self, commit_id: str, rows: Iterable[ChangeRow]) -> None:
+        self._exec("DELETE FROM changes WHERE commit_id = ?", (commit_id,))
+        self.insert_changes(rows)
+
+    def force_ref(self, name: str, target: str) -> None:
+        """Set a ref without a reflog entry (repair: back to its last recorded move)."""
+        self._exec("UPDATE refs SET target = ? WHERE name = ?", (target, name))
 
     # -- checks -----------------------------------------------------------------------
     def integrity_check(self) -> list[str]:
