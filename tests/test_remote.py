@@ -331,3 +331,24 @@ def test_auth_failures_are_reported_not_timeouts(tmp_path, pvc, monkeypatch, jwt
     for p in (tmp_path / "a" / ".pvc").rglob("*"):
         if p.is_file():
             assert good.encode() not in p.read_bytes(), p
+
+
+def test_tags_are_published_and_cloned(tmp_path, pvc, monkeypatch, sqld_namespace):
+    url = sqld_namespace.url
+    make_repo(tmp_path / "a", pvc, monkeypatch, url)
+    write_commit(pvc, "p.md", "v1\n", "one")
+    pvc("tag", "production")
+    write_commit(pvc, "p.md", "v2\n", "two")
+    r = pvc("push", "--tags")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.endswith("Published 1 tag: production\n")
+    with HranaClient(url) as c:
+        rows = dict(c.execute("SELECT name, target FROM refs").rows)
+        log = c.execute("SELECT ref, action FROM reflog WHERE ref = 'refs/tags/production'").rows
+    assert rows["refs/tags/production"] == json.loads(pvc("show", "--json", "HEAD~1").stdout)["id"]
+    assert log == [["refs/tags/production", "push: tag"]] or log == [("refs/tags/production", "push: tag")]
+    monkeypatch.chdir(tmp_path)
+    assert pvc("clone", url, "b").exit_code == 0
+    monkeypatch.chdir(tmp_path / "b")
+    assert pvc("tag").stdout == "production\n"
+    assert pvc("show", "production:p.md").stdout == "v1\n"

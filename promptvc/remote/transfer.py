@@ -389,6 +389,8 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
                      if k[len(R.HEADS):] not in mapping
                      or mapping[k[len(R.HEADS):]]["state"] == "deleted"}
         sources.append((main, main_refs))
+        tags = main.refs(R.TAGS)
+        sources.append((main, tags))  # tag targets' history comes along
         readers = []
         for branch, row in sorted(mapping.items()):
             if row["state"] == "deleted":
@@ -467,6 +469,13 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
                                                  m["parent"], m["created_at"], m["state"]))
         prefix = f"{R.REMOTES}{remote.name}/"
         for name, target in remote_refs.items():
+            if name.startswith(R.TAGS):
+                # like git: a tag we do not have is created; our own tags are never moved
+                if repo.store.get_ref(name) is None and repo.store.get_commit(target):
+                    repo.store.cas_ref(name, None, target, at=at)
+                    repo.store.append_reflog(name, None, target, author, at,
+                                             f"fetch: tag from {remote.name}")
+                continue
             short = name[len(R.HEADS):]
             local = prefix + short
             old = repo.store.get_ref(local)
@@ -477,7 +486,7 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
                                      "fetch: created" if old is None else "fetch: updated")
             result.updated[short] = (old, target)
         for name, target in repo.store.list_refs(prefix):
-            if R.HEADS + name[len(prefix):] not in remote_refs:
+            if R.HEADS + name[len(prefix):] not in remote_refs:  # a branch gone from the remote
                 repo.store.cas_ref(name, target, None, at=at)
                 repo.store.append_reflog(name, target, None, author, at, "fetch: pruned")
     result.commits = len(new_commits)
