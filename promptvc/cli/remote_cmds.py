@@ -230,8 +230,6 @@ def push(repo, remote_name: str | None, branch: str | None, tags: bool, as_json:
     r = _remote(repo, remote_name)
     res = do_push(repo, r, branch)
     pushed_tags = push_tags(repo, r) if tags else []
-    if pushed_tags and not as_json:
-        click.echo(f"Published {plural(len(pushed_tags), 'tag')}: {', '.join(pushed_tags)}")
     if as_json:
         emit_json({"remote": r.name, "branch": res.branch, "old": res.old, "new": res.new,
                    "commits": res.commits, "versions": res.versions,
@@ -240,7 +238,13 @@ def push(repo, remote_name: str | None, branch: str | None, tags: bool, as_json:
         return
     if res.up_to_date:
         click.echo("Everything up-to-date")
-        return
+    else:
+        _print_push(res)
+    if pushed_tags:
+        click.echo(f"Published {plural(len(pushed_tags), 'tag')}: {', '.join(pushed_tags)}")
+
+
+def _print_push(res) -> None:
     click.echo(f"To {res.url}")
     if res.old is None:
         click.echo(f" * [new branch]      {res.branch} -> {res.branch} "
