@@ -60,7 +60,7 @@ def commit_id(tree_id: str, parents: tuple[str, ...], author: str, date: str, me
 class Policy:
     """When to store a full snapshot instead of a diff (after Mercurial's revlog)."""
 
-    max_chain_len: int = 32
+    max_chain_len: int = 16
     max_chain_ratio: float = 2.0
     compress_min: int = 64
 

@@ -135,7 +135,7 @@ class Repo:
         self.store = Store(str(self.pvc_dir / DB_NAME))
         self.store.check_schema()
         self.policy = Policy(
-            max_chain_len=self.config.get_int("core", "max_chain_length", 32),
+            max_chain_len=self.config.get_int("core", "max_chain_length", 16),
             max_chain_ratio=self.config.get_float("core", "max_chain_ratio", 2.0),
         )
         self.versions = VersionStore(self.store, self.policy)
