@@ -146,6 +146,12 @@ def make_delta(old: bytes, new: bytes) -> tuple[bytes, int, int]:
     return format_hunks(hs), ins, dels
 
 
+def _int(digits: bytes, i: int) -> int:
+    if len(digits) > 12:
+        raise DeltaError(f"line number out of range at diff line {i + 1}")
+    return int(digits)
+
+
 def parse_hunks(diff: bytes) -> list[Hunk]:
     """Parse the hunks of a unified diff (headers before the first ``@@`` are skipped)."""
     raw = diff.split(b"\n")
@@ -159,24 +165,27 @@ def parse_hunks(diff: bytes) -> list[Hunk]:
         m = _HUNK.match(raw[i])
         if not m:
             raise DeltaError(f"bad hunk header at diff line {i + 1}")
-        old_start = int(m.group(1))
-        old_count = 1 if m.group(2) is None else int(m.group(2))
-        new_start = int(m.group(3))
-        new_count = 1 if m.group(4) is None else int(m.group(4))
+        nums = [1 if g is None else _int(g, i) for g in m.groups()]
+        old_start, old_count, new_start, new_count = nums
         old_start = old_start - 1 if old_count else old_start
         new_start = new_start - 1 if new_count else new_start
         i += 1
         lines: list[bytes] = []
         seen_old = seen_new = 0
+        marked = False
         while i < n and (seen_old < old_count or seen_new < new_count
                          or raw[i].startswith(b"\\")):
             line = raw[i]
             tag = line[:1]
             if tag == b"\\":
-                if not lines:
+                if not lines or not lines[-1].endswith(b"\n") or marked:
                     raise DeltaError(f"stray no-newline marker at diff line {i + 1}")
                 lines[-1] = lines[-1][:-1]
+                marked = True
+                i += 1
+                continue
             elif tag in (b" ", b"-", b"+"):
+                marked = False
                 lines.append(line + b"\n")
                 if tag != b"+":
                     seen_old += 1

@@ -7,24 +7,29 @@ Algorithm
 ---------
 1. Trivial cases: ``ours == theirs`` -> ours, ``base == ours`` -> theirs,
    ``base == theirs`` -> ours.
-2. Line-level three-way merge with ``merge3`` (Breezy's Merge3).  The line
-   alignment comes from diff-match-patch's Myers diff (lines mapped to single
-   characters, no timeout heuristics), which is closer to ``git merge-file``
-   than difflib's SequenceMatcher.
-3. Every region that merge3 reports as a conflict (both sides changed the same
-   or adjacent lines) gets a finer, token-level merge: the region is split into
-   word / whitespace / punctuation / line-break tokens, the token-level edits
-   base->ours and base->theirs are computed with diff-match-patch
-   (``diff_main`` + ``diff_cleanupSemantic``, ``Diff_Timeout = 0``) and turned
-   into lists of ``(start, end, replacement)`` over the base tokens.  The
-   combined result is accepted only if no edit of one side overlaps or touches
-   an edit of the other side (identical edits on both sides are applied once).
-   To guard against ambiguous alignments (e.g. inserting a word next to an
-   identical word) every edit is widened to the whole range it could slide to
-   while producing the same text, and the overlap test uses those widened
-   ranges.  Anything doubtful becomes a conflict, never a silent guess.
-4. Conflicts are written git-style (``<<<<<<<``, optional ``|||||||`` base
-   section with ``diff3=True``, ``=======``, ``>>>>>>>``).
+2. Line-level three-way merge with ``merge3`` (Breezy's Merge3) over lines
+   split on ``b"\n"``.  The line alignment comes from diff-match-patch's Myers
+   diff (lines mapped to single characters), which is closer to
+   ``git merge-file`` than difflib.
+3. Every region merge3 reports as a conflict (both sides changed the same or
+   adjacent lines) gets a finer merge, if all three versions of the region
+   are UTF-8: the region is split into tokens (words, whitespace runs, line
+   breaks, single CJK characters, other single characters) and each side's
+   edits are computed with diff-match-patch (``Diff_Timeout = 0``, i.e. an
+   exact Myers diff, with our own deadline whose expiry makes the region a
+   conflict) as lists of ``(start, end, replacement)`` over the base tokens.
+   Edits after ``diff_cleanupSemantic`` are what gets applied; they must
+   neither overlap nor touch across sides (identical edits are applied once).
+   Because equally short edit scripts may align repeated text differently,
+   the minimal edits are also widened to every position they could slide to
+   (``_envelope``) and checked against each other, and the whole check is
+   done for the forward diff and for a diff of the reversed texts (opposite
+   tie-breaking); all must agree on one clean result.  Anything doubtful is a
+   conflict, never a guess.
+4. Conflicts are written git-style (``<<<<<<<``, with ``diff3=True`` also a
+   ``|||||||`` base section, ``=======``, ``>>>>>>>``); lines both sides agree
+   on at the edges of a conflict stay outside it (like git), marker lines use
+   CRLF when the conflicting text does.
 
 Heavy imports (``merge3``, ``diff_match_patch``) happen lazily inside the
 functions so that importing this module is cheap.
@@ -38,11 +43,22 @@ from dataclasses import dataclass
 
 __all__ = ["MergeResult", "merge_texts", "has_conflict_markers", "split_lines"]
 
-# Seconds a single diff (line level or token level) may take before we give
-# up.  A token-level diff that hits the limit makes its region a conflict
-# (its result could be approximate); a line-level diff that hits it only gets
+# Seconds a line-level diff may take.  A diff that hits the limit is only
 # coarser, which merge3 turns into larger (still correct) regions.
-DIFF_DEADLINE_SECONDS = 5.0
+LINE_DIFF_SECONDS = 2.0
+# Seconds all token-level diffs of one merge_texts() call may take together.
+# A region whose diffs do not finish in time is a conflict: its diff could be
+# approximate.  Regions are tried in file order.
+FINE_MERGE_SECONDS = 1.0
+# Diffs whose estimated cost (squared lower bound of the edit distance)
+# exceeds this are not attempted with Myers: such a text was rewritten
+# wholesale.  Line level: difflib's faster heuristic matching is used instead.
+# Token level: the region is a conflict (it would be anyway, after seconds).
+# Deterministic, unlike the time limits.
+MAX_DIFF_COST = 1_000_000
+# Conflicting regions larger than this (base + ours + theirs) are not merged
+# at token level (tokenizing alone would take about a second).
+MAX_FINE_REGION_BYTES = 3_000_000
 
 # Upper bound on the work spent computing slide ranges of a region's edits.
 _SLIDE_BUDGET = 2_000_000
@@ -125,18 +141,14 @@ class _Interner:
     def encode(self, seq) -> str | None:
         ids = self.ids
         items = self.items
-        out = []
-        for item in seq:
-            c = ids.get(item)
-            if c is None:
+        for item in dict.fromkeys(seq):  # distinct items, in order
+            if item not in ids:
                 n = len(items)
                 if n >= _MAX_TOKENS:
                     return None
-                c = chr(_CHAR_BASE + n)
-                ids[item] = c
+                ids[item] = chr(_CHAR_BASE + n)
                 items.append(item)
-            out.append(c)
-        return "".join(out)
+        return "".join(map(ids.__getitem__, seq))
 
     def decode(self, chars: str) -> list:
         items = self.items
@@ -162,12 +174,15 @@ def _line_matching_blocks(a, b) -> list[tuple[int, int, int]]:
     interner = _Interner()
     ta = interner.encode(a)
     tb = interner.encode(b)
-    if ta is None or tb is None:  # absurdly many distinct lines
+    if ta is None or tb is None or _edit_distance_lower_bound(ta, tb) ** 2 > MAX_DIFF_COST:
+        # absurdly many distinct lines, or a Myers diff would be slow (most
+        # lines changed): difflib's heuristic matching is fast, and any valid
+        # matching gives a correct (if coarser) merge
         import difflib
 
         return difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
     dmp = _new_dmp()
-    diffs = dmp.diff_main(ta, tb, False, time.time() + DIFF_DEADLINE_SECONDS)
+    diffs = dmp.diff_main(ta, tb, False, time.time() + LINE_DIFF_SECONDS)
     blocks = []
     i = j = 0
     for op, text in diffs:
@@ -182,6 +197,38 @@ def _line_matching_blocks(a, b) -> list[tuple[int, int, int]]:
             j += n
     blocks.append((len(a), len(b), 0))
     return blocks
+
+
+def _line_regions(base_l, ours_l, theirs_l):
+    """Line-level three-way merge (merge3's sync regions, Myers alignment).
+
+    Yields ("take", lines) for text both sides agree on or only one side
+    changed, and ("conflict", zs, ze, as, ae, bs, be) for base[zs:ze] changed
+    differently into ours[as:ae] and theirs[bs:be]."""
+    from merge3 import Merge3
+
+    m3 = Merge3(base_l, ours_l, theirs_l, sequence_matcher=_MyersLineMatcher)
+    iz = ia = ib = 0
+    for zmatch, zend, amatch, aend, bmatch, bend in m3.find_sync_regions():
+        if amatch > ia or bmatch > ib:
+            a = ours_l[ia:amatch]
+            b = theirs_l[ib:bmatch]
+            z = base_l[iz:zmatch]
+            if a == b or b == z:
+                yield ("take", a)
+            elif a == z:
+                yield ("take", b)
+            else:
+                yield ("conflict", iz, zmatch, ia, amatch, ib, bmatch)
+            ia = amatch
+            ib = bmatch
+        # base lines deleted on both sides are simply dropped
+        iz = zmatch
+        if zend > zmatch:
+            yield ("take", base_l[zmatch:zend])
+            iz = zend
+            ia = aend
+            ib = bend
 
 
 # --------------------------------------------------------------------------
@@ -223,21 +270,22 @@ class _TooExpensive(Exception):
     pass
 
 
-def _ins_slide_left(B: str, r: str, p: int, budget: _Budget) -> int:
-    """Leftmost position an insertion of r at p can slide to."""
-    L = len(r)
+def _ins_slide_left(B: str, r: str, j: int, p: int, budget: _Budget) -> int:
+    """Leftmost point an insertion of r[:j] at p can slide to (the inserted
+    text rotates while it passes identical base text)."""
     k = 0
-    while p - 1 - k >= 0 and B[p - 1 - k] == r[(-1 - k) % L]:
+    while p - 1 - k >= 0 and B[p - 1 - k] == r[(j - 1 - k) % j]:
         k += 1
     budget.spend(k + 1)
     return p - k
 
 
-def _ins_slide_right(B: str, r: str, p: int, budget: _Budget) -> int:
-    L = len(r)
+def _ins_slide_right(B: str, r: str, i: int, p: int, budget: _Budget) -> int:
+    """Rightmost point an insertion of r[i:] at p can slide to."""
+    m = len(r) - i
     n = len(B)
     k = 0
-    while p + k < n and B[p + k] == r[k % L]:
+    while p + k < n and B[p + k] == r[i + k % m]:
         k += 1
     budget.spend(k + 1)
     return p + k
@@ -275,7 +323,7 @@ def _envelope(B: str, s: int, e: int, r: str, budget: _Budget) -> tuple[int, int
         left = B[s - 1]
         for j in range(1, len(r) + 1):
             if r[j - 1] == left:
-                ins_lo = min(ins_lo, _ins_slide_left(B, r[:j], s, budget))
+                ins_lo = min(ins_lo, _ins_slide_left(B, r, j, s, budget))
         for j in range(1, e - s + 1):
             if B[s + j - 1] == left:
                 del_lo = min(del_lo, _del_slide_left(B, s, s + j, budget))
@@ -285,7 +333,7 @@ def _envelope(B: str, s: int, e: int, r: str, budget: _Budget) -> tuple[int, int
         L = len(r)
         for j in range(1, L + 1):
             if r[L - j] == right:
-                ins_hi = max(ins_hi, _ins_slide_right(B, r[L - j :], e, budget))
+                ins_hi = max(ins_hi, _ins_slide_right(B, r, L - j, e, budget))
         for j in range(1, e - s + 1):
             if B[e - j] == right:
                 del_hi = max(del_hi, _del_slide_right(B, e - j, e, budget))
@@ -387,7 +435,7 @@ def _to_edits(B: str, diffs, reverse: bool, budget: _Budget):
     return _normalize(B, edits, budget)
 
 
-def _alignment(B: str, X: str, budget: _Budget, reverse: bool):
+def _alignment(B: str, X: str, budget: _Budget, reverse: bool, deadline: float):
     """One way of explaining X as edits of B.
 
     Returns (edits, pieces) or None if the diff could be approximate:
@@ -399,7 +447,6 @@ def _alignment(B: str, X: str, budget: _Budget, reverse: bool):
     between equally good alignments the other way round.
     """
     dmp = _new_dmp()
-    deadline = time.time() + DIFF_DEADLINE_SECONDS
     if reverse:
         diffs = dmp.diff_main(B[::-1], X[::-1], False, deadline)
     else:
@@ -461,8 +508,20 @@ def _clash(a, b) -> bool:
     return False
 
 
-def _fine_merge(base: bytes, ours: bytes, theirs: bytes) -> bytes | None:
-    """Token-level merge of one conflict region; None if it really conflicts."""
+def _edit_distance_lower_bound(a: str, b: str) -> int:
+    """Insertions + deletions needed at least: items not shared as a multiset."""
+    from collections import Counter
+
+    ca = Counter(a)
+    cb = Counter(b)
+    return sum(abs(n - cb[k]) for k, n in ca.items()) + sum(n for k, n in cb.items() if k not in ca)
+
+
+def _fine_merge(base: bytes, ours: bytes, theirs: bytes, deadline: float) -> bytes | None:
+    """Token-level merge of one conflict region; None if it really conflicts
+    (or the merge cannot be decided with certainty before ``deadline``)."""
+    if time.time() >= deadline or len(base) + len(ours) + len(theirs) > MAX_FINE_REGION_BYTES:
+        return None
     try:
         texts = [t.decode("utf-8") for t in (base, ours, theirs)]
     except UnicodeDecodeError:
@@ -471,6 +530,9 @@ def _fine_merge(base: bytes, ours: bytes, theirs: bytes) -> bytes | None:
     B, O, T = (interner.encode(tokenize(t)) for t in texts)
     if B is None or O is None or T is None:
         return None
+    for X in (O, T):
+        if _edit_distance_lower_bound(B, X) ** 2 > MAX_DIFF_COST:
+            return None
     budget = _Budget(_SLIDE_BUDGET)
     try:
         # Equally short edit scripts can align repeated text differently and
@@ -480,9 +542,11 @@ def _fine_merge(base: bytes, ours: bytes, theirs: bytes) -> bytes | None:
         # result.
         sides = []
         for X in (O, T):
-            fwd = _alignment(B, X, budget, reverse=False)
-            rev = _alignment(B, X, budget, reverse=True)
-            if fwd is None or rev is None:
+            fwd = _alignment(B, X, budget, False, deadline)
+            if fwd is None:
+                return None
+            rev = _alignment(B, X, budget, True, deadline)
+            if rev is None:
                 return None
             sides.append([fwd] if rev == fwd else [fwd, rev])
         result = None
@@ -549,30 +613,29 @@ def merge_texts(
     if base == theirs:
         return MergeResult(ours, 0)
 
-    from merge3 import Merge3
-
     base_l = split_lines(base)
     ours_l = split_lines(ours)
     theirs_l = split_lines(theirs)
-    m3 = Merge3(base_l, ours_l, theirs_l, sequence_matcher=_MyersLineMatcher)
 
     out: list[bytes] = []
     conflicts = 0
-    for region in m3.merge_regions():
-        what = region[0]
-        if what == "unchanged":
-            out.extend(base_l[region[1] : region[2]])
-        elif what in ("same", "a"):
-            out.extend(ours_l[region[1] : region[2]])
-        elif what == "b":
-            out.extend(theirs_l[region[1] : region[2]])
-        elif what == "conflict":
+    fine_deadline = time.time() + FINE_MERGE_SECONDS
+    for region in _line_regions(base_l, ours_l, theirs_l):
+        if region[0] == "take":
+            out.extend(region[1])
+        else:
             _, zs, ze, as_, ae, bs, be = region
             z_lines = base_l[zs:ze]
             a_lines = ours_l[as_:ae]
             b_lines = theirs_l[bs:be]
-            merged = _fine_merge(b"".join(z_lines), b"".join(a_lines), b"".join(b_lines))
-            if merged is not None:
+            merged = _fine_merge(
+                b"".join(z_lines), b"".join(a_lines), b"".join(b_lines), fine_deadline
+            )
+            # (a merged region followed by more lines always ends with a
+            # newline; checked anyway, a glued line would be a silent error)
+            if merged is not None and (
+                not merged or merged.endswith(b"\n") or ae == len(ours_l)
+            ):
                 out.append(merged)
                 continue
             conflicts += 1
@@ -613,18 +676,16 @@ def merge_texts(
             _emit_side(out, b_lines, eol)
             out.append(_marker(_MARK_END, theirs_label, eol))
             out.extend(tail)
-        else:  # pragma: no cover
-            raise ValueError(f"unknown merge region {what!r}")
     return MergeResult(b"".join(out), conflicts)
 
 
 def has_conflict_markers(data: bytes) -> bool:
     """True if ``data`` contains leftover conflict markers.
 
-    A line starting with ``<<<<<<< `` or ``>>>>>>> `` (or consisting of just
-    the seven characters) counts on its own.  A bare ``=======`` line only
-    counts together with one of those, because it is also a valid Markdown
-    heading underline.
+    That is a line starting with ``<<<<<<< `` or ``>>>>>>> `` (or consisting
+    of just those seven characters; a trailing CR is ignored).  A bare
+    ``=======`` line does not count by itself: it is also a Markdown (setext)
+    heading underline, and a real leftover conflict has the other markers too.
     """
     for line in data.split(b"\n"):
         if line.endswith(b"\r"):

@@ -15,6 +15,10 @@ def ref_name_problem(name: str) -> str | None:
     """Why NAME is not a valid branch or tag name, or None when it is."""
     if not name:
         return "it is empty"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it is not valid UTF-8"
     if name == "@" or name == "HEAD":
         return f"'{name}' is reserved"
     if name.startswith("-"):
@@ -40,8 +44,9 @@ def ref_name_problem(name: str) -> str | None:
 def check_ref_name(name: str, what: str = "branch") -> str:
     problem = ref_name_problem(name)
     if problem:
+        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         raise RefError(
-            f"'{name}' is not a valid {what} name: {problem}",
+            f"'{shown}' is not a valid {what} name: {problem}",
             hint="use letters, digits, '-', '_', '.' and '/' (git's ref-name rules)",
         )
     return name

@@ -214,6 +214,16 @@ class Repo:
         posix = rel.as_posix()
         if posix == ".":
             return ""
+        if not _utf8(posix):
+            raise PathError(non_utf8_name(posix), hint="rename it; pvc stores file names as UTF-8")
+        real = Path(os.path.realpath(full.parent))  # the file itself may be a link: add says so
+        try:
+            real.relative_to(self.root)
+        except ValueError:  # a folder on the way is a link that leads outside
+            raise PathError(
+                f"'{raw}' is outside the repository at {self.root}",
+                hint="give a path inside the repository",
+            ) from None
         if posix.split("/")[0] == PVC_DIR:
             raise PathError(f"'{raw}' is inside .pvc/, pvc's own folder",
                             hint="give a path to a prompt file")
@@ -253,6 +263,11 @@ class Repo:
         rev = rev.strip()
         if not rev:
             raise UnknownRevision("empty revision", hint="give a commit id, branch or tag")
+        if not _utf8(rev):
+            raise UnknownRevision(
+                f"unknown revision '{display(rev)}'",
+                hint="see `pvc log` for commit ids and `pvc branch` / `pvc tag` for names",
+            )
         m = _REV_SUFFIX.match(rev)
         if m and m.group(1):
             cid = self.resolve(m.group(1))
@@ -285,8 +300,15 @@ class Repo:
         )
 
     def _step(self, cid: str, op: str, rev: str) -> str:
+        digits = op[1:]
+        if len(digits) > 9:
+            raise UnknownRevision(f"revision '{rev}' goes past the first commit",
+                                  hint="use a smaller number")
         if op.startswith("~"):
-            count = int(op[1:] or 1)
+            count = int(digits or 1)
+            if count >= self.commit_row(cid).generation:
+                raise UnknownRevision(f"revision '{rev}' goes past the first commit",
+                                      hint="use a smaller number")
             for _ in range(count):
                 row = self.commit_row(cid)
                 if not row.parent1:
@@ -485,7 +507,7 @@ class Repo:
             pats = self._ignore_patterns()
             st.untracked = sorted(
                 rel for rel in self.walk_files()
-                if rel not in tracked and self.matches_prompt_globs(rel)
+                if rel not in tracked and _utf8(rel) and self.matches_prompt_globs(rel)
                 and not self.is_ignored(rel, pats)
             )
         st.merging = self.store.get_state("MERGE_HEAD")
@@ -522,6 +544,8 @@ class Repo:
                 raise PathError(f"'{raw}' is not a regular file", hint="give a text file")
             to_add.append(rel)
         for rel in to_add:
+            if not _utf8(rel):
+                raise PathError(non_utf8_name(rel), hint="rename it; pvc stores file names as UTF-8")
             data = self.abspath(rel).read_bytes()
             problem = is_binary(data)
             if problem:
@@ -909,6 +933,8 @@ class Repo:
         if self.store.get_state("MERGE_HEAD"):
             raise DirtyWorkingTree("a merge is in progress",
                                    hint="finish it with `pvc merge --continue` or `pvc merge --abort`")
+        if not name:
+            R.check_ref_name(name)
         if create:
             self.create_branch(name)
         ref = R.HEADS + name
@@ -968,6 +994,12 @@ class Repo:
     def _write_work(self, rel: str, data: bytes) -> None:
         p = self.abspath(rel)
         p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(os.path.realpath(p.parent)).relative_to(self.root)
+        except ValueError:
+            raise PathError(f"'{rel}' is behind a symbolic link that leads outside the "
+                            "repository; pvc will not write there",
+                            hint="remove the link, then run the command again") from None
         tmp = p.with_name(f".{p.name}.pvc-tmp")
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -1072,6 +1104,29 @@ class Repo:
         from .fsck import check
 
         return check(self, progress=progress)
+
+
+def display(text: str) -> str:
+    """TEXT for a message: bytes that are not UTF-8 shown as \\xNN."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def non_utf8_name(rel: str) -> str:
+    raw = rel.encode("utf-8", "surrogateescape")
+    try:
+        raw.decode("utf-8")
+        offset = 0
+    except UnicodeDecodeError as exc:
+        offset = exc.start
+    return f"cannot add '{display(rel)}': its name is not valid UTF-8 (bad byte at offset {offset})"
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # surrogate-escaped bytes from a non-UTF-8 argument or name
+        return False
 
 
 def _under(path: str, sel: str) -> bool:

@@ -44,6 +44,10 @@ def branch(repo, name: str | None, start: str | None, delete: bool, force_delete
     database; `pvc branch url NAME` prints the URL an application connects to.
     """
     remote = _db_remote(repo)
+    if name == "":
+        from .. import refs as R
+
+        R.check_ref_name(name)
     if name == "url" and start:
         _branch_url(repo, remote, start, token_file, as_json)
         return
@@ -164,6 +168,10 @@ def tag(repo, name: str | None, rev: str | None, force: bool, delete: bool, as_j
 
     Every move is recorded: see `pvc reflog NAME`.
     """
+    if name == "":
+        from .. import refs as R
+
+        R.check_ref_name(name, "tag")
     if delete:
         if not name:
             raise click.UsageError("give the tag to delete: pvc tag -d NAME")

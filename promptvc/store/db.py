@@ -114,6 +114,13 @@ class TrackedRow:
     sha: str | None
 
 
+def _read_only_mount(path: str) -> bool:
+    try:
+        return bool(os.statvfs(os.path.dirname(path) or ".").f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def _is_locked(exc: Exception) -> bool:
     text = str(exc).lower()
     return "database is locked" in text or "busy" in text
@@ -134,13 +141,34 @@ class Store:
             else:
                 self.conn = libsql.connect(path, isolation_level=None)
             self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            self.conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
         except ValueError as exc:
+            if "unable to open" in str(exc).lower() and not key and self._open_read_only():
+                return
             explained = self._explain(exc)
             if isinstance(explained, PvcError):
                 raise explained from None
             raise SchemaError(f"cannot open the pvc database {path}: {exc}",
                               hint="check the path and its permissions") from None
         self._depth = 0
+
+    def _open_read_only(self) -> bool:
+        """The folder cannot be written (a read-only mount): read the database as immutable
+        with the standard library's sqlite3, so history stays readable; writes then fail
+        with a clear message."""
+        import sqlite3
+
+        if os.access(os.path.dirname(self.path) or ".", os.W_OK) and not _read_only_mount(self.path):
+            return False
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?immutable=1", uri=True,
+                                   isolation_level=None, check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        except sqlite3.Error:
+            return False
+        self.conn = conn
+        self.readonly = True
+        return True
 
     # -- plumbing ---------------------------------------------------------------------
     def close(self) -> None:
@@ -152,6 +180,12 @@ class Store:
             return self.conn.execute(sql, tuple(args))
         except ValueError as exc:
             raise self._explain(exc) from None
+        except Exception as exc:  # the stdlib sqlite3 fallback of a read-only database
+            import sqlite3
+
+            if isinstance(exc, sqlite3.Error):
+                raise self._explain(ValueError(str(exc))) from None
+            raise
 
     def _explain(self, exc: ValueError) -> Exception:
         """Turn libSQL's plain ValueErrors into errors a user can act on."""
@@ -204,6 +238,12 @@ class Store:
             finally:
                 self._depth -= 1
             return
+        if self.readonly:
+            raise PvcError(
+                f"cannot write to {self.path}: the database or its folder is read-only; "
+                "nothing was changed",
+                hint="check the permissions and mount of the .pvc folder",
+            )
         self._exec("BEGIN IMMEDIATE")
         self._depth = 1
         try:
