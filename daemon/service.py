@@ -12,7 +12,6 @@ requests with socket timeouts, replica syncs run in a child process killed at a 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -22,6 +21,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from promptvc.locks import FileLock
 
 from .watcher import StableFilter, Watcher, digest
 
@@ -64,27 +65,11 @@ def _now() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-class DaemonLock:
+class DaemonLock(FileLock):
+    """`.pvc/daemon.lock`: one daemon per repository."""
+
     def __init__(self, pvc_dir: Path):
-        self.path = pvc_dir / "daemon.lock"
-        self.fd: int | None = None
-
-    def acquire(self) -> bool:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            os.close(self.fd)
-            self.fd = None
-            return False
-
-    def release(self) -> None:
-        if self.fd is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
+        super().__init__(pvc_dir / "daemon.lock")
 
 
 class Daemon:

@@ -911,9 +911,9 @@ class Repo:
         self.move_ref(R.HEADS + name, None, cid, f"branch: created from {start or 'HEAD'}")
         return cid
 
-    def delete_branch(self, name: str, force: bool = False) -> str:
-        ref = R.HEADS + name
-        target = self.store.get_ref(ref)
+    def check_deletable(self, name: str, force: bool, anyway: str = "delete it anyway") -> str:
+        """The head of branch NAME, if it may be deleted: not current, merged unless FORCE."""
+        target = self.store.get_ref(R.HEADS + name)
         if target is None:
             raise RefError(f"branch '{name}' not found", hint="see `pvc branch` for the list")
         if self.current_branch() == name:
@@ -923,9 +923,13 @@ class Repo:
         if not force and (head is None or target not in self.store.ancestor_ids([head])):
             raise RefError(
                 f"branch '{name}' is not fully merged into {self.current_branch()}",
-                hint=f"merge it first, or delete it anyway with `pvc branch -D {name}`",
+                hint=f"merge it first, or {anyway} with `pvc branch -D {name}`",
             )
-        self.move_ref(ref, target, None, "branch: deleted")
+        return target
+
+    def delete_branch(self, name: str, force: bool = False) -> str:
+        target = self.check_deletable(name, force)
+        self.move_ref(R.HEADS + name, target, None, "branch: deleted")
         return target
 
     def switch(self, name: str, create: bool = False) -> str:

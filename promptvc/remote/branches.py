@@ -105,16 +105,7 @@ def delete_branch_db(repo, remote: Remote, name: str, force: bool = False) -> tu
                           hint=f"delete the local branch with `pvc branch -d {name}`")
     local = repo.store.get_ref(R.HEADS + name)
     if local is not None:
-        if repo.current_branch() == name:
-            raise RefError(f"cannot delete branch '{name}': it is the current branch",
-                           hint="switch to another branch first")
-        head = repo.head()
-        if not force and (head is None or local not in repo.store.ancestor_ids([head])):
-            raise RefError(
-                f"branch '{name}' is not fully merged into {repo.current_branch()}",
-                hint=f"merge it first, or delete it and its database anyway with "
-                     f"`pvc branch -D {name}`",
-            )
+        repo.check_deletable(name, force, anyway="delete it and its database anyway")
     target = local or repo.store.get_ref(f"{R.REMOTES}{remote.name}/{name}") or ""
     backend = remote.backend()
     if backend is None:

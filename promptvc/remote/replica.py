@@ -16,7 +16,6 @@ with the token in the environment variable PVC_SYNC_TOKEN (never on the command 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -26,6 +25,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..locks import FileLock
 
 REPLICA_SUFFIXES = ("", "-wal", "-shm", "-client_wal_index", "-info")
 
@@ -42,42 +43,11 @@ class SyncResult:
     seconds: float
 
 
-class ReplicaLock:
-    """An exclusive lock on a replica file (one replicator per file)."""
+class ReplicaLock(FileLock):
+    """The lock beside a replica file (one replicator per file)."""
 
     def __init__(self, path: Path):
-        self.path = Path(str(path) + ".lock")
-        self.fd: int | None = None
-
-    def acquire(self, timeout: float) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                os.ftruncate(self.fd, 0)
-                os.write(self.fd, str(os.getpid()).encode())
-                return True
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(self.fd)
-                    self.fd = None
-                    return False
-                time.sleep(0.05)
-
-    def release(self) -> None:
-        if self.fd is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.release()
+        super().__init__(Path(str(path) + ".lock"))
 
 
 def sync_replica(path: Path, url: str, token: str | None, deadline: float,

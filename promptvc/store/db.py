@@ -62,6 +62,18 @@ class CommitRow:
         return tuple(p for p in (self.parent1, self.parent2) if p)
 
 
+# one query fetches a whole diff chain, from the snapshot to the version
+VERSION_CHAIN_SQL = f"""WITH RECURSIVE chain(vid, depth) AS (
+        SELECT ?, 0
+        UNION ALL
+        SELECT v.parent_version_id, chain.depth + 1
+        FROM versions v JOIN chain ON v.id = chain.vid
+        WHERE v.storage = 'diff' AND chain.depth < ?
+    )
+    SELECT {VERSION_COLS}
+    FROM chain JOIN versions ON versions.id = chain.vid
+    ORDER BY chain.depth DESC"""
+
 COMMIT_COLS = "id, tree_id, parent1, parent2, author, committed_at, message, generation"
 
 
@@ -323,20 +335,7 @@ class Store:
 
     def version_chain(self, version_id: str, limit: int = 100_000) -> list[VersionRow]:
         """The rows needed to rebuild a version: its snapshot first, the version last."""
-        rows = self._all(
-            f"""WITH RECURSIVE chain(vid, depth) AS (
-                    SELECT ?, 0
-                    UNION ALL
-                    SELECT v.parent_version_id, chain.depth + 1
-                    FROM versions v JOIN chain ON v.id = chain.vid
-                    WHERE v.storage = 'diff' AND chain.depth < ?
-                )
-                SELECT {VERSION_COLS}
-                FROM chain JOIN versions ON versions.id = chain.vid
-                ORDER BY chain.depth DESC""",
-            (version_id, limit),
-        )
-        return [VersionRow(*r) for r in rows]
+        return [VersionRow(*r) for r in self._all(VERSION_CHAIN_SQL, (version_id, limit))]
 
     def get_version_row(self, version_id: str) -> VersionRow | None:
         row = self._one(f"SELECT {VERSION_COLS} FROM versions WHERE id = ?", (version_id,))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from .db import VERSION_COLS, VersionRow
+from .db import VERSION_CHAIN_SQL, VersionRow
 from .schema import EXPERIMENT_DDL  # noqa: F401  (re-exported)
 
 EVENT_COLS = ("id", "experiment", "unit", "arm", "metric", "value", "at")
@@ -32,17 +32,7 @@ class ReadOnlyDb:
 
     # -- what VersionStore needs ------------------------------------------------------------
     def version_chain(self, version_id: str, limit: int = 100_000) -> list[VersionRow]:
-        rows = self.conn.execute(
-            f"""WITH RECURSIVE chain(vid, depth) AS (
-                    SELECT ?, 0
-                    UNION ALL
-                    SELECT v.parent_version_id, chain.depth + 1
-                    FROM versions v JOIN chain ON v.id = chain.vid
-                    WHERE v.storage = 'diff' AND chain.depth < ?
-                )
-                SELECT {VERSION_COLS}
-                FROM chain JOIN versions ON versions.id = chain.vid
-                ORDER BY chain.depth DESC""", (version_id, limit)).fetchall()
+        rows = self.conn.execute(VERSION_CHAIN_SQL, (version_id, limit)).fetchall()
         return [VersionRow(*r) for r in rows]
 
     # -- refs and commits -------------------------------------------------------------------
