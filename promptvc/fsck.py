@@ -196,7 +196,7 @@ def check(repo, progress=None) -> Report:
         recorded = set()
         for ch in store.changes_of(c.id):
             recorded.add((ch.path, ch.version_id))
-            if ch.old_path:
+            if ch.old_path and ch.old_path not in tree:  # the old path may be re-created
                 recorded.add((ch.old_path, None))
         if c.parent1 and c.parent1 not in commits:
             continue

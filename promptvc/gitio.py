@@ -34,7 +34,6 @@ from .repo import PVC_DIR, SHORT, Repo, is_binary
 
 MAP_FILE = "git-import-map"
 _REGULAR = ("100644", "100755", "100664")
-_NO_BLOB = "0" * 40
 #: a transaction is committed (and the import map written) after this many commits or seconds
 BATCH_COMMITS = 500
 BATCH_SECONDS = 2.0
@@ -75,9 +74,8 @@ def _run_git(args: list[str], cwd: Path | None = None, check: bool = True,
     return proc
 
 
-def _git_repo(path: str | os.PathLike) -> tuple[Path, str]:
-    """The top folder of the git repository at PATH (a working folder or a bare repository),
-    and git's object format."""
+def _git_repo(path: str | os.PathLike) -> Path:
+    """The top folder of the git repository at PATH (a working folder or a bare repository)."""
     folder = Path(path)
     if not folder.exists():
         raise GitError(f"'{path}' does not exist", hint="give the path of a git repository")
@@ -96,9 +94,7 @@ def _git_repo(path: str | os.PathLike) -> tuple[Path, str]:
         top = _run_git(["-C", str(folder), "rev-parse", "--show-toplevel"]).stdout.decode().strip()
         raise GitError(f"'{path}' is a folder inside the git repository at {top}, not its top",
                        hint=f"give {top} and choose files with --include '{prefix}*'")
-    fmt = _run_git(["-C", str(folder), "rev-parse", "--show-object-format"], check=False)
-    object_format = fmt.stdout.decode().strip() if fmt.returncode == 0 else "sha1"
-    return folder.resolve(), object_format or "sha1"
+    return folder.resolve()
 
 
 # -- reading history ----------------------------------------------------------------------
@@ -414,7 +410,11 @@ def import_git(repo: Repo, source: str | os.PathLike, rev: str = "HEAD",
                            hint="give one with --branch NAME")
         branch = current
     R.check_ref_name(branch)
-    top, _ = _git_repo(source)
+    if branch == current and repo.store.get_state("MERGE_HEAD"):
+        raise DirtyWorkingTree(f"a merge is in progress on branch '{branch}'",
+                               hint="finish it with `pvc merge --continue` or `pvc merge "
+                                    "--abort`, or import onto another branch with --branch")
+    top = _git_repo(source)
     commits = read_history(top, rev)
     result = ImportResult(str(source), rev, branch, git_commits=len(commits))
     ref = R.HEADS + branch

@@ -674,6 +674,9 @@ class Repo:
         ref = ref or self.head_ref()
         head = self.store.get_ref(ref)
         new_tree = dict(base_tree)
+        for c in changes:  # renamed-away paths first: a change may re-create the old path
+            if c.status == "R" and c.old_path:
+                new_tree.pop(c.old_path, None)
         rows: list[ChangeRow] = []
         tracked_updates: list[tuple[str, int | None, str | None, str | None]] = []
         for c in changes:
@@ -702,8 +705,6 @@ class Repo:
             p2 = (parent2_versions or {}).get(c.path)
             vid, ins, dels = self.versions.put(data, kind="prompt", parent=c.old_id, parent2=p2,
                                                path=c.path, at=at)
-            if c.status == "R" and c.old_path:
-                new_tree.pop(c.old_path, None)
             new_tree[c.path] = vid
             status = c.status
             if status == "M" and vid == c.old_id:
@@ -763,11 +764,12 @@ class Repo:
             base_tree = self.tree(head)
             changes: list[Change] = []
             contents: dict[str, bytes] = {}
+            renamed_from = {old for new, old in renames.items() if files.get(new) is not None}
             for path in sorted(files):
                 data = files[path]
                 old_path = renames.get(path)
                 if data is None:
-                    if path in base_tree:
+                    if path in base_tree and path not in renamed_from:
                         changes.append(Change("D", path, old_id=base_tree[path]))
                     continue
                 contents[path] = data

@@ -563,3 +563,20 @@ def test_old_schema_is_migrated(repo_dir, pvc):
     assert s.user_version() == SCHEMA_VERSION
     s.close()
     assert pvc("fsck").exit_code == 0
+
+
+def test_commit_files_rename_and_recreate_old_path(repo_dir):
+    """A rename plus a new file at the old path in one commit keeps both (found by import)."""
+    from promptvc.repo import Repo
+
+    r = Repo.init(repo_dir)
+    r.commit_files({"a.md": b"one\n"}, "c1", author=AUTHOR)
+    r.commit_files({"a.md": b"new a\n", "b.md": b"one\n"}, "c2", author=AUTHOR,
+                   renames={"b.md": "a.md"})
+    assert sorted(r.tree(r.head())) == ["a.md", "b.md"]
+    assert [(c.status, c.path, c.old_path) for c in r.changes(r.head())] == [
+        ("M", "a.md", None), ("R", "b.md", "a.md")]
+    r.commit_files({"b.md": None, "c.md": b"one\n"}, "c3", author=AUTHOR, renames={"c.md": "b.md"})
+    assert [(c.status, c.path, c.old_path) for c in r.changes(r.head())] == [("R", "c.md", "b.md")]
+    assert r.fsck().ok
+    r.close()

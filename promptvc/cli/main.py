@@ -35,12 +35,12 @@ def cli(chdir: str | None) -> None:
 
 
 from . import (  # noqa: E402
-    daemon_cmds, experiment_cmds, history, maint, merge_cmds, refs_cmds, remote_cmds, tui_cmd,
-    worktree,
+    daemon_cmds, experiment_cmds, gitcmds, history, maint, merge_cmds, refs_cmds, remote_cmds,
+    tui_cmd, worktree,
 )
 
 for module in (worktree, history, refs_cmds, merge_cmds, remote_cmds, daemon_cmds,
-               experiment_cmds, tui_cmd, maint):
+               experiment_cmds, gitcmds, tui_cmd, maint):
     for command in module.COMMANDS:
         cli.add_command(command)
 
