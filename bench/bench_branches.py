@@ -35,6 +35,9 @@ AUTHOR = "Bench <bench@example.com>"
 
 
 def main() -> None:
+    import benchenv
+
+    benchenv.prepare()
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--commits", type=int, default=1000)

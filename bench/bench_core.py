@@ -102,6 +102,9 @@ def build(root: Path, files: int, versions: int, per_commit: int, seed: int):
 
 
 def main() -> None:
+    import benchenv
+
+    benchenv.prepare()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=100)
     ap.add_argument("--versions", type=int, default=1000)

@@ -36,6 +36,9 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def main() -> None:
+    import benchenv
+
+    benchenv.prepare()
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--saves", type=int, default=30)

@@ -87,6 +87,9 @@ def scenario(binary: str, tmp: Path, delay_ms: float, files: int) -> list[tuple]
 
 
 def main() -> None:
+    import benchenv
+
+    benchenv.prepare()
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--delay-ms", type=float, default=25.0, help="added each way by the proxy")

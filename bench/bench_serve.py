@@ -69,6 +69,9 @@ def http_read(client: HranaClient, ref: str, path: str) -> bytes:
 
 
 def main() -> None:
+    import benchenv
+
+    benchenv.prepare()
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reads", type=int, default=20000)

@@ -272,6 +272,9 @@ def reconstruct_times(pvc_dir: Path, source: Path, samples: int, seed: int, env:
 
 
 def main() -> None:
+    import benchenv
+
+    benchenv.prepare()
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--git-repo", type=Path, help="benchmark this git repository's history "

@@ -237,6 +237,9 @@ class Tally:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import benchenv
+
+    benchenv.prepare()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1)

@@ -256,6 +256,9 @@ def screenshot(out: Path, size: tuple[int, int] = (100, 30)) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import benchenv
+
+    benchenv.prepare()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,100000")
     ap.add_argument("--samples", type=int, default=20)

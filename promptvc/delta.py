@@ -10,7 +10,6 @@ context; printed diffs add ``--- a/PATH`` / ``+++ b/PATH`` headers.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
@@ -62,6 +61,8 @@ def _opcodes(a: list[bytes], b: list[bytes]):
         elif not mid_b:
             ops.append(("delete", lo, lo + len(mid_a), lo, lo))
         else:
+            import difflib
+
             sm = difflib.SequenceMatcher(None, mid_a, mid_b, autojunk=len(mid_a) > 2000)
             for tag, i1, i2, j1, j2 in sm.get_opcodes():
                 ops.append((tag, i1 + lo, i2 + lo, j1 + lo, j2 + lo))

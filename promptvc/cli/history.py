@@ -123,6 +123,21 @@ def log(repo, max_count: int | None, oneline: bool, stat: bool, as_json: bool,
         ])
         return
     deco = _decorations(repo)
+    if oneline and not stat:  # the common case for long histories: one write, no styling cost
+        import sys
+
+        tty = sys.stdout.isatty()
+        out = []
+        for c in commits:
+            d = f" ({', '.join(deco[c.id])})" if c.id in deco else ""
+            if tty:
+                out.append(click.style(c.short, fg="yellow") + click.style(d, fg="cyan")
+                           + " " + c.summary)
+            else:
+                out.append(f"{c.short}{d} {c.summary}")
+        if out:
+            click.echo("\n".join(out))
+        return
     for c in commits:
         _print_commit(c, oneline, changes.get(c.id) if stat else None, deco)
 
