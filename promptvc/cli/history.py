@@ -38,36 +38,49 @@ def _split_revs_and_paths(repo, args: tuple[str, ...], max_revs: int) -> tuple[l
 
 
 def _print_commit(info, oneline: bool, changes=None, decorate: dict | None = None) -> None:
+    click.echo(_format_commit(info, oneline, changes, decorate, _styler()), nl=False)
+
+
+def _styler():
+    """click.style on a terminal, plain text elsewhere (no escape codes to strip)."""
+    import sys
+
+    if sys.stdout.isatty():
+        return click.style
+    return lambda text, **_kw: text
+
+
+def _format_commit(info, oneline: bool, changes, decorate: dict | None, style) -> str:
+    out: list[str] = []
     deco = ""
     if decorate and info.id in decorate:
         deco = " (" + ", ".join(decorate[info.id]) + ")"
     if oneline:
-        click.echo(click.style(info.short, fg="yellow") + click.style(deco, fg="cyan")
-                   + " " + info.summary)
+        out.append(style(info.short, fg="yellow") + style(deco, fg="cyan") + " " + info.summary)
     else:
-        click.echo(click.style(f"commit {info.id}", fg="yellow") + click.style(deco, fg="cyan"))
+        out.append(style(f"commit {info.id}", fg="yellow") + style(deco, fg="cyan"))
         if len(info.parents) > 1:
-            click.echo("Merge: " + " ".join(p[:8] for p in info.parents))
-        click.echo(f"Author: {info.author}")
-        click.echo(f"Date:   {info.date}")
-        click.echo()
-        for line in info.message.splitlines() or [""]:
-            click.echo(f"    {line}")
+            out.append("Merge: " + " ".join(p[:8] for p in info.parents))
+        out.append(f"Author: {info.author}")
+        out.append(f"Date:   {info.date}")
+        out.append("")
+        out.extend(f"    {line}" for line in (info.message.splitlines() or [""]))
     if changes is not None:
         if not oneline:
-            click.echo()
+            out.append("")
         width = max((len(_stat_name(c)) for c in changes), default=0)
         for c in changes:
             total = c.insertions + c.deletions
-            bar = click.style("+" * min(c.insertions, 40), fg="green") + click.style(
+            bar = style("+" * min(c.insertions, 40), fg="green") + style(
                 "-" * min(c.deletions, 40), fg="red")
-            click.echo(f" {_stat_name(c):<{width}} | {total:>4} {bar}")
+            out.append(f" {_stat_name(c):<{width}} | {total:>4} {bar}")
         ins = sum(c.insertions for c in changes)
         dels = sum(c.deletions for c in changes)
-        click.echo(f" {plural(len(changes), 'file')} changed, {plural(ins, 'insertion')}(+), "
+        out.append(f" {plural(len(changes), 'file')} changed, {plural(ins, 'insertion')}(+), "
                    f"{plural(dels, 'deletion')}(-)")
     if not oneline:
-        click.echo()
+        out.append("")
+    return "\n".join(out) + "\n"
 
 
 def _stat_name(c) -> str:
@@ -123,23 +136,11 @@ def log(repo, max_count: int | None, oneline: bool, stat: bool, as_json: bool,
         ])
         return
     deco = _decorations(repo)
-    if oneline and not stat:  # the common case for long histories: one write, no styling cost
-        import sys
-
-        tty = sys.stdout.isatty()
-        out = []
-        for c in commits:
-            d = f" ({', '.join(deco[c.id])})" if c.id in deco else ""
-            if tty:
-                out.append(click.style(c.short, fg="yellow") + click.style(d, fg="cyan")
-                           + " " + c.summary)
-            else:
-                out.append(f"{c.short}{d} {c.summary}")
-        if out:
-            click.echo("\n".join(out))
-        return
-    for c in commits:
-        _print_commit(c, oneline, changes.get(c.id) if stat else None, deco)
+    style = _styler()
+    text = "".join(_format_commit(c, oneline, changes.get(c.id) if stat else None, deco, style)
+                   for c in commits)
+    if text:
+        click.echo(text, nl=False)
 
 
 @click.command()
