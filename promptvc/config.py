@@ -7,10 +7,8 @@ credentials file that holds theirs.
 from __future__ import annotations
 
 import configparser
-import getpass
 import os
 import re
-import socket
 from pathlib import Path
 
 from .errors import ConfigError
@@ -110,6 +108,9 @@ def default_author(config: Config | None = None) -> str:
             uc = Config(user_cfg)
             name = name or uc.get("user", "name")
             email = email or uc.get("user", "email")
+    import getpass
+    import socket
+
     name = name or os.environ.get("GIT_AUTHOR_NAME")
     email = email or os.environ.get("GIT_AUTHOR_EMAIL")
     if not name:
