@@ -202,8 +202,16 @@ class Daemon:
         except Exception as exc:  # noqa: BLE001
             self._error(f"scan failed: {exc}")
             return
-        if changes:
-            self._commit([c.path for c in changes], {c.path: c.status for c in changes})
+        if not changes:
+            return
+        paths = sorted({c.path for c in changes} | {c.old_path for c in changes if c.old_path})
+        # the same stability rule as the watcher: a file still being written waits
+        stable, unstable = StableFilter().changed(self.root, paths, self.options.debounce)
+        for r in unstable:
+            if self.watcher is not None:
+                self.watcher.debouncer.touch(r)
+        if stable:
+            self._commit(stable, None)
 
     def _handle_changes(self, rels: list[str]) -> None:
         changed, unstable = self.filter.changed(self.root, rels, self.options.debounce)

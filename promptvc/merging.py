@@ -203,7 +203,17 @@ def merge(repo, rev: str, *, message: str | None = None, no_ff: bool = False,
           diff3: bool = False, author: str | None = None, date: str | None = None,
           write_conflicts: bool = True) -> MergeOutcome:
     """Merge REV into the current branch. With WRITE_CONFLICTS false, a merge that would
-    conflict changes nothing and only reports the conflicts (the daemon uses this)."""
+    conflict changes nothing and only reports the conflicts (the daemon uses this).
+
+    The whole merge runs under the repository's write lock, so no commit can land between
+    reading HEAD and moving it."""
+    with repo.store.transaction():
+        return _merge_locked(repo, rev, message=message, no_ff=no_ff, diff3=diff3,
+                             author=author, date=date, write_conflicts=write_conflicts)
+
+
+def _merge_locked(repo, rev: str, *, message: str | None, no_ff: bool, diff3: bool,
+                  author: str | None, date: str | None, write_conflicts: bool) -> MergeOutcome:
     if repo.store.get_state("MERGE_HEAD"):
         raise MergeError("a merge is already in progress",
                          hint="finish it with `pvc merge --continue` or `pvc merge --abort`")
@@ -347,8 +357,7 @@ def _commit_merge(repo, ours_tree: dict[str, str], contents: dict[str, bytes],
                               parent2_versions=parent2, update_tracked=False)
     for p in contents:
         repo.store.track(p)
-        st = repo.abspath(p).lstat()
-        repo.store.set_tracked_stat(p, st.st_size, str(st.st_mtime_ns), sha256(contents[p]))
+        repo.cache_stat(p, contents[p])
     for p in ours_tree:
         if p not in contents:
             repo.store.untrack(p)

@@ -442,6 +442,21 @@ class Repo:
             updates.append((rel, st.st_size, mtime, digest))
         return digest
 
+    def _stat_entry(self, rel: str, data: bytes) -> tuple:
+        """What the stat cache may remember about REL, whose content is DATA: nothing when
+        the file changed within the last 2 s (racy-git rule: a same-size edit in the same
+        mtime tick would otherwise look unchanged)."""
+        try:
+            st = self.abspath(rel).lstat()
+        except FileNotFoundError:
+            return (rel, None, None, None)
+        if _dt.datetime.now().timestamp() - st.st_mtime > 2:
+            return (rel, st.st_size, str(st.st_mtime_ns), sha256(data))
+        return (rel, None, None, None)
+
+    def cache_stat(self, rel: str, data: bytes) -> None:
+        self.store.set_tracked_stat(*self._stat_entry(rel, data))
+
     def _flush_stat_cache(self, updates: list) -> None:
         if not updates:
             return
@@ -697,11 +712,7 @@ class Repo:
                 if problem:
                     raise PathError(f"cannot commit '{c.path}': {problem}",
                                     hint=f"stop tracking it with `pvc rm --cached {c.path}`")
-                st = self.abspath(c.path).lstat()
-                if _dt.datetime.now().timestamp() - st.st_mtime > 2:  # racy-git rule
-                    tracked_updates.append((c.path, st.st_size, str(st.st_mtime_ns), sha256(data)))
-                else:
-                    tracked_updates.append((c.path, None, None, None))
+                tracked_updates.append(self._stat_entry(c.path, data))
             p2 = (parent2_versions or {}).get(c.path)
             vid, ins, dels = self.versions.put(data, kind="prompt", parent=c.old_id, parent2=p2,
                                                path=c.path, at=at)

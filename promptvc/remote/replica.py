@@ -67,8 +67,10 @@ def sync_replica(path: Path, url: str, token: str | None, deadline: float,
         if token:
             env["PVC_SYNC_TOKEN"] = token
         started = time.monotonic()
+        budget = max(1, int(deadline - time.monotonic()) + 1)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "promptvc.remote.replica", str(path), url],
+            [sys.executable, "-m", "promptvc.remote.replica", str(path), url, str(budget),
+             str(os.getpid())],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
             start_new_session=True,
         )
@@ -86,6 +88,19 @@ def sync_replica(path: Path, url: str, token: str | None, deadline: float,
     finally:
         if held:
             held.release()
+
+
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the sync child
+    """Linux: SIGKILL this child when the process that started it dies (a killed daemon
+    must not leave a sync running beside its successor); exit now if it already has."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - not Linux: the deadline alarm still applies
+        pass
+    if parent and os.getppid() != parent:
+        os._exit(4)
 
 
 def remove_replica(path: Path) -> list[Path]:
@@ -174,7 +189,12 @@ class ReplicaReader:
         return self.conn.execute(sql, args).fetchall()
 
 
-def _child(path: str, url: str) -> int:  # pragma: no cover - runs in the sync child
+def _child(path: str, url: str, budget: int, parent: int) -> int:  # pragma: no cover
+    """The sync child process."""
+    _die_with_parent(parent)
+    # the kernel ends this process at its deadline even while libsql holds the GIL
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(max(1, budget))
     os.environ["RUST_LOG"] = "off"
     import libsql_experimental as libsql
 
@@ -192,4 +212,5 @@ def _child(path: str, url: str) -> int:  # pragma: no cover - runs in the sync c
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(_child(sys.argv[1], sys.argv[2]))
+    sys.exit(_child(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 60,
+                    int(sys.argv[4]) if len(sys.argv) > 4 else 0))

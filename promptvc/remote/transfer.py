@@ -201,7 +201,9 @@ def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = 
 
 
 def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
-          force_init: bool) -> PushResult:
+          force_init: bool, expected: str | None = None) -> PushResult:
+    """EXPECTED: where the remote branch really is, when our tracking ref is behind it (a
+    push of ours that landed but was not recorded: the process died after the request)."""
     if not branch:
         raise RemoteError("HEAD is not on a branch", hint="give the branch: pvc push origin NAME")
     local_ref = R.HEADS + branch
@@ -210,7 +212,7 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
         raise RemoteError(f"branch '{branch}' has no commits to push",
                           hint="commit first, or name another branch")
     tracking_ref = f"{R.REMOTES}{remote.name}/{branch}"
-    tracking = repo.store.get_ref(tracking_ref)
+    tracking = expected or repo.store.get_ref(tracking_ref)
     if tracking == head:
         return PushResult(branch, tracking, head, 0, 0, 0, up_to_date=True, url=remote.url)
     if tracking is not None and tracking not in repo.store.ancestor_ids([head]):
@@ -275,6 +277,8 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
                 now = _remote_ref(client, remote_ref)
                 if now == head:
                     return None
+                if now is not None and now != tracking and now in repo.store.ancestor_ids([head]):
+                    raise _BehindRemote(now) from None  # our own earlier push landed
                 raise _non_ff(remote, branch) from None
             if "no such table" in exc.message and not init:
                 raise _Uninitialized() from None
@@ -284,7 +288,12 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
         with_retries(remote, deadline, attempt, f"push {branch}")
     except _Uninitialized:
         client.close()
-        return _push(repo, remote, branch, db_name, True)
+        return _push(repo, remote, branch, db_name, True, expected)
+    except _BehindRemote as behind:
+        client.close()
+        if expected is not None:
+            raise _non_ff(remote, branch) from None
+        return _push(repo, remote, branch, db_name, force_init, behind.target)
     finally:
         requests = client.requests
         client.close()
@@ -300,6 +309,12 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
 
 class _Uninitialized(Exception):
     pass
+
+
+class _BehindRemote(Exception):
+    def __init__(self, target: str):
+        super().__init__(target)
+        self.target = target
 
 
 def _remote_ref(client: hrana.HranaClient, name: str) -> str | None:

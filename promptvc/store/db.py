@@ -141,7 +141,12 @@ def _is_locked(exc: Exception) -> bool:
 class Store:
     """A pvc database file opened with libsql-experimental."""
 
-    def __init__(self, path: str, *, busy_timeout_ms: int = 10_000, readonly: bool = False):
+    def __init__(self, path: str, *, busy_timeout_ms: int | None = None, readonly: bool = False):
+        if busy_timeout_ms is None:  # how long a writer waits for another pvc process
+            try:
+                busy_timeout_ms = int(os.environ.get("PVC_BUSY_TIMEOUT_MS", "10000"))
+            except ValueError:
+                busy_timeout_ms = 10_000
         self.path = path
         self.readonly = readonly
         self._depth = 0
