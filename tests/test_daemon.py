@@ -210,8 +210,9 @@ def test_frozen_primary_daemon_stays_responsive(tmp_path, server, canary_token):
     try:
         server.pause()
         (a / "p.md").write_text("while frozen\n")
-        wait_for(lambda: d.state()["state"] in ("offline", "error"), timeout=20,
-                 what="offline state")
+        wait_for(lambda: d.state()["state"] in ("offline", "error")
+                 and d.state()["pending_commits"] >= 1, timeout=20,
+                 what="offline state with the edit committed locally")
         t = time.monotonic()
         st = json.loads(cli(a, "daemon", "status", "--json").stdout)
         assert time.monotonic() - t < 3
