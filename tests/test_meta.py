@@ -71,8 +71,11 @@ def test_layers():
 def _all_commands():
     from promptvc.cli.main import cli
 
+    ctx = click.Context(cli)
+
     def walk(group: click.Group, prefix: str):
-        for name, cmd in group.commands.items():
+        for name in group.list_commands(ctx):
+            cmd = group.get_command(ctx, name)
             full = f"{prefix} {name}".strip()
             yield full, cmd
             if isinstance(cmd, click.Group):

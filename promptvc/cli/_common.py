@@ -10,10 +10,22 @@ import click
 
 
 class PvcGroup(click.Group):
-    """Lists commands in the order they were added (git's help order), not A-Z."""
+    """Loads each command's module on first use (`lazy_commands`: name -> module) and lists
+    commands in git's help order, not A-Z."""
+
+    lazy_commands: dict[str, str] = {}
 
     def list_commands(self, ctx):
-        return list(self.commands)
+        return list(dict.fromkeys([*self.lazy_commands, *self.commands]))
+
+    def get_command(self, ctx, name):
+        if name not in self.commands and name in self.lazy_commands:
+            import importlib
+
+            module = importlib.import_module(f"promptvc.cli.{self.lazy_commands[name]}")
+            for command in module.COMMANDS:
+                self.add_command(command)
+        return self.commands.get(name)
 
 
 class DashDashCommand(click.Command):

@@ -34,15 +34,24 @@ def cli(chdir: str | None) -> None:
             raise click.UsageError(f"cannot change to '{chdir}': {exc.strerror}") from None
 
 
-from . import (  # noqa: E402
-    daemon_cmds, experiment_cmds, gitcmds, history, maint, merge_cmds, refs_cmds, remote_cmds,
-    tui_cmd, worktree,
-)
-
-for module in (worktree, history, refs_cmds, merge_cmds, remote_cmds, daemon_cmds,
-               experiment_cmds, gitcmds, tui_cmd, maint):
-    for command in module.COMMANDS:
-        cli.add_command(command)
+# command name -> the module that defines it; a module is imported only when one of its
+# commands runs (or for --help), so each command starts as fast as it can
+COMMAND_MODULES = {
+    "init": "worktree", "add": "worktree", "rm": "worktree", "mv": "worktree",
+    "status": "worktree", "commit": "worktree", "restore": "worktree",
+    "log": "history", "show": "history", "diff": "history", "reflog": "history",
+    "branch": "refs_cmds", "switch": "refs_cmds", "tag": "refs_cmds",
+    "merge": "merge_cmds",
+    "remote": "remote_cmds", "clone": "remote_cmds", "fetch": "remote_cmds",
+    "pull": "remote_cmds", "push": "remote_cmds", "sync": "remote_cmds",
+    "server": "remote_cmds",
+    "daemon": "daemon_cmds",
+    "experiment": "experiment_cmds",
+    "import": "gitcmds", "export": "gitcmds",
+    "tui": "tui_cmd",
+    "fsck": "maint", "config": "maint", "debug": "maint",
+}
+cli.lazy_commands = COMMAND_MODULES
 
 
 def main(argv: list[str] | None = None) -> None:
