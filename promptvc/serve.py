@@ -171,6 +171,11 @@ class PromptSource:
             src.sync()  # the first start needs the primary once
         else:
             src.last_sync = src._synced_at(main)
+            if src.staleness() is None or src.staleness() > interval:
+                try:  # catch up at start, bounded by TIMEOUT; offline: serve what we have
+                    src.sync()
+                except ServeError as exc:
+                    src.last_error = exc.message
         src._main = _Db(main)
         if background:
             src._thread = threading.Thread(target=src._run, name="pvc-serve-sync", daemon=True)

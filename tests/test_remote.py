@@ -352,3 +352,26 @@ def test_tags_are_published_and_cloned(tmp_path, pvc, monkeypatch, sqld_namespac
     monkeypatch.chdir(tmp_path / "b")
     assert pvc("tag").stdout == "production\n"
     assert pvc("show", "production:p.md").stdout == "v1\n"
+
+
+def test_a_tag_moved_on_the_remote_moves_here(tmp_path, pvc, monkeypatch, sqld_namespace):
+    url = sqld_namespace.url
+    make_repo(tmp_path / "a", pvc, monkeypatch, url)
+    write_commit(pvc, "p.md", "v1\n", "one")
+    pvc("tag", "production")
+    assert pvc("push", "--tags").exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    assert pvc("clone", url, "b").exit_code == 0
+    monkeypatch.chdir(tmp_path / "a")
+    write_commit(pvc, "p.md", "v2\n", "two")
+    pvc("tag", "-f", "production", "HEAD")
+    assert pvc("push", "--tags").exit_code == 0
+    monkeypatch.chdir(tmp_path / "b")
+    assert pvc("pull").exit_code == 0
+    assert pvc("show", "production:p.md").stdout == "v2\n"
+    log = json.loads(pvc("reflog", "production", "--json").stdout)
+    assert log[0]["action"] == "fetch: tag moved on origin"
+    # a tag moved here and not pushed is not overwritten by the next fetch
+    pvc("tag", "-f", "production", "HEAD~1")
+    assert pvc("fetch").exit_code == 0
+    assert pvc("show", "production:p.md").stdout == "v1\n"

@@ -212,3 +212,28 @@ def test_remote_experiment_end_to_end(tmp_path, pvc, monkeypatch, server, canary
     src = PromptSource.remote(url, cache_dir=cache, background=False)
     assert src.flush() == 1
     src.close()
+
+
+@pytest.mark.sqld
+def test_a_new_process_catches_up_at_start(tmp_path, pvc, monkeypatch, server):
+    url = f"http://localhost:{server.http_port}"
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    pvc("init")
+    Path("p.md").write_text("v1\n")
+    pvc("add", "p.md")
+    pvc("commit", "-m", "one")
+    pvc("tag", "production")
+    pvc("remote", "add", "origin", url)
+    assert pvc("push", "--tags").exit_code == 0
+    cache = tmp_path / "cache"
+    with PromptSource.remote(url, cache_dir=cache, interval=0.2, background=False) as src:
+        assert src.get("p.md").content == "v1\n"
+    Path("p.md").write_text("v2\n")
+    pvc("commit", "-m", "two")
+    pvc("tag", "-f", "production", "HEAD")
+    assert pvc("push", "--tags").exit_code == 0
+    time.sleep(0.3)  # the cache is now older than the interval
+    with PromptSource.remote(url, cache_dir=cache, interval=0.2, background=False) as src:
+        assert src.get("p.md").content == "v2\n"

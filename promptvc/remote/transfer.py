@@ -485,11 +485,17 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
         prefix = f"{R.REMOTES}{remote.name}/"
         for name, target in remote_refs.items():
             if name.startswith(R.TAGS):
-                # like git: a tag we do not have is created; our own tags are never moved
-                if repo.store.get_ref(name) is None and repo.store.get_commit(target):
-                    repo.store.cas_ref(name, None, target, at=at)
-                    repo.store.append_reflog(name, None, target, author, at,
-                                             f"fetch: tag from {remote.name}")
+                # a tag we do not have is created; one the remote moved (a promotion) moves
+                # here too, unless it was moved here since the last fetch (ours wins)
+                seen_key = f"fetched.{remote.name}.{name}"
+                local, seen = repo.store.get_ref(name), repo.store.get_state(seen_key)
+                if repo.store.get_commit(target) and local != target and (
+                        local is None or local == seen):
+                    repo.store.cas_ref(name, local, target, at=at)
+                    repo.store.append_reflog(name, local, target, author, at,
+                                             f"fetch: tag {'moved' if local else 'created'} "
+                                             f"on {remote.name}")
+                repo.store.set_state(seen_key, target)
                 continue
             short = name[len(R.HEADS):]
             local = prefix + short
