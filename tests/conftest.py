@@ -81,6 +81,18 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture
+def server(sqld_binary, tmp_path):
+    """A sqld of this test's own (tests that stop, pause or restart their primary)."""
+    from tests.sqld_harness import start_sqld
+
+    srv = start_sqld(sqld_binary, tmp_path / "srv")
+    yield srv
+    if srv.paused:
+        srv.resume()
+    srv.stop()
+
+
+@pytest.fixture
 def repo_dir(tmp_path, monkeypatch):
     """An empty folder, made the current directory."""
     d = tmp_path / "work"

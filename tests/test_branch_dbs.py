@@ -8,16 +8,8 @@ from pathlib import Path
 import pytest
 
 from promptvc.remote.hrana import HranaClient, HranaError
-from tests.sqld_harness import start_sqld
 
 pytestmark = pytest.mark.sqld
-
-
-@pytest.fixture
-def server(sqld_binary, tmp_path):
-    srv = start_sqld(sqld_binary, tmp_path / "srv")
-    yield srv
-    srv.stop()
 
 
 def refs_of(url: str) -> dict[str, str]:

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from promptvc.remote.hrana import HranaClient
-from tests.sqld_harness import start_sqld
 
 pytestmark = pytest.mark.sqld
 PROCS: list[subprocess.Popen] = []
@@ -86,15 +85,6 @@ class DaemonProc:
 
 def log_messages(root: Path) -> list[str]:
     return [c["message"] for c in json.loads(cli(root, "log", "--json").stdout)]
-
-
-@pytest.fixture
-def server(sqld_binary, tmp_path):
-    srv = start_sqld(sqld_binary, tmp_path / "srv")
-    yield srv
-    if srv.paused:
-        srv.resume()
-    srv.stop()
 
 
 def two_clones(tmp_path: Path, server) -> tuple[Path, Path, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from promptvc.remote.hrana import HranaClient
-from tests.sqld_harness import start_sqld, unique_namespace
+from tests.sqld_harness import unique_namespace
 
 pytestmark = pytest.mark.sqld
 
@@ -181,12 +181,8 @@ def test_login_stores_owner_only_credentials(repo, pvc, monkeypatch):
 
 # -- faults -------------------------------------------------------------------------------------
 @pytest.fixture
-def own_sqld(sqld_binary, tmp_path):
-    server = start_sqld(sqld_binary, tmp_path / "srv")
-    yield server
-    if server.paused:
-        server.resume()
-    server.stop()
+def own_sqld(server):
+    return server
 
 
 def restart(server):

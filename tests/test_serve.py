@@ -14,7 +14,6 @@ import pytest
 from promptvc.experiments import assign, parse_split
 from promptvc.serve import PromptSource, RenderError, ServeError
 from promptvc.stats import Moments, t_two_sided_p, two_proportions, welch
-from tests.sqld_harness import start_sqld
 # -- assignment and statistics (pure) -------------------------------------------------------
 def test_assignment_is_stable_and_matches_the_split():
     arms, split = ["control", "b"], parse_split("70/30", 2)
@@ -131,15 +130,6 @@ def test_local_experiment_record_report_promote(local_repo, pvc):
 
 
 # -- remote source across branch databases -------------------------------------------------------
-@pytest.fixture
-def server(sqld_binary, tmp_path):
-    srv = start_sqld(sqld_binary, tmp_path / "srv")
-    yield srv
-    if srv.paused:
-        srv.resume()
-    srv.stop()
-
-
 RECORDER = """
 import sys
 from promptvc.serve import PromptSource
