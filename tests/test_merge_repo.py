@@ -34,6 +34,16 @@ def head(repo):
         r.close()
 
 
+def diverge(repo, pvc, old: str, theirs: str, ours: str) -> None:
+    """Branch exp replaces OLD in p.md by THEIRS; main replaces it by OURS."""
+    pvc("switch", "-c", "exp")
+    sub(repo, "p.md", old, theirs)
+    commit(pvc, "exp edit")
+    pvc("switch", "main")
+    sub(repo, "p.md", old, ours)
+    commit(pvc, "main edit")
+
+
 @pytest.fixture
 def base(repo, pvc):
     (repo / "p.md").write_text(DOC)
@@ -72,12 +82,7 @@ def test_same_paragraph_different_sentences_merge_cleanly(base, pvc):
 
 
 def test_same_sentence_conflicts_then_continue(base, pvc):
-    pvc("switch", "-c", "exp")
-    sub(base, "p.md", "Cite the article.", "Cite the help article.")
-    commit(pvc, "exp edit")
-    pvc("switch", "main")
-    sub(base, "p.md", "Cite the article.", "Always cite sources.")
-    commit(pvc, "main edit")
+    diverge(base, pvc, "Cite the article.", "Cite the help article.", "Always cite sources.")
     r = pvc("merge", "exp")
     assert r.exit_code == 1
     assert r.stdout == "Auto-merging p.md\nCONFLICT (content): Merge conflict in p.md\n"
@@ -105,12 +110,7 @@ def test_same_sentence_conflicts_then_continue(base, pvc):
 
 
 def test_diff3_markers(base, pvc):
-    pvc("switch", "-c", "exp")
-    sub(base, "p.md", "Cite the article.", "Cite the help article.")
-    commit(pvc, "exp edit")
-    pvc("switch", "main")
-    sub(base, "p.md", "Cite the article.", "Always cite sources.")
-    commit(pvc, "main edit")
+    diverge(base, pvc, "Cite the article.", "Cite the help article.", "Always cite sources.")
     assert pvc("merge", "--diff3", "exp").exit_code == 1
     text = (base / "p.md").read_text()
     assert f"||||||| base\n{PARA}=======\n" in text
