@@ -138,7 +138,7 @@ class StableFilter:
     def changed(self, root: Path, rels: list[str], window: float) -> tuple[list[str], list[str]]:
         """(changed paths, still-unstable paths to look at again)."""
         first = {r: digest(root / r) for r in rels}
-        time.sleep(min(window, 0.2))
+        time.sleep(window)  # unchanged across the whole debounce window, or not done yet
         changed, unstable = [], []
         for r in rels:
             again = digest(root / r)
