@@ -222,27 +222,13 @@ def source_db(repo, refresh: bool = True):
 
 
 def _write(repo, exp: Experiment) -> None:
-    from .remote import hrana
-    from .remote.transfer import SHARED_DDL, with_retries
+    from .remote.transfer import SHARED_DDL, run_batch
     from .store.serving import EXPERIMENT_DDL, upsert_experiment_sql
 
     remote = shared_remote(repo)
     if remote is not None:
-        import time
-
-        deadline = time.monotonic() + remote.timeout
-        client = hrana.HranaClient(remote.http_url, auth_token=remote.token(),
-                                   timeout=remote.timeout)
-        stmts = [(s, ()) for s in SHARED_DDL + EXPERIMENT_DDL] + [upsert_experiment_sql(exp.to_row())]
-
-        def attempt(remaining: float):
-            client.timeout = remaining
-            return client.batch(stmts)
-
-        try:
-            with_retries(remote, deadline, attempt, f"record experiment {exp.name}")
-        finally:
-            client.close()
+        run_batch(remote, [(s, ()) for s in SHARED_DDL + EXPERIMENT_DDL]
+                  + [upsert_experiment_sql(exp.to_row())], f"record experiment {exp.name}")
     with repo.store.transaction():
         repo.store.put_experiment(exp.to_row())
 

@@ -11,27 +11,15 @@ from __future__ import annotations
 from .. import refs as R
 from ..errors import RefError, RemoteError
 from ..store import BranchDbRow
-from . import hrana
 from .branchdb import BranchBackend, new_db_name
 from .remotes import Remote
 from .replica import remove_replica
-from .transfer import SHARED_DDL, push, replica_path, with_retries
+from .transfer import SHARED_DDL, push, replica_path, run_batch
 
 
 def _record_on_main(remote: Remote, statements: list[tuple[str, tuple]]) -> None:
-    import time
-
-    deadline = time.monotonic() + remote.timeout
-    client = hrana.HranaClient(remote.http_url, auth_token=remote.token(), timeout=remote.timeout)
-
-    def attempt(remaining: float):
-        client.timeout = remaining
-        return client.batch([(sql, ()) for sql in SHARED_DDL] + statements)
-
-    try:
-        with_retries(remote, deadline, attempt, "record the branch database")
-    finally:
-        client.close()
+    run_batch(remote, [(sql, ()) for sql in SHARED_DDL] + statements,
+              "record the branch database")
 
 
 def _upsert(row: BranchDbRow) -> tuple[str, tuple]:

@@ -125,6 +125,22 @@ def with_retries(remote: Remote, deadline: float, fn: Callable[[float], object],
             raise _explain(remote, exc, what) from None
 
 
+def run_batch(remote: Remote, statements: list[tuple[str, tuple]], what: str) -> None:
+    """Run STATEMENTS on REMOTE as one atomic Hrana batch, retrying transient errors, never
+    past the remote's timeout."""
+    deadline = time.monotonic() + remote.timeout
+    client = hrana.HranaClient(remote.http_url, auth_token=remote.token(), timeout=remote.timeout)
+
+    def attempt(remaining: float):
+        client.timeout = remaining
+        return client.batch(statements)
+
+    try:
+        with_retries(remote, deadline, attempt, what)
+    finally:
+        client.close()
+
+
 # -- push ---------------------------------------------------------------------------------------
 @dataclass
 class PushResult:
@@ -156,6 +172,22 @@ COMMIT_COLS = ["id", "tree_id", "parent1", "parent2", "author", "committed_at", 
                "generation"]
 CHANGE_COLS = ["commit_id", "path", "status", "old_path", "version_id", "old_version_id",
                "insertions", "deletions"]
+
+
+def _object_statements(versions, commits, changes) -> list[tuple[str, tuple]]:
+    """INSERT OR IGNORE statements for version, commit and change rows."""
+    return (
+        _insert_rows("versions", VERSION_COLS, [
+            (v.id, v.kind, v.parent_version_id, v.parent2_version_id, v.path, v.storage,
+             v.codec, bytes(v.data), v.size, v.chain_len, v.chain_bytes, v.created_at)
+            for v in versions])
+        + _insert_rows("commits", COMMIT_COLS, [
+            (c.id, c.tree_id, c.parent1, c.parent2, c.author, c.committed_at, c.message,
+             c.generation) for c in commits])
+        + _insert_rows("changes", CHANGE_COLS, [
+            (c.commit_id, c.path, c.status, c.old_path, c.version_id, c.old_version_id,
+             c.insertions, c.deletions) for c in changes])
+    )
 
 
 def objects_to_push(repo, head: str, remote: Remote, reader: ReplicaReader,
@@ -242,15 +274,7 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
     init = force_init or repo.store.get_state(init_key) != "1"
     if init:
         stmts += [(sql, ()) for sql in SHARED_DDL]
-    stmts += _insert_rows("versions", VERSION_COLS, [
-        (v.id, v.kind, v.parent_version_id, v.parent2_version_id, v.path, v.storage, v.codec,
-         bytes(v.data), v.size, v.chain_len, v.chain_bytes, v.created_at) for v in versions])
-    stmts += _insert_rows("commits", COMMIT_COLS, [
-        (c.id, c.tree_id, c.parent1, c.parent2, c.author, c.committed_at, c.message, c.generation)
-        for c in commits])
-    stmts += _insert_rows("changes", CHANGE_COLS, [
-        (c.commit_id, c.path, c.status, c.old_path, c.version_id, c.old_version_id,
-         c.insertions, c.deletions) for c in changes])
+    stmts += _object_statements(versions, commits, changes)
     cas_step = len(stmts)
     if tracking is None:
         stmts.append(("INSERT INTO refs (name, target, updated_at) VALUES (?, ?, ?)",
@@ -629,15 +653,7 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None) -> list[str]
     at = now_iso()
     author = repo.author()
     stmts = [(sql, ()) for sql in SHARED_DDL]
-    stmts += _insert_rows("versions", VERSION_COLS, [
-        (v.id, v.kind, v.parent_version_id, v.parent2_version_id, v.path, v.storage, v.codec,
-         bytes(v.data), v.size, v.chain_len, v.chain_bytes, v.created_at) for v in uniq.values()])
-    stmts += _insert_rows("commits", COMMIT_COLS, [
-        (c.id, c.tree_id, c.parent1, c.parent2, c.author, c.committed_at, c.message, c.generation)
-        for c in commits])
-    stmts += _insert_rows("changes", CHANGE_COLS, [
-        (c.commit_id, c.path, c.status, c.old_path, c.version_id, c.old_version_id,
-         c.insertions, c.deletions) for c in changes])
+    stmts += _object_statements(list(uniq.values()), commits, changes)
     for n in chosen:
         ref = R.TAGS + n
         stmts.append(("INSERT INTO reflog (ref, old, new, who, at, action) SELECT ?, "
@@ -647,15 +663,5 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None) -> list[str]
         stmts.append(("INSERT INTO refs (name, target, updated_at) VALUES (?, ?, ?) "
                       "ON CONFLICT(name) DO UPDATE SET target = excluded.target, "
                       "updated_at = excluded.updated_at", (ref, tags[n], at)))
-    deadline = time.monotonic() + remote.timeout
-    client = hrana.HranaClient(remote.http_url, auth_token=remote.token(), timeout=remote.timeout)
-
-    def attempt(remaining: float):
-        client.timeout = remaining
-        return client.batch(stmts)
-
-    try:
-        with_retries(remote, deadline, attempt, "push tags")
-    finally:
-        client.close()
+    run_batch(remote, stmts, "push tags")
     return chosen
