@@ -80,6 +80,19 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def wait_for(cond, timeout: float = 15.0, step: float = 0.05, what: str = "condition"):
+    """Poll COND until it returns something true (returned), or fail after TIMEOUT seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 @pytest.fixture
 def server(sqld_binary, tmp_path):
     """A sqld of this test's own (tests that stop, pause or restart their primary)."""

@@ -3,6 +3,7 @@ made, and two clones pushing to one branch. Real processes, real sqld."""
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import subprocess
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import wait_for as _wait_for
+
 from promptvc.remote.hrana import HranaClient
 from promptvc.repo import Repo
-from tests.sqld_harness import start_sqld
 
 pytestmark = pytest.mark.sqld
 PVC = [sys.executable, "-m", "promptvc"]
@@ -34,15 +36,6 @@ def no_leaks():
     assert not left, f"processes left running: {[p.args for p in left]}"
 
 
-@pytest.fixture
-def server(sqld_binary, tmp_path):
-    srv = start_sqld(sqld_binary, tmp_path / "srv")
-    yield srv
-    if srv.paused:
-        srv.resume()
-    srv.stop()
-
-
 def cli(cwd: Path, *args: str, check: bool = True,
         timeout: float = 60) -> subprocess.CompletedProcess:
     p = subprocess.run([*PVC, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
@@ -52,14 +45,7 @@ def cli(cwd: Path, *args: str, check: bool = True,
     return p
 
 
-def wait_for(cond, timeout=30.0, step=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_for = functools.partial(_wait_for, timeout=30.0)
 
 
 def check_fsck(root: Path) -> None:

@@ -11,6 +11,7 @@ documented command (`pvc restore .`, or `pvc merge --abort` when a merge state w
 
 from __future__ import annotations
 
+import functools
 import contextlib
 import json
 import os
@@ -29,7 +30,7 @@ import pytest
 from promptvc.remote.hrana import HranaClient
 from promptvc.repo import Repo
 from tests.conftest import invoke
-from tests.sqld_harness import start_sqld
+from tests.conftest import wait_for as _wait_for
 
 PVC = [sys.executable, "-m", "promptvc"]
 TRIALS = 100
@@ -384,15 +385,6 @@ def test_merge_sigkill(tmp_path, monkeypatch):
 
 
 # -- pvc push -------------------------------------------------------------------------------
-@pytest.fixture
-def server(sqld_binary, tmp_path):
-    srv = start_sqld(sqld_binary, tmp_path / "srv")
-    yield srv
-    if srv.paused:
-        srv.resume()
-    srv.stop()
-
-
 def remote_state(url: str, ids: list[str]) -> tuple[str | None, int]:
     with HranaClient(url) as c:
         rows = c.execute("SELECT target FROM refs WHERE name = 'refs/heads/main'").rows
@@ -555,14 +547,7 @@ def daemon_args() -> list[str]:
     return ["daemon", "run", "--debounce", "0.1", "--interval", "0.3"]
 
 
-def wait_for(cond, timeout=20.0, step=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_for = functools.partial(_wait_for, timeout=20.0)
 
 
 def daemon_running(root: Path, p: subprocess.Popen) -> bool:

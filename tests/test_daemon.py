@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -13,6 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import wait_for as _wait_for
 
 from promptvc.remote.hrana import HranaClient
 
@@ -37,14 +40,7 @@ def no_leaks():
     assert leaked == [], f"leaked threads: {leaked}"
 
 
-def wait_for(cond, timeout=15.0, step=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_for = functools.partial(_wait_for, timeout=15.0)
 
 
 def cli(cwd: Path, *args: str, check=True) -> subprocess.CompletedProcess:
