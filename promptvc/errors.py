@@ -77,5 +77,14 @@ class RemoteError(PvcError):
     pass
 
 
+class FormatError(RemoteError):
+    """A primary's storage format is not the one this pvc writes: older (``code``
+    ``primary-format-old``: run `pvc remote upgrade`) or newer (``primary-format-new``)."""
+
+    def __init__(self, message: str, *, code: str, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.code = code
+
+
 class LockedError(PvcError):
     pass

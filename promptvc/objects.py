@@ -2,7 +2,8 @@
 
 - A version's id is the SHA-256 of its full content.
 - A tree is a manifest ``<version id> <path>\\n`` per file, sorted by path; its id is the
-  SHA-256 of the manifest, i.e. a hash over the sorted (path, content SHA-256) pairs.
+  SHA-256 of the manifest, i.e. a hash over the sorted (path, content SHA-256) pairs. A path
+  with a line feed in it is length-prefixed (see ``manifest_bytes``).
   Manifests are stored as versions too (kind ``tree``), diffed against the parent tree.
 - A commit's id is the SHA-256 of its canonical text (tree, parents, author, date,
   message), so history is a Merkle chain: a changed byte anywhere changes an id.
@@ -28,18 +29,57 @@ def sha256(data: bytes) -> str:
 
 # -- trees ------------------------------------------------------------------------------
 def manifest_bytes(tree: dict[str, str]) -> bytes:
-    return b"".join(
-        f"{vid} {path}\n".encode() for path, vid in sorted(tree.items(), key=lambda kv: kv[0].encode())
-    )
+    """The canonical manifest: ``<version id> <path>\\n`` per file, sorted by path bytes.
+
+    A path containing a line feed is written length-prefixed instead,
+    ``<version id>:<byte length> <path>\\n``, so no file name can change how a manifest
+    parses (every manifest without such a path is byte for byte what format 1 wrote, so its
+    tree id is unchanged)."""
+    out = []
+    for path, vid in sorted(tree.items(), key=lambda kv: kv[0].encode()):
+        raw = path.encode()
+        if b"\n" in raw:
+            out.append(b"%s:%d %s\n" % (vid.encode(), len(raw), raw))
+        else:
+            out.append(b"%s %s\n" % (vid.encode(), raw))
+    return b"".join(out)
 
 
 def parse_manifest(data: bytes) -> dict[str, str]:
+    """Read a manifest made by manifest_bytes. Only a line feed ends an entry (never any other
+    of str.splitlines' separators)."""
     tree: dict[str, str] = {}
-    for line in data.decode().splitlines():
-        vid, _, path = line.partition(" ")
-        if len(vid) != 64 or not path:
-            raise IntegrityError(f"malformed tree manifest line {line[:80]!r}")
-        tree[path] = vid
+    i, n = 0, len(data)
+    while i < n:
+        vid = data[i:i + 64]
+        sep = data[i + 64:i + 65]
+        if len(vid) != 64 or any(c not in b"0123456789abcdef" for c in vid):
+            raise IntegrityError(f"malformed tree manifest entry {data[i:i + 80]!r}")
+        if sep == b" ":
+            end = data.find(b"\n", i + 65)
+            if end < 0:
+                raise IntegrityError(f"malformed tree manifest entry {data[i:i + 80]!r}")
+            raw = data[i + 65:end]
+        elif sep == b":":
+            space = data.find(b" ", i + 65)
+            digits = data[i + 65:space] if space > 0 else b""
+            if not digits.isdigit() or len(digits) > 9:
+                raise IntegrityError(f"malformed tree manifest entry {data[i:i + 80]!r}")
+            start = space + 1
+            end = start + int(digits)
+            if data[end:end + 1] != b"\n":
+                raise IntegrityError(f"malformed tree manifest entry {data[i:i + 80]!r}")
+            raw = data[start:end]
+        else:
+            raise IntegrityError(f"malformed tree manifest entry {data[i:i + 80]!r}")
+        try:
+            path = raw.decode()
+        except UnicodeDecodeError:
+            raise IntegrityError(f"malformed tree manifest entry {data[i:i + 80]!r}") from None
+        if not path:
+            raise IntegrityError(f"malformed tree manifest entry {data[i:i + 80]!r}")
+        tree[path] = vid.decode()
+        i = end + 1
     return tree
 
 

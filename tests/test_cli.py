@@ -496,7 +496,7 @@ def test_newer_schema_refused(repo, pvc):
     r = pvc("status")
     assert r.exit_code == 1
     assert r.stderr == (f"error: the repository database {repo / '.pvc' / 'pvc.db'} has schema "
-                        "version 99, but this pvc knows versions up to 4\n"
+                        "version 99, but this pvc knows versions up to 5\n"
                         "hint: upgrade pvc (pip install -U promptvc) to use this repository\n")
 
 

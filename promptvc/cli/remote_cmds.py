@@ -102,6 +102,33 @@ def remote_remove(repo, name: str) -> None:
     click.echo(f"Removed remote {name}")
 
 
+@remote.command("upgrade")
+@click.argument("name", required=False)
+@json_option
+@with_repo
+def remote_upgrade(repo, name: str | None, as_json: bool) -> None:
+    """Upgrade remote NAME's primary (and its branch databases) to storage format 2.
+
+    One atomic request per database; running it again changes nothing. Afterwards pvc
+    before format 2 can still read the primary but no longer write to it."""
+    from ..remote.upgrade import upgrade
+
+    r = _remote(repo, name)
+    results = upgrade(r)
+    if as_json:
+        emit_json({"remote": r.name, "format": 2, "databases": [x.to_json() for x in results]})
+        return
+    for x in results:
+        where = "main database" if x.database == "main" else f"branch database {x.database}"
+        if x.before is None:
+            state = "empty (the first push creates format 2)"
+        elif x.changed:
+            state = f"upgraded from format {x.before} to format {x.after}"
+        else:
+            state = f"already format {x.after}"
+        click.echo(f"{r.name}: {where}: {state}")
+
+
 @remote.command("login")
 @click.argument("name")
 @with_repo

@@ -21,37 +21,45 @@ from typing import Callable
 from .. import refs as R
 from ..errors import IntegrityError, RemoteError
 from ..objects import commit_id
-from ..store import ChangeRow, CommitRow, VersionRow
+from ..store import ChangeRow, CommitRow, VersionRow, spec
 from . import hrana
 from .remotes import Remote
 from .replica import ReplicaReader, SyncFailed, sync_replica
 
-SHARED_DDL = [
-    """CREATE TABLE IF NOT EXISTS versions (
-        id TEXT PRIMARY KEY, kind TEXT NOT NULL, parent_version_id TEXT, parent2_version_id TEXT,
-        path TEXT, storage TEXT NOT NULL, codec TEXT NOT NULL, data BLOB NOT NULL,
-        size INTEGER NOT NULL, chain_len INTEGER NOT NULL, chain_bytes INTEGER NOT NULL,
-        created_at TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS commits (
-        id TEXT PRIMARY KEY, tree_id TEXT NOT NULL, parent1 TEXT, parent2 TEXT,
-        author TEXT NOT NULL, committed_at TEXT NOT NULL, message TEXT NOT NULL,
-        generation INTEGER NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS changes (
-        commit_id TEXT NOT NULL, path TEXT NOT NULL, status TEXT NOT NULL, old_path TEXT,
-        version_id TEXT, old_version_id TEXT, insertions INTEGER NOT NULL DEFAULT 0,
-        deletions INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (commit_id, path))""",
-    """CREATE TABLE IF NOT EXISTS refs (
-        name TEXT PRIMARY KEY, target TEXT NOT NULL, updated_at TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS reflog (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, ref TEXT NOT NULL, old TEXT, new TEXT,
-        who TEXT NOT NULL, at TEXT NOT NULL, action TEXT NOT NULL)""",
-    "CREATE TABLE IF NOT EXISTS cas_guard (ok INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS branch_dbs (
-        branch TEXT PRIMARY KEY, db_name TEXT NOT NULL, url TEXT NOT NULL, parent TEXT,
-        created_at TEXT NOT NULL, state TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS changes_path ON changes(path)",
-    "CREATE INDEX IF NOT EXISTS commits_parent1 ON commits(parent1)",
-]
+# the primary's schema, from the one specification in promptvc/store/spec.py: it creates a
+# format-2 primary, confirms one, and refuses (FORMAT1_CHECK) a format-1 primary
+SHARED_DDL = spec.primary_ddl()
+_DDL = set(SHARED_DDL) | set(spec.experiment_ddl())
+
+
+def announced(statements: list[tuple[str, tuple]]) -> list[tuple[str, tuple]]:
+    """STATEMENTS as a format-2 writer sends them: after the leading DDL, the writer's
+    announcement (checked by the primary against its format); its row removed at the end."""
+    i = 0
+    while i < len(statements) and statements[i][0] in _DDL:
+        i += 1
+    return statements[:i] + [spec.writer_announce()] + statements[i:] + [spec.WRITER_DONE]
+
+
+def format_error(remote: Remote, exc: Exception) -> RemoteError | None:
+    """The clear error for a batch the primary refused because of its format, or None."""
+    from .upgrade import newer_format_error, older_format_error
+
+    if not isinstance(exc, hrana.StatementError):
+        return None
+    if spec.NEW_FORMAT_MESSAGE in exc.message:
+        from .upgrade import read_format
+
+        try:  # name what the primary has, when it says
+            return newer_format_error(remote, read_format(remote))
+        except (RemoteError, hrana.HranaError):
+            return newer_format_error(remote)
+    if spec.OLD_WRITER_MESSAGE in exc.message:  # cannot happen for us: we announce ourselves
+        return older_format_error(remote)
+    if "no such table: pvc_writer" in exc.message or (
+            exc.step == 1 and "cas_guard" in exc.message and exc.sql == spec.FORMAT1_CHECK[1]):
+        return older_format_error(remote)
+    return None
 
 ROWS_PER_INSERT = 200
 
@@ -79,6 +87,9 @@ def _host(remote: Remote) -> str:
 # -- errors and retries -----------------------------------------------------------------------
 def _explain(remote: Remote, exc: Exception, what: str) -> RemoteError:
     host = _host(remote)
+    refused = format_error(remote, exc)
+    if refused is not None:
+        return refused
     if isinstance(exc, hrana.AuthError):
         return RemoteError(
             f"authentication failed for {host} while trying to {what}: {exc.message}",
@@ -131,6 +142,8 @@ def run_batch(remote: Remote, statements: list[tuple[str, tuple]], what: str) ->
     deadline = time.monotonic() + remote.timeout
     client = hrana.HranaClient(remote.http_url, auth_token=remote.token(), timeout=remote.timeout)
 
+    statements = announced(statements)
+
     def attempt(remaining: float):
         client.timeout = remaining
         return client.batch(statements)
@@ -166,12 +179,9 @@ def _insert_rows(table: str, cols: list[str], rows: list[tuple]) -> list[tuple[s
     return stmts
 
 
-VERSION_COLS = ["id", "kind", "parent_version_id", "parent2_version_id", "path", "storage",
-                "codec", "data", "size", "chain_len", "chain_bytes", "created_at"]
-COMMIT_COLS = ["id", "tree_id", "parent1", "parent2", "author", "committed_at", "message",
-               "generation"]
-CHANGE_COLS = ["commit_id", "path", "status", "old_path", "version_id", "old_version_id",
-               "insertions", "deletions"]
+VERSION_COLS = list(spec.columns("versions", "primary"))
+COMMIT_COLS = list(spec.columns("commits", "primary"))
+CHANGE_COLS = list(spec.columns("changes", "primary"))
 
 
 def _object_statements(versions, commits, changes) -> list[tuple[str, tuple]]:
@@ -274,6 +284,7 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
     init = force_init or repo.store.get_state(init_key) != "1"
     if init:
         stmts += [(sql, ()) for sql in SHARED_DDL]
+    stmts.append(spec.writer_announce())
     stmts += _object_statements(versions, commits, changes)
     cas_step = len(stmts)
     if tracking is None:
@@ -286,6 +297,7 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
         stmts.append(("DELETE FROM cas_guard", ()))
     stmts.append(("INSERT INTO reflog (ref, old, new, who, at, action) VALUES (?,?,?,?,?,?)",
                   (remote_ref, tracking, head, author, at, f"push: {len(commits)} commit(s)")))
+    stmts.append(spec.WRITER_DONE)
     token = remote.token()
     deadline = time.monotonic() + remote.timeout
     client = hrana.HranaClient(remote.http_url, auth_token=token, timeout=remote.timeout)
@@ -306,6 +318,9 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
                 raise _non_ff(remote, branch) from None
             if "no such table" in exc.message and not init:
                 raise _Uninitialized() from None
+            refused = format_error(remote, exc)
+            if refused is not None:
+                raise refused from None
             raise
 
     try:
@@ -497,8 +512,7 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
     with repo.store.transaction():
         for v in versions.values():
             repo.store.insert_version(VersionRow(*v[:7], bytes(v[7]), *v[8:]))
-        for row in new_commits:
-            repo.store.insert_commit(CommitRow(*row))
+        repo.store.insert_commits(CommitRow(*row) for row in new_commits)
         repo.store.insert_changes(ChangeRow(*c) for c in changes)
         # every new version must rebuild to its hash before anything points at it
         for vid in versions:

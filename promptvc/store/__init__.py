@@ -1,5 +1,6 @@
 """Storage layer: the only package with SQL or the libSQL client."""
 
+from . import spec
 from .db import BranchDbRow, ChangeRow, CommitRow, ReflogRow, Store, TrackedRow, VersionRow
 
-__all__ = ["BranchDbRow", "ChangeRow", "CommitRow", "ReflogRow", "Store", "TrackedRow", "VersionRow"]
+__all__ = ["spec", "BranchDbRow", "ChangeRow", "CommitRow", "ReflogRow", "Store", "TrackedRow", "VersionRow"]

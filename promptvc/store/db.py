@@ -11,8 +11,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..errors import LockedError, PvcError, SchemaError
-from .schema import MIGRATIONS, SCHEMA_VERSION
+from ..errors import IntegrityError, LockedError, PvcError, SchemaError
+from .schema import FORMAT2_VERSION, MIGRATIONS, SCHEMA_VERSION
+from .spec import columns, local_ddl
 
 # libsql prints coloured INFO logs to stdout unless told otherwise (breaks --json).
 os.environ.setdefault("RUST_LOG", "off")
@@ -40,10 +41,41 @@ class VersionRow:
     created_at: str
 
 
-VERSION_COLS = (
-    "id, kind, parent_version_id, parent2_version_id, path, storage, codec, data, size, "
-    "chain_len, chain_bytes, created_at"
-)
+VERSION_COLS = ", ".join(c for c in columns("versions") if c != "vrev")
+
+
+def db_id(hex_id: str | None):
+    """A hex id as stored (32 bytes). Text that is not hex is returned as it is: a TEXT value
+    never equals a BLOB, so a lookup of it finds nothing."""
+    if hex_id is None:
+        return None
+    try:
+        return bytes.fromhex(hex_id)
+    except (ValueError, TypeError):
+        return hex_id
+
+
+def hex_id(raw) -> str | None:
+    """A stored id as hex."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return raw
+    return bytes(raw).hex()
+
+
+_b, _h = db_id, hex_id
+
+
+def _version(r: Sequence[Any]) -> "VersionRow":
+    return VersionRow(_h(r[0]), r[1], _h(r[2]), _h(r[3]), *r[4:])
+
+
+def _prefix_range(prefix: str) -> tuple[bytes, bytes] | None:
+    """The id range [lo, hi] of a hex PREFIX, or None when it is not lowercase hex."""
+    if not prefix or len(prefix) > 64 or any(ch not in "0123456789abcdef" for ch in prefix):
+        return None
+    return (bytes.fromhex(prefix.ljust(64, "0")), bytes.fromhex(prefix.ljust(64, "f")))
 
 
 @dataclass(frozen=True)
@@ -74,7 +106,15 @@ VERSION_CHAIN_SQL = f"""WITH RECURSIVE chain(vid, depth) AS (
     FROM chain JOIN versions ON versions.id = chain.vid
     ORDER BY chain.depth DESC"""
 
-COMMIT_COLS = "id, tree_id, parent1, parent2, author, committed_at, message, generation"
+COMMIT_COLS = ", ".join(c for c in columns("commits") if c != "rev")
+# a commit row with its parents' ids (parents are stored as revs)
+COMMIT_SELECT = ("SELECT c.id, c.tree_id, p1.id, p2.id, c.author, c.committed_at, c.message, "
+                 "c.generation FROM commits c LEFT JOIN commits p1 ON p1.rev = c.parent1 "
+                 "LEFT JOIN commits p2 ON p2.rev = c.parent2")
+
+
+def _commit(r: Sequence[Any]) -> "CommitRow":
+    return CommitRow(_h(r[0]), _h(r[1]), _h(r[2]), _h(r[3]), r[4], r[5], r[6], int(r[7]))
 
 
 @dataclass(frozen=True)
@@ -89,7 +129,14 @@ class ChangeRow:
     deletions: int
 
 
-CHANGE_COLS = "commit_id, path, status, old_path, version_id, old_version_id, insertions, deletions"
+CHANGE_COLS = ", ".join(columns("changes"))
+# a change row with its commit's id (changes are keyed by the commit's rev)
+CHANGE_SELECT = ("SELECT c.id, ch.path, ch.status, ch.old_path, ch.version_id, ch.old_version_id, "
+                 "ch.insertions, ch.deletions FROM changes ch JOIN commits c ON c.rev = ch.commit_id")
+
+
+def _change(r: Sequence[Any]) -> "ChangeRow":
+    return ChangeRow(_h(r[0]), r[1], r[2], r[3], _h(r[4]), _h(r[5]), r[6], r[7])
 
 
 @dataclass(frozen=True)
@@ -114,7 +161,7 @@ class BranchDbRow:
     state: str
 
 
-BRANCH_DB_COLS = "remote, branch, db_name, url, parent, created_at, state"
+BRANCH_DB_COLS = ", ".join(columns("branch_dbs"))
 
 
 @dataclass(frozen=True)
@@ -294,13 +341,27 @@ class Store:
                 hint="upgrade pvc (pip install -U promptvc) to use this repository",
             )
         applied = []
+        if current == 0 and not self._one(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'commits'"):
+            with self.transaction():  # a new database: the current format, from the spec
+                for sql in local_ddl():
+                    self._exec(sql)
+                self._exec(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            return ["format2"]
         for number, (name, statements) in enumerate(MIGRATIONS, start=1):
             if number <= current:
                 continue
-            with self.transaction():
-                for sql in statements:
-                    self._exec(sql)
-                self._exec(f"PRAGMA user_version = {number}")
+            try:
+                with self.transaction():
+                    for sql in statements:
+                        self._exec(sql)
+                    self._exec(f"PRAGMA user_version = {number}")
+            except ValueError as exc:  # nothing of the step remains (one transaction)
+                what = "to format 2" if number == FORMAT2_VERSION else f"(step {name})"
+                raise SchemaError(
+                    f"cannot upgrade the repository database {self.path} {what}: {exc}; "
+                    "nothing was changed",
+                    hint="run `pvc fsck` with the pvc that made it, then try again") from None
             applied.append(name)
         return applied
 
@@ -321,33 +382,33 @@ class Store:
     def version_meta(self, version_id: str) -> tuple[int, int, int, str] | None:
         """(size, chain_len, chain_bytes, storage) of a version, or None."""
         row = self._one(
-            "SELECT size, chain_len, chain_bytes, storage FROM versions WHERE id = ?", (version_id,)
-        )
+            "SELECT size, chain_len, chain_bytes, storage FROM versions WHERE id = ?",
+            (_b(version_id),))
         return (int(row[0]), int(row[1]), int(row[2]), row[3]) if row else None
 
     def has_version(self, version_id: str) -> bool:
-        return self._one("SELECT 1 FROM versions WHERE id = ?", (version_id,)) is not None
+        return self._one("SELECT 1 FROM versions WHERE id = ?", (_b(version_id),)) is not None
 
     def insert_version(self, row: VersionRow) -> None:
         self._exec(
             f"INSERT OR IGNORE INTO versions ({VERSION_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
-                row.id, row.kind, row.parent_version_id, row.parent2_version_id, row.path,
-                row.storage, row.codec, row.data, row.size, row.chain_len, row.chain_bytes,
-                row.created_at,
+                _b(row.id), row.kind, _b(row.parent_version_id), _b(row.parent2_version_id),
+                row.path, row.storage, row.codec, row.data, row.size, row.chain_len,
+                row.chain_bytes, row.created_at,
             ),
         )
 
     def version_chain(self, version_id: str, limit: int = 100_000) -> list[VersionRow]:
         """The rows needed to rebuild a version: its snapshot first, the version last."""
-        return [VersionRow(*r) for r in self._all(VERSION_CHAIN_SQL, (version_id, limit))]
+        return [_version(r) for r in self._all(VERSION_CHAIN_SQL, (_b(version_id), limit))]
 
     def get_version_row(self, version_id: str) -> VersionRow | None:
-        row = self._one(f"SELECT {VERSION_COLS} FROM versions WHERE id = ?", (version_id,))
-        return VersionRow(*row) if row else None
+        row = self._one(f"SELECT {VERSION_COLS} FROM versions WHERE id = ?", (_b(version_id),))
+        return _version(row) if row else None
 
     def iter_versions(self, batch: int = 500) -> Iterator[VersionRow]:
-        last = ""
+        last = b""
         while True:
             rows = self._all(
                 f"SELECT {VERSION_COLS} FROM versions WHERE id > ? ORDER BY id LIMIT ?",
@@ -356,26 +417,24 @@ class Store:
             if not rows:
                 return
             for r in rows:
-                yield VersionRow(*r)
+                yield _version(r)
             last = rows[-1][0]
 
     def versions_with_prefix(self, prefix: str, kind: str = "prompt") -> list[str]:
-        return [
-            r[0]
-            for r in self._all(
-                "SELECT id FROM versions WHERE id >= ? AND id < ? AND kind = ? LIMIT 2",
-                (prefix, prefix + "g", kind),
-            )
-        ]
+        rng = _prefix_range(prefix)
+        if rng is None:
+            return []
+        return [_h(r[0]) for r in self._all(
+            "SELECT id FROM versions WHERE id BETWEEN ? AND ? AND kind = ? LIMIT 2", (*rng, kind))]
 
     def versions_of_path(self, path: str) -> list[VersionRow]:
         """Versions first committed under PATH, oldest first (for `debug chain`)."""
         rows = self._all(
             f"SELECT {VERSION_COLS} FROM versions WHERE path = ? AND kind = 'prompt' "
-            "ORDER BY created_at, rowid",
+            "ORDER BY created_at, vrev",
             (path,),
         )
-        return [VersionRow(*r) for r in rows]
+        return [_version(r) for r in rows]
 
     def storage_totals(self) -> dict[str, int]:
         row = self._one(
@@ -385,41 +444,104 @@ class Store:
         return {"versions": row[0], "stored": row[1], "full": row[2], "snapshots": row[3]}
 
     # -- commits ----------------------------------------------------------------------
+    def _rev(self, commit_id: str | None) -> int | None:
+        if commit_id is None:
+            return None
+        row = self._one("SELECT rev FROM commits WHERE id = ?", (_b(commit_id),))
+        return int(row[0]) if row else None
+
+    def _parent_revs(self, row: CommitRow) -> tuple[int | None, int | None]:
+        revs = []
+        for p in (row.parent1, row.parent2):
+            rev = self._rev(p)
+            if p is not None and rev is None:
+                raise IntegrityError(
+                    f"commit {row.id[:12]} names parent {p[:12]}, which is not in the repository",
+                    hint="bring the parent first (fetch it), or run `pvc fsck`")
+            revs.append(rev)
+        return revs[0], revs[1]
+
     def insert_commit(self, row: CommitRow) -> None:
+        """Insert a commit (once). Its parents must be in the database already."""
+        if self._rev(row.id) is not None:
+            return
+        p1, p2 = self._parent_revs(row)
         self._exec(
             f"INSERT OR IGNORE INTO commits ({COMMIT_COLS}) VALUES (?,?,?,?,?,?,?,?)",
-            (row.id, row.tree_id, row.parent1, row.parent2, row.author, row.committed_at,
+            (_b(row.id), _b(row.tree_id), p1, p2, row.author, row.committed_at,
              row.message, row.generation),
         )
 
+    def insert_commits(self, rows: Iterable[CommitRow]) -> None:
+        """Insert commits in any order: parents first (a commit whose parent is neither
+        here nor among ROWS is refused, see insert_commit)."""
+        pending = {r.id: r for r in rows}
+        done: set[str] = set()
+
+        def visit(cid: str) -> None:
+            stack = [(cid, False)]
+            while stack:
+                c, expanded = stack.pop()
+                if c in done or c not in pending:
+                    continue
+                if expanded:
+                    self.insert_commit(pending[c])
+                    done.add(c)
+                    continue
+                stack.append((c, True))
+                stack.extend((p, False) for p in pending[c].parents if p not in done)
+
+        for cid in sorted(pending, key=lambda c: (pending[c].generation, c)):
+            visit(cid)
+
     def get_commit(self, commit_id: str) -> CommitRow | None:
-        row = self._one(f"SELECT {COMMIT_COLS} FROM commits WHERE id = ?", (commit_id,))
-        return CommitRow(*row) if row else None
+        row = self._one(f"{COMMIT_SELECT} WHERE c.id = ?", (_b(commit_id),))
+        return _commit(row) if row else None
 
     def commits_with_prefix(self, prefix: str) -> list[str]:
-        return [
-            r[0]
-            for r in self._all(
-                "SELECT id FROM commits WHERE id >= ? AND id < ? LIMIT 2", (prefix, prefix + "g")
-            )
-        ]
+        rng = _prefix_range(prefix)
+        if rng is None:
+            return []
+        return [_h(r[0]) for r in self._all(
+            "SELECT id FROM commits WHERE id BETWEEN ? AND ? LIMIT 2", rng)]
+
+    def _reach(self, heads: Sequence[str]) -> set[int]:
+        revs = [r for r in (self._rev(h) for h in heads if h) if r is not None]
+        if not revs:
+            return set()
+        parents = dict(self._all("SELECT rev, parent1 FROM commits"))
+        merges = dict(self._all("SELECT rev, parent2 FROM commits WHERE parent2 IS NOT NULL"))
+        seen: set[int] = set()
+        stack = revs
+        while stack:
+            rev = stack.pop()
+            if rev in seen or rev not in parents:
+                continue
+            seen.add(rev)
+            p1 = parents[rev]
+            if p1 is not None:
+                stack.append(p1)
+            p2 = merges.get(rev)
+            if p2 is not None:
+                stack.append(p2)
+        return seen
 
     def ancestors(self, heads: Sequence[str], limit: int | None = None) -> list[CommitRow]:
         """Every commit reachable from HEADS, newest generation first."""
-        reach = self.ancestor_ids(heads)
+        reach = self._reach(heads)
         if not reach:
             return []
         out: list[CommitRow] = []
         cur = self._exec(
-            f"SELECT {COMMIT_COLS} FROM commits INDEXED BY commits_generation "
-            "ORDER BY generation DESC, committed_at DESC, id")
+            f"{COMMIT_SELECT.replace('SELECT c.id', 'SELECT c.rev, c.id', 1)} "
+            "ORDER BY c.generation DESC, c.committed_at DESC, c.id")
         while True:
             rows = cur.fetchmany(256)
             if not rows:
                 break
             for r in rows:
                 if r[0] in reach:
-                    out.append(CommitRow(*r))
+                    out.append(_commit(r[1:]))
                     if limit is not None and len(out) >= limit:
                         return out
             if len(out) == len(reach):
@@ -427,26 +549,12 @@ class Store:
         return out
 
     def ancestor_ids(self, heads: Sequence[str]) -> set[str]:
-        """Ids of every commit reachable from HEADS (a scan of the covering graph index,
-        then a walk in Python: faster than a recursive query at 10,000+ commits)."""
-        heads = [h for h in heads if h]
-        if not heads:
+        """Ids of every commit reachable from HEADS (a walk over the integer parent revs)."""
+        reach = self._reach(heads)
+        if not reach:
             return set()
-        parents = {r[0]: (r[1], r[2]) for r in self._all(
-            "SELECT id, parent1, parent2 FROM commits INDEXED BY commits_graph")}
-        seen: set[str] = set()
-        stack = list(heads)
-        while stack:
-            cid = stack.pop()
-            if cid in seen or cid not in parents:
-                continue
-            seen.add(cid)
-            p1, p2 = parents[cid]
-            if p1:
-                stack.append(p1)
-            if p2:
-                stack.append(p2)
-        return seen
+        return {bytes(cid).hex() for rev, cid in self._all("SELECT rev, id FROM commits")
+                if rev in reach}
 
     def commits_touching(self, paths: Iterable[str]) -> list[CommitRow]:
         """Commits whose change list names any of PATHS (as new or old path)."""
@@ -455,13 +563,12 @@ class Store:
             return []
         marks = ",".join("?" for _ in paths)
         rows = self._all(
-            f"""SELECT DISTINCT {COMMIT_COLS.replace('id,', 'commits.id,', 1)} FROM commits
-                JOIN changes ON changes.commit_id = commits.id
-                WHERE changes.path IN ({marks}) OR changes.old_path IN ({marks})
-                ORDER BY generation DESC, committed_at DESC, commits.id""",
+            f"""{COMMIT_SELECT} WHERE c.rev IN (SELECT commit_id FROM changes
+                WHERE path IN ({marks}) OR old_path IN ({marks}))
+                ORDER BY c.generation DESC, c.committed_at DESC, c.id""",
             paths + paths,
         )
-        return [CommitRow(*r) for r in rows]
+        return [_commit(r) for r in rows]
 
     def renames_into(self, paths: Iterable[str]) -> list[tuple[str, str]]:
         paths = list(paths)
@@ -475,15 +582,13 @@ class Store:
         ]
 
     def iter_commits(self) -> Iterator[CommitRow]:
-        last = ""
+        last = b""
         while True:
-            rows = self._all(
-                f"SELECT {COMMIT_COLS} FROM commits WHERE id > ? ORDER BY id LIMIT 1000", (last,)
-            )
+            rows = self._all(f"{COMMIT_SELECT} WHERE c.id > ? ORDER BY c.id LIMIT 1000", (last,))
             if not rows:
                 return
             for r in rows:
-                yield CommitRow(*r)
+                yield _commit(r)
             last = rows[-1][0]
 
     def commit_count(self) -> int:
@@ -491,41 +596,44 @@ class Store:
 
     # -- changes ----------------------------------------------------------------------
     def insert_changes(self, rows: Iterable[ChangeRow]) -> None:
+        revs: dict[str, int | None] = {}
         for c in rows:
+            if c.commit_id not in revs:
+                revs[c.commit_id] = self._rev(c.commit_id)
+            rev = revs[c.commit_id]
+            if rev is None:
+                raise IntegrityError(f"changes of commit {c.commit_id[:12]}, which is not in the "
+                                     "repository", hint="run `pvc fsck`")
             self._exec(
                 f"INSERT OR IGNORE INTO changes ({CHANGE_COLS}) VALUES (?,?,?,?,?,?,?,?)",
-                (c.commit_id, c.path, c.status, c.old_path, c.version_id, c.old_version_id,
+                (rev, c.path, c.status, c.old_path, _b(c.version_id), _b(c.old_version_id),
                  c.insertions, c.deletions),
             )
 
     def changes_of(self, commit_id: str) -> list[ChangeRow]:
-        return [
-            ChangeRow(*r)
-            for r in self._all(
-                f"SELECT {CHANGE_COLS} FROM changes WHERE commit_id = ? ORDER BY path", (commit_id,)
-            )
-        ]
+        return [_change(r) for r in self._all(
+            f"{CHANGE_SELECT} WHERE c.id = ? ORDER BY ch.path", (_b(commit_id),))]
 
     def changes_for_commits(self, commit_ids: Sequence[str]) -> dict[str, list[ChangeRow]]:
         out: dict[str, list[ChangeRow]] = {c: [] for c in commit_ids}
         for start in range(0, len(commit_ids), 500):
-            chunk = list(commit_ids[start:start + 500])
+            chunk = [_b(c) for c in commit_ids[start:start + 500]]
             marks = ",".join("?" for _ in chunk)
             for r in self._all(
-                f"SELECT {CHANGE_COLS} FROM changes WHERE commit_id IN ({marks}) ORDER BY path",
-                chunk,
+                f"{CHANGE_SELECT} WHERE c.id IN ({marks}) ORDER BY ch.path", chunk,
             ):
-                out[r[0]].append(ChangeRow(*r))
+                row = _change(r)
+                out[row.commit_id].append(row)
         return out
 
     # -- refs -------------------------------------------------------------------------
     def get_ref(self, name: str) -> str | None:
         row = self._one("SELECT target FROM refs WHERE name = ?", (name,))
-        return row[0] if row else None
+        return _h(row[0]) if row else None
 
     def list_refs(self, prefix: str) -> list[tuple[str, str]]:
         return [
-            (r[0], r[1])
+            (r[0], _h(r[1]))
             for r in self._all(
                 "SELECT name, target FROM refs WHERE name >= ? AND name < ? ORDER BY name",
                 (prefix, prefix + "\U0010ffff"),
@@ -537,14 +645,14 @@ class Store:
         if old is None and new is not None:
             cur = self._exec(
                 "INSERT OR IGNORE INTO refs (name, target, updated_at) VALUES (?,?,?)",
-                (name, new, at),
+                (name, _b(new), at),
             )
         elif new is None:
-            cur = self._exec("DELETE FROM refs WHERE name = ? AND target = ?", (name, old))
+            cur = self._exec("DELETE FROM refs WHERE name = ? AND target = ?", (name, _b(old)))
         else:
             cur = self._exec(
                 "UPDATE refs SET target = ?, updated_at = ? WHERE name = ? AND target = ?",
-                (new, at, name, old),
+                (_b(new), at, name, _b(old)),
             )
         return cur.rowcount == 1
 
@@ -552,7 +660,7 @@ class Store:
                       action: str) -> None:
         self._exec(
             "INSERT INTO reflog (ref, old, new, who, at, action) VALUES (?,?,?,?,?,?)",
-            (ref, old, new, who, at, action),
+            (ref, _b(old), _b(new), who, at, action),
         )
 
     def reflog(self, ref: str | None = None, limit: int | None = None) -> list[ReflogRow]:
@@ -565,10 +673,10 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        return [ReflogRow(*r) for r in self._all(sql, args)]
+        return [ReflogRow(r[0], r[1], _h(r[2]), _h(r[3]), *r[4:]) for r in self._all(sql, args)]
 
     def all_refs(self) -> list[tuple[str, str]]:
-        return [(r[0], r[1]) for r in self._all("SELECT name, target FROM refs ORDER BY name")]
+        return [(r[0], _h(r[1])) for r in self._all("SELECT name, target FROM refs ORDER BY name")]
 
     # -- state (local, never shared) --------------------------------------------------
     def get_state(self, key: str) -> str | None:
@@ -655,8 +763,8 @@ class Store:
     # -- repair (fsck --repair) ------------------------------------------------------------
     def children_of(self, version_id: str) -> list[VersionRow]:
         rows = self._all(f"SELECT {VERSION_COLS} FROM versions WHERE parent_version_id = ? "
-                         "AND storage = 'diff'", (version_id,))
-        return [VersionRow(*r) for r in rows]
+                         "AND storage = 'diff'", (_b(version_id),))
+        return [_version(r) for r in rows]
 
     def replace_with_snapshot(self, version_id: str, content: bytes, policy) -> None:
         """Rewrite a version's stored data as a full snapshot of CONTENT (same id)."""
@@ -669,23 +777,34 @@ class Store:
                 data, codec = packed, "zlib"
         self._exec("UPDATE versions SET storage = 'snapshot', codec = ?, data = ?, size = ?, "
                    "chain_len = 0, chain_bytes = 0 WHERE id = ?",
-                   (codec, data, len(content), version_id))
+                   (codec, data, len(content), _b(version_id)))
 
     def update_chain(self, version_id: str, chain_len: int, chain_bytes: int) -> None:
         self._exec("UPDATE versions SET chain_len = ?, chain_bytes = ? WHERE id = ?",
-                   (chain_len, chain_bytes, version_id))
+                   (chain_len, chain_bytes, _b(version_id)))
 
     def replace_commit(self, row: tuple) -> None:
-        self._exec(f"INSERT OR REPLACE INTO commits ({COMMIT_COLS}) VALUES (?,?,?,?,?,?,?,?)",
-                   tuple(row))
+        """Write a commit row as given (repair): in place when its id is here (its rev, and
+        so its children's links, stay), else inserted."""
+        row = CommitRow(*row)
+        rev = self._rev(row.id)
+        if rev is None:
+            self.insert_commit(row)
+            return
+        p1, p2 = self._parent_revs(row)
+        self._exec("UPDATE commits SET tree_id = ?, parent1 = ?, parent2 = ?, author = ?, "
+                   "committed_at = ?, message = ?, generation = ? WHERE rev = ?",
+                   (_b(row.tree_id), p1, p2, row.author, row.committed_at, row.message,
+                    row.generation, rev))
 
     def replace_changes(self, commit_id: str, rows: Iterable[ChangeRow]) -> None:
-        self._exec("DELETE FROM changes WHERE commit_id = ?", (commit_id,))
+        self._exec("DELETE FROM changes WHERE commit_id = (SELECT rev FROM commits WHERE id = ?)",
+                   (_b(commit_id),))
         self.insert_changes(rows)
 
     def force_ref(self, name: str, target: str) -> None:
         """Set a ref without a reflog entry (repair: back to its last recorded move)."""
-        self._exec("UPDATE refs SET target = ? WHERE name = ?", (target, name))
+        self._exec("UPDATE refs SET target = ? WHERE name = ?", (_b(target), name))
 
     # -- checks -----------------------------------------------------------------------
     def integrity_check(self) -> list[str]:
@@ -693,7 +812,20 @@ class Store:
         out = [r[0] for r in rows]
         return [] if out == ["ok"] else out
 
+    _ID_COLUMNS = {("versions", "id"), ("versions", "parent_version_id"),
+                   ("versions", "parent2_version_id"), ("commits", "id"), ("commits", "tree_id"),
+                   ("refs", "target"), ("reflog", "old"), ("reflog", "new"),
+                   ("changes", "version_id"), ("changes", "old_version_id")}
+
     def raw_update(self, table: str, column: str, key_col: str, key: str, value: Any) -> None:
-        """Test/repair hook: overwrite one column of one row (used by fsck tests)."""
+        """Test/repair hook: overwrite one column of one row (used by fsck tests). Keys and
+        values are given as callers see them (hex ids); stored as the table keeps them."""
         assert table in {"versions", "commits", "refs", "changes", "reflog"}
+        assert column in columns(table) and key_col in columns(table)
+        if (table, column) in self._ID_COLUMNS:
+            value = _b(value)
+        if (table, key_col) in self._ID_COLUMNS:
+            key = _b(key)
+        if table == "changes" and key_col == "commit_id":
+            key = self._rev(key)
         self._exec(f"UPDATE {table} SET {column} = ? WHERE {key_col} = ?", (value, key))

@@ -11,54 +11,44 @@ value outside the 32-bit range (libsql binds those as REAL).
 from __future__ import annotations
 
 
+from .spec import experiment_ddl, table
+
 # Experiments and outcome events: the same tables locally, on the primary, and in outboxes.
-EXPERIMENT_DDL = [
-    """CREATE TABLE IF NOT EXISTS experiments (
-        name TEXT PRIMARY KEY,
-        arms TEXT NOT NULL,
-        split TEXT NOT NULL,
-        state TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        stopped_at TEXT,
-        winner TEXT)""",
-    """CREATE TABLE IF NOT EXISTS events (
-        id TEXT PRIMARY KEY,
-        experiment TEXT NOT NULL,
-        unit TEXT NOT NULL,
-        arm TEXT NOT NULL,
-        metric TEXT NOT NULL,
-        value REAL NOT NULL,
-        at TEXT NOT NULL)""",
-    # running sums per hour bucket: reports never scan the events
-    """CREATE TABLE IF NOT EXISTS event_summary (
-        experiment TEXT NOT NULL,
-        arm TEXT NOT NULL,
-        metric TEXT NOT NULL,
-        bucket TEXT NOT NULL,
-        n INTEGER NOT NULL,
-        total REAL NOT NULL,
-        total_sq REAL NOT NULL,
-        vmin REAL NOT NULL,
-        vmax REAL NOT NULL,
-        PRIMARY KEY (experiment, arm, metric, bucket))""",
-    """CREATE TABLE IF NOT EXISTS experiment_units (
-        experiment TEXT NOT NULL,
-        unit TEXT NOT NULL,
-        arm TEXT NOT NULL,
-        bucket TEXT NOT NULL,
-        PRIMARY KEY (experiment, unit))""",
-    # INSERT OR IGNORE of a replayed event does not fire this: replays are harmless
-    """CREATE TRIGGER IF NOT EXISTS events_summarise AFTER INSERT ON events BEGIN
-        INSERT INTO event_summary (experiment, arm, metric, bucket, n, total, total_sq, vmin, vmax)
-        VALUES (new.experiment, new.arm, new.metric, substr(new.at, 1, 13), 1, new.value,
-                new.value * new.value, new.value, new.value)
-        ON CONFLICT (experiment, arm, metric, bucket) DO UPDATE SET
-            n = n + 1, total = total + excluded.total, total_sq = total_sq + excluded.total_sq,
-            vmin = min(vmin, excluded.vmin), vmax = max(vmax, excluded.vmax);
-        INSERT OR IGNORE INTO experiment_units (experiment, unit, arm, bucket)
-        VALUES (new.experiment, new.unit, new.arm, substr(new.at, 1, 13));
-    END""",
-]
+EXPERIMENT_DDL = experiment_ddl()
+
+
+def _format2_steps() -> list[str]:
+    """Format 1 -> 2 in place: binary ids, commit revs, WITHOUT ROWID where keyed by id.
+    Every row is copied (ids unhexed, nothing recomputed), then the old tables are dropped.
+    Commits get revs in (generation, arrival) order, so a parent always has a smaller rev."""
+    t = {n: table(n) for n in ("versions", "commits", "changes", "refs", "reflog")}
+    out = [t[n].create(name=f"{n}_f2") for n in t]
+    out += [
+        "INSERT INTO versions_f2 (id, kind, parent_version_id, parent2_version_id, path, "
+        "storage, codec, data, size, chain_len, chain_bytes, created_at) SELECT unhex(id), kind, "
+        "unhex(parent_version_id), unhex(parent2_version_id), path, storage, codec, data, size, "
+        "chain_len, chain_bytes, created_at FROM versions ORDER BY rowid",
+        "INSERT INTO commits_f2 (id, tree_id, author, committed_at, message, generation) "
+        "SELECT unhex(id), unhex(tree_id), author, committed_at, message, generation FROM commits "
+        "ORDER BY generation, rowid",
+        "UPDATE commits_f2 SET "
+        "parent1 = (SELECT p.rev FROM commits o JOIN commits_f2 p ON p.id = unhex(o.parent1) "
+        "WHERE o.id = lower(hex(commits_f2.id))), "
+        "parent2 = (SELECT p.rev FROM commits o JOIN commits_f2 p ON p.id = unhex(o.parent2) "
+        "WHERE o.id = lower(hex(commits_f2.id)))",
+        "INSERT INTO changes_f2 (commit_id, path, status, old_path, version_id, old_version_id, "
+        "insertions, deletions) SELECT c.rev, ch.path, ch.status, ch.old_path, "
+        "unhex(ch.version_id), unhex(ch.old_version_id), ch.insertions, ch.deletions "
+        "FROM changes ch JOIN commits_f2 c ON c.id = unhex(ch.commit_id)",
+        "INSERT INTO refs_f2 (name, target, updated_at) SELECT name, unhex(target), updated_at "
+        "FROM refs",
+        "INSERT INTO reflog_f2 (seq, ref, old, new, who, at, action) SELECT seq, ref, unhex(old), "
+        "unhex(new), who, at, action FROM reflog ORDER BY seq",
+    ]
+    for n in t:
+        out += [f"DROP TABLE {n}", f"ALTER TABLE {n}_f2 RENAME TO {n}"]
+        out += t[n].create_indexes()
+    return out
 
 
 MIGRATIONS: list[tuple[str, list[str]]] = [
@@ -160,6 +150,11 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         ],
     ),
     ("0004_experiments", list(EXPERIMENT_DDL)),
+    # format 2 (issue #13); the steps above are format 1, kept as they were
+    ("0005_format2_compact_rows", _format2_steps()),
 ]
+
+FORMAT2_VERSION = 5
+"""The first schema version of format 2 (binary ids, commit revs)."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,9 +11,14 @@ import sqlite3
 from pathlib import Path
 
 from .db import VERSION_CHAIN_SQL, VersionRow
+from .db import db_id as _b
+from .db import hex_id as _h
 from .schema import EXPERIMENT_DDL  # noqa: F401  (re-exported)
+from .spec import columns, outbox_ddl
 
-EVENT_COLS = ("id", "experiment", "unit", "arm", "metric", "value", "at")
+EVENT_COLS = columns("events")
+_EVENTS = ", ".join(EVENT_COLS)
+_EXPERIMENTS = ", ".join(columns("experiments"))
 
 
 class ReadOnlyDb:
@@ -23,34 +28,41 @@ class ReadOnlyDb:
         self.path = Path(path)
         self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5,
                                     check_same_thread=False)
+        # a local database keeps binary ids (format 2); a replica of a primary keeps hex
+        self.compact = bool(self.conn.execute(
+            "SELECT 1 FROM pragma_table_info('commits') WHERE name = 'rev'").fetchone())
 
     def close(self) -> None:
         self.conn.close()
+
+    def _key(self, hex_id: str):
+        return _b(hex_id) if self.compact else hex_id
 
     def tables(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
     # -- what VersionStore needs ------------------------------------------------------------
     def version_chain(self, version_id: str, limit: int = 100_000) -> list[VersionRow]:
-        rows = self.conn.execute(VERSION_CHAIN_SQL, (version_id, limit)).fetchall()
-        return [VersionRow(*r) for r in rows]
+        rows = self.conn.execute(VERSION_CHAIN_SQL, (self._key(version_id), limit)).fetchall()
+        return [VersionRow(_h(r[0]), r[1], _h(r[2]), _h(r[3]), *r[4:]) for r in rows]
 
     # -- refs and commits -------------------------------------------------------------------
     def ref(self, name: str) -> str | None:
         row = self.conn.execute("SELECT target FROM refs WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else None
+        return _h(row[0]) if row else None
 
     def resolve(self, names: tuple[str, ...]) -> tuple[str, str] | None:
         """The first of NAMES that exists: (name, target)."""
         for name in names:
             row = self.conn.execute("SELECT target FROM refs WHERE name = ?", (name,)).fetchone()
             if row:
-                return name, row[0]
+                return name, _h(row[0])
         return None
 
     def tree_id(self, commit_id: str) -> str | None:
-        row = self.conn.execute("SELECT tree_id FROM commits WHERE id = ?", (commit_id,)).fetchone()
-        return row[0] if row else None
+        row = self.conn.execute("SELECT tree_id FROM commits WHERE id = ?",
+                                (self._key(commit_id),)).fetchone()
+        return _h(row[0]) if row else None
 
     def branch_dbs(self) -> dict[str, tuple[str, str, str]]:
         """branch -> (db_name, url, state), from a main database or replica."""
@@ -67,15 +79,13 @@ class ReadOnlyDb:
         if "experiments" not in self.tables():
             return []
         return self.conn.execute(
-            "SELECT name, arms, split, state, created_at, stopped_at, winner FROM experiments "
-            "ORDER BY created_at, name").fetchall()
+            f"SELECT {_EXPERIMENTS} FROM experiments ORDER BY created_at, name").fetchall()
 
     def experiment(self, name: str) -> tuple | None:
         if "experiments" not in self.tables():
             return None
         return self.conn.execute(
-            "SELECT name, arms, split, state, created_at, stopped_at, winner FROM experiments "
-            "WHERE name = ?", (name,)).fetchone()
+            f"SELECT {_EXPERIMENTS} FROM experiments WHERE name = ?", (name,)).fetchone()
 
     def summary(self, experiment: str) -> list[tuple]:
         if "event_summary" not in self.tables():
@@ -101,19 +111,15 @@ class Outbox:
         self.conn = sqlite3.connect(str(self.path), timeout=10, isolation_level=None,
                                     check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, experiment TEXT NOT NULL, "
-            "unit TEXT NOT NULL, arm TEXT NOT NULL, metric TEXT NOT NULL, value REAL NOT NULL, "
-            "at TEXT NOT NULL)")
+        for sql in outbox_ddl():
+            self.conn.execute(sql)
 
     def add(self, event: tuple) -> None:
-        self.conn.execute("INSERT OR IGNORE INTO outbox (id, experiment, unit, arm, metric, value, "
-                          "at) VALUES (?,?,?,?,?,?,?)", event)
+        self.conn.execute(f"INSERT OR IGNORE INTO outbox ({_EVENTS}) VALUES (?,?,?,?,?,?,?)", event)
 
     def pending(self, limit: int = 500) -> list[tuple]:
         return self.conn.execute(
-            "SELECT id, experiment, unit, arm, metric, value, at FROM outbox ORDER BY rowid "
-            "LIMIT ?", (limit,)).fetchall()
+            f"SELECT {_EVENTS} FROM outbox ORDER BY rowid LIMIT ?", (limit,)).fetchall()
 
     def drop(self, ids: list[str]) -> None:
         for i in range(0, len(ids), 500):
@@ -136,8 +142,7 @@ def write_events_local(db_path: Path, events: list[tuple]) -> int:
         for sql in EXPERIMENT_DDL:
             conn.execute(sql)
         cur = conn.executemany(
-            "INSERT OR IGNORE INTO events (id, experiment, unit, arm, metric, value, at) "
-            "VALUES (?,?,?,?,?,?,?)", events)
+            f"INSERT OR IGNORE INTO events ({_EVENTS}) VALUES (?,?,?,?,?,?,?)", events)
         conn.execute("COMMIT")
         return cur.rowcount
     except BaseException:
@@ -152,14 +157,14 @@ def events_insert_sql(events: list[tuple]) -> list[tuple[str, tuple]]:
     out = []
     for i in range(0, len(events), 200):
         chunk = events[i:i + 200]
-        sql = ("INSERT OR IGNORE INTO events (id, experiment, unit, arm, metric, value, at) VALUES "
+        sql = (f"INSERT OR IGNORE INTO events ({_EVENTS}) VALUES "
                + ",".join("(?,?,?,?,?,?,?)" for _ in chunk))
         out.append((sql, tuple(v for e in chunk for v in e)))
     return out
 
 
 def upsert_experiment_sql(row: tuple) -> tuple[str, tuple]:
-    return ("INSERT INTO experiments (name, arms, split, state, created_at, stopped_at, winner) "
+    return (f"INSERT INTO experiments ({_EXPERIMENTS}) "
             "VALUES (?,?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET arms = excluded.arms, "
             "split = excluded.split, state = excluded.state, stopped_at = excluded.stopped_at, "
             "winner = excluded.winner", row)
