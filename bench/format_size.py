@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--versions", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--format1-src", type=Path, help="a checkout of format-1 pvc (a2b9501)")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (printed)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pvc-format-size-"))
     home = work / "home"
@@ -67,7 +68,33 @@ def main() -> None:
     for name, size, wall in rows:
         extra = f"  import {wall:.1f} s" if wall else ""
         print(f"{name:<38} {fmt_bytes(size):>10}  ({size:,} bytes){extra}")
-    subprocess.run(["rm", "-rf", str(work)], check=False)
+    for label in ("f1", "f2"):
+        db = work / label / ".pvc" / "pvc.db"
+        if db.exists():
+            print(f"{label}: " + ", ".join(f"{n} {fmt_bytes(b)}" for n, b in table_bytes(db)))
+    if args.keep:
+        print(f"kept {work}")
+    else:
+        subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+def table_bytes(db: Path) -> list[tuple[str, int]]:
+    """Bytes per table and index (pages x page size), largest first."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")]
+        out = []
+        for n in names:
+            try:
+                pages = conn.execute("SELECT count(*) FROM dbstat WHERE name = ?", (n,)).fetchone()[0]
+            except sqlite3.OperationalError:
+                return []  # this sqlite3 has no dbstat
+            out.append((n, pages * page))
+        return sorted(out, key=lambda kv: -kv[1])[:8]
+    finally:
+        conn.close()
 
 
 if __name__ == "__main__":

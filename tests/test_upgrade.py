@@ -342,3 +342,19 @@ def test_manifest_bytes_are_format1_bytes_for_ordinary_names():
     tree = {"b.md": sha256(b"1"), "a/c.md": sha256(b"2"), "caf\u00e9.md": sha256(b"3")}
     assert manifest_bytes(tree) == b"".join(
         f"{vid} {path}\n".encode() for path, vid in sorted(tree.items(), key=lambda kv: kv[0].encode()))
+
+
+def test_two_processes_upgrading_at_once(tmp_path):
+    """The second opener waits for the first one's upgrade and then finds nothing to do."""
+    work = copy_fixture("local", tmp_path / "local")
+    db = str(work / ".pvc" / "pvc.db")
+    late, first = Store(db), Store(db)
+    seen = iter([4])  # `late` read version 4 before `first` upgraded
+    real = late.user_version
+    late.user_version = lambda: next(seen, None) or real()
+    assert first.migrate() == ["0005_format2_compact_rows"]
+    assert late.migrate() == []
+    assert user_version(Path(db)) == SCHEMA_VERSION
+    assert len(list(late.iter_commits())) == 7
+    first.close()
+    late.close()

@@ -341,18 +341,22 @@ class Store:
                 hint="upgrade pvc (pip install -U promptvc) to use this repository",
             )
         applied = []
-        if current == 0 and not self._one(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'commits'"):
+        has_commits = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'commits'"
+        if current == 0 and not self._one(has_commits):
             with self.transaction():  # a new database: the current format, from the spec
-                for sql in local_ddl():
-                    self._exec(sql)
-                self._exec(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            return ["format2"]
+                if self.user_version() == 0 and not self._one(has_commits):  # not raced
+                    for sql in local_ddl():
+                        self._exec(sql)
+                    self._exec(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    applied.append("format2")
+            return applied
         for number, (name, statements) in enumerate(MIGRATIONS, start=1):
             if number <= current:
                 continue
             try:
                 with self.transaction():
+                    if self.user_version() >= number:  # another process applied it first
+                        continue
                     for sql in statements:
                         self._exec(sql)
                     self._exec(f"PRAGMA user_version = {number}")
@@ -555,6 +559,13 @@ class Store:
             return set()
         return {bytes(cid).hex() for rev, cid in self._all("SELECT rev, id FROM commits")
                 if rev in reach}
+
+    def commits_in_generations(self, lo: int, hi: int) -> list[CommitRow]:
+        """Every commit whose generation is between LO and HI (inclusive): one window of a
+        history walk, read through the generation index."""
+        return [_commit(r) for r in self._all(
+            COMMIT_SELECT.replace("FROM commits c", "FROM commits c INDEXED BY commits_generation", 1)
+            + " WHERE c.generation BETWEEN ? AND ?", (int(lo), int(hi)))]
 
     def commits_touching(self, paths: Iterable[str]) -> list[CommitRow]:
         """Commits whose change list names any of PATHS (as new or old path)."""
