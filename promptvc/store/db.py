@@ -343,13 +343,14 @@ class Store:
         applied = []
         has_commits = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'commits'"
         if current == 0 and not self._one(has_commits):
-            with self.transaction():  # a new database: the current format, from the spec
+            # a new database: format 2 from the spec, then any later step
+            with self.transaction():
                 if self.user_version() == 0 and not self._one(has_commits):  # not raced
                     for sql in local_ddl():
                         self._exec(sql)
-                    self._exec(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    self._exec(f"PRAGMA user_version = {FORMAT2_VERSION}")
                     applied.append("format2")
-            return applied
+            current = self.user_version()
         for number, (name, statements) in enumerate(MIGRATIONS, start=1):
             if number <= current:
                 continue
