@@ -20,14 +20,14 @@ from datetime import datetime
 
 import blake3
 
-from .errors import PvcError
+from .errors import ErrorCode, PvcError
 from .stats import Moments, proportion_ci95, two_proportions, welch
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class ExperimentError(PvcError):
-    pass
+    error_code = ErrorCode.EXPERIMENT
 
 
 @dataclass

@@ -72,7 +72,7 @@ def _replicas(repo, sync: bool, report: RepairReport):
 
 
 def repair(repo, *, sync: bool = True) -> RepairReport:
-    from .fsck import check
+    from .fsck import ProblemCode, check
 
     report = RepairReport()
     first = check(repo)
@@ -81,10 +81,10 @@ def repair(repo, *, sync: bool = True) -> RepairReport:
     readers = _replicas(repo, sync, report)
     store, vs = repo.store, repo.versions
     try:
+        # a version whose diff base is damaged is whole once its base is restored
         damaged = {p.object for p in first.problems if p.kind == "version"
-                   and not p.message.startswith("unreadable")}
-        damaged |= {p.object for p in first.problems if p.kind == "tree"
-                    and "missing or damaged" in p.message}
+                   and p.code is not ProblemCode.DIFF_BASE_DAMAGED}
+        damaged |= {p.object for p in first.problems if p.code is ProblemCode.TREE_DAMAGED}
         known: dict[str, bytes] = {}
 
         def from_remote(vid: str) -> bytes | None:
@@ -165,7 +165,7 @@ def repair(repo, *, sync: bool = True) -> RepairReport:
             _recompute_chains(repo)
             # commits from the remote
             for p in first.problems:
-                if p.kind == "commit" and "does not match its content" in p.message:
+                if p.code is ProblemCode.COMMIT_ID:
                     for r in readers:
                         row = r.commit(p.object)
                         if row and commit_id(row[1], tuple(x for x in (row[2], row[3]) if x),
@@ -175,7 +175,7 @@ def repair(repo, *, sync: bool = True) -> RepairReport:
                             break
             # change index rebuilt from the trees
             for p in first.problems:
-                if p.kind == "commit" and "change index" in p.message:
+                if p.code is ProblemCode.CHANGE_INDEX:
                     _rebuild_changes(repo, p.object)
                     report.restored.append((p.object, "change index", "the trees"))
             # refs put back where their last recorded move left them
