@@ -263,6 +263,7 @@ class Daemon:
 
     # -- sync ---------------------------------------------------------------------------------
     def _sync(self) -> None:
+        from promptvc import porcelain
         from promptvc.errors import ErrorCode, PvcError
         from promptvc.remote import transfer
 
@@ -283,7 +284,7 @@ class Daemon:
                     transfer.fetch(repo, self.remote)
                     result = "fetched only: uncommitted changes in the working folder"
                 else:
-                    pr = transfer.pull(repo, self.remote, branch, write_conflicts=False)
+                    pr = porcelain.pull(repo, self.remote, branch, write_conflicts=False).result
                     if pr.outcome == "conflicts":
                         self.state.conflicts = [c.path for c in pr.merge.conflicts]
                         result = ("conflict with " + self.remote.name + ": "
