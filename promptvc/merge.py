@@ -208,7 +208,7 @@ class _MyersLineMatcher:
         return self._blocks
 
 
-def _line_matching_blocks(a, b) -> list[tuple[int, int, int]]:
+def _line_matching_blocks(a, b) -> list:
     interner = _Interner()
     ta = interner.encode(a)
     tb = interner.encode(b)
@@ -596,6 +596,8 @@ def _fine_merge(base: bytes, ours: bytes, theirs: bytes, meter: _WorkMeter) -> b
                     return None
                 result = merged
     except _TooExpensive:
+        return None
+    if result is None:  # pragma: no cover - each side has at least one alignment
         return None
     return "".join(interner.decode(result)).encode("utf-8")
 

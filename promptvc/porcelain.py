@@ -67,15 +67,15 @@ def db_remote(repo) -> Remote | None:
     return None
 
 
-def mapped_branch(repo, name: str) -> tuple[Remote | None, BranchDbRow | None]:
-    """(remote, mapping row) of branch NAME's live database, or (None, None)."""
+def mapped_branch(repo, name: str) -> tuple[Remote, BranchDbRow] | None:
+    """(remote, mapping row) of branch NAME's live database, or None."""
     from .remote.remotes import list_remotes
 
     for r in list_remotes(repo.config):
         row = repo.store.branch_db(r.name, name)
         if row is not None and row.state != "deleted":
             return r, row
-    return None, None
+    return None
 
 
 # -- branches -----------------------------------------------------------------------------------
@@ -110,8 +110,8 @@ class BranchDeleted:
 def delete_branch(repo, name: str, *, force: bool = False) -> BranchDeleted:
     """Delete branch NAME (merged, unless FORCE), and its database if it has one."""
     remote = db_remote(repo)
-    mapped = remote is not None and repo.store.branch_db(remote.name, name)
-    if mapped and mapped.state != "deleted":
+    mapped = repo.store.branch_db(remote.name, name) if remote is not None else None
+    if remote is not None and mapped is not None and mapped.state != "deleted":
         from .remote.branches import delete_branch_db
 
         target, row = delete_branch_db(repo, remote, name, force=force)
@@ -210,10 +210,11 @@ class MergeDone:
         return self.outcome.kind == "conflicts"
 
 
-def _check_freezable(name: str, remote: Remote | None, mapped: BranchDbRow | None) -> None:
-    if mapped is None or remote is None:
+def _check_freezable(name: str, found: tuple[Remote, BranchDbRow] | None) -> None:
+    if found is None:
         raise PvcError(f"branch '{name}' has no database to freeze",
                        error_code=ErrorCode.NO_BRANCH_DB, branch=name)
+    remote = found[0]
     backend = remote.backend()
     if backend is None:
         raise PvcError(f"remote '{remote.name}' has no branch-database backend, so the "
@@ -241,36 +242,36 @@ def merge_branch(repo, rev: str, *, message: str | None = None, no_ff: bool = Fa
     for the steps that ran."""
     if delete_branch and freeze_branch:
         raise PvcError("a merged branch can be deleted or frozen, not both")
-    remote, mapped = mapped_branch(repo, rev)
+    found = mapped_branch(repo, rev)
     if freeze_branch:  # refuse before merging anything
-        _check_freezable(rev, remote, mapped)
-    if mapped is not None:
-        refresh_branch(repo, remote, rev, f"merge: fast-forward from {remote.name}")
+        _check_freezable(rev, found)
+    if found is not None:
+        refresh_branch(repo, found[0], rev, f"merge: fast-forward from {found[0].name}")
     before = repo.head()
     out = repo.merge(rev, message=message, no_ff=no_ff, diff3=diff3, author=author, date=date)
     done = MergeDone(out, before)
     on_event(MergedEvent(out, before))
     if out.kind == "conflicts":
         return done
-    if mapped is not None:
+    if found is not None:
         from .remote.transfer import push as do_push
 
-        done.pushed = do_push(repo, remote)
-        on_event(PushedEvent(done.pushed, remote))
+        done.pushed = do_push(repo, found[0])
+        on_event(PushedEvent(done.pushed, found[0]))
     if delete_branch:
-        if mapped is not None:
+        if found is not None:
             from .remote.branches import delete_branch_db
 
-            _, row = delete_branch_db(repo, remote, rev)
+            _, row = delete_branch_db(repo, found[0], rev)
             on_event(BranchDeletedEvent(rev, row))
         else:
             repo.delete_branch(rev)
             on_event(BranchDeletedEvent(rev, None))
         done.deleted = True
-    if freeze_branch:
+    if freeze_branch and found is not None:  # (found: checked before the merge)
         from .remote.branches import freeze_branch_db
 
-        done.frozen = freeze_branch_db(repo, remote, rev)
+        done.frozen = freeze_branch_db(repo, found[0], rev)
         on_event(BranchFrozenEvent(rev, done.frozen))
     return done
 
@@ -284,7 +285,7 @@ def promote(repo, name: str, arm: str, tag: str = "production"):
     from .experiments import ExperimentError, load, shared_remote, stop
 
     exp, db, _ = load(repo, name)
-    db.close()
+    db.close()  # type: ignore[attr-defined]  # load() types its reader as object
     branch = exp.branch_of(arm)
     target = exp.arms[0][1]
     if repo.current_branch() != target:

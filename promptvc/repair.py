@@ -92,12 +92,13 @@ def repair(repo, *, sync: bool = True) -> RepairReport:
                 row = r.version(vid)
                 if row is None:
                     continue
-                from .objects import _decode
                 from .store import VersionRow
 
-                vrow = VersionRow(*row[:7], bytes(row[7]), *row[8:])
+                fields = list(row)
+                fields[7] = bytes(fields[7])  # the replica hands back a memoryview
+                vrow = VersionRow(*fields)
                 try:
-                    data = _decode(vrow)
+                    data = vs.decode_row(vrow)
                     if vrow.storage == "diff":
                         base = content_of(vrow.parent_version_id, depth=0)
                         if base is None:
@@ -159,7 +160,7 @@ def repair(repo, *, sync: bool = True) -> RepairReport:
                 source = ("the remote" if from_remote(vid) is not None else
                           "the working folder" if from_work(vid) is not None else "another chain")
                 store.replace_with_snapshot(vid, data, vs.policy)
-                repo.versions._cache.pop(vid, None)
+                # (nothing to forget in the version cache: it only ever holds verified texts)
                 report.restored.append((vid, row.path or row.kind, source))
             # chain bookkeeping of every diff row, parents first
             _recompute_chains(repo)
