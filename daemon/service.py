@@ -263,7 +263,8 @@ class Daemon:
 
     # -- sync ---------------------------------------------------------------------------------
     def _sync(self) -> None:
-        from promptvc.errors import PvcError
+        from promptvc import porcelain
+        from promptvc.errors import ErrorCode, PvcError
         from promptvc.remote import transfer
 
         repo = self.repo
@@ -283,7 +284,7 @@ class Daemon:
                     transfer.fetch(repo, self.remote)
                     result = "fetched only: uncommitted changes in the working folder"
                 else:
-                    pr = transfer.pull(repo, self.remote, branch, write_conflicts=False)
+                    pr = porcelain.pull(repo, self.remote, branch, write_conflicts=False).result
                     if pr.outcome == "conflicts":
                         self.state.conflicts = [c.path for c in pr.merge.conflicts]
                         result = ("conflict with " + self.remote.name + ": "
@@ -297,12 +298,12 @@ class Daemon:
                     try:
                         transfer.push(repo, self.remote, branch)
                     except PvcError as exc:
-                        if not exc.message.startswith("non-fast-forward"):
+                        if exc.error_code is not ErrorCode.NON_FAST_FORWARD:
                             raise
                         result = "push refused (non-fast-forward); will pull again"
             self._sync_ok(time.monotonic() - started, result)
         except PvcError as exc:
-            self._sync_failed(exc.message)
+            self._sync_failed(exc.message, offline=exc.transient)
         except Exception as exc:  # noqa: BLE001 - the daemon must survive anything
             log.exception("sync crashed")
             self._sync_failed(f"{type(exc).__name__}: {exc}")
@@ -331,9 +332,8 @@ class Daemon:
         self.backoff = 0.0
         self.next_sync = time.monotonic() + self.options.interval
 
-    def _sync_failed(self, message: str) -> None:
+    def _sync_failed(self, message: str, offline: bool = False) -> None:
         self.state.sync_failures += 1
-        offline = message.startswith(("cannot reach", "no answer"))
         self.state.state = "offline" if offline else "error"
         self.state.last_result = message
         self.state.last_sync = _now()

@@ -1,4 +1,5 @@
-"""A/B experiments across branches (and branch databases): define, assign, report, promote.
+"""A/B experiments across branches (and branch databases): define, assign, report, stop
+(promotion, which merges and publishes, is promptvc.porcelain.promote).
 
 An experiment has arms (a name and the branch that serves it) and a traffic split. A unit
 (a user, a session) is assigned to an arm by a hash of experiment name and unit id, so the
@@ -20,14 +21,14 @@ from datetime import datetime
 
 import blake3
 
-from .errors import PvcError
+from .errors import ErrorCode, PvcError
 from .stats import Moments, proportion_ci95, two_proportions, welch
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class ExperimentError(PvcError):
-    pass
+    error_code = ErrorCode.EXPERIMENT
 
 
 @dataclass
@@ -279,40 +280,3 @@ def stop(repo, name: str, winner: str | None = None) -> Experiment:
         exp.winner = winner
     _write(repo, exp)
     return exp
-
-
-def promote(repo, name: str, arm: str, tag: str = "production") -> tuple[Experiment, str]:
-    """Merge ARM's branch into the control arm's branch, move TAG there (published), stop."""
-    from .errors import MergeError
-    from .remote.transfer import fetch, push, push_tags
-
-    exp, db, _ = load(repo, name)
-    db.close()
-    branch = exp.branch_of(arm)
-    target = exp.arms[0][1]
-    if repo.current_branch() != target:
-        raise ExperimentError(f"promote merges into '{target}', but the current branch is "
-                              f"'{repo.current_branch()}'", hint=f"run `pvc switch {target}` first")
-    remote = shared_remote(repo)
-    if branch != target:
-        if remote is not None:
-            fetch(repo, remote, branches=[branch])
-            from . import refs as R
-
-            tracking = repo.store.get_ref(f"{R.REMOTES}{remote.name}/{branch}")
-            local = repo.store.get_ref(R.HEADS + branch)
-            if tracking and (local is None or local in repo.store.ancestor_ids([tracking])) \
-                    and local != tracking:
-                repo.move_ref(R.HEADS + branch, local, tracking, "promote: fast-forward")
-        out = repo.merge(branch, message=f"Promote {name}: arm {arm} ({branch})")
-        if out.kind == "conflicts":
-            raise MergeError(f"merging {branch} into {target} conflicts; the experiment was not "
-                             "promoted", hint="resolve with `pvc merge --continue`, then run "
-                                              "promote again")
-        if remote is not None:
-            push(repo, remote)
-    repo.tag(tag, "HEAD", force=True)
-    if remote is not None:
-        push_tags(repo, remote, [tag])
-    exp = stop(repo, name, winner=arm)
-    return exp, repo.head()

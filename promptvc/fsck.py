@@ -1,15 +1,45 @@
 """`pvc fsck`: recompute every hash, walk every chain, report every problem.
 
-Like `hg verify`, it collects all problems instead of stopping at the first.
+Like `hg verify`, it collects all problems instead of stopping at the first. Each problem
+carries a :class:`ProblemCode` that `fsck --repair` (promptvc/repair.py) decides on; the
+message is for people.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from . import delta
 from .errors import IntegrityError
 from .objects import EMPTY_TREE, commit_id, parse_manifest, sha256
+
+
+class ProblemCode(str, enum.Enum):
+    """What is wrong with an object, for code (repair) and scripts."""
+
+    OTHER = "other"
+    DATABASE_INTEGRITY = "database-integrity"  # PRAGMA integrity_check
+    VERSION_UNDECOMPRESSABLE = "version-undecompressable"
+    SNAPSHOT_CHAIN = "snapshot-chain"  # a snapshot with chain length or size
+    DIFF_BASE_MISSING = "diff-base-missing"
+    DIFF_BASE_DAMAGED = "diff-base-damaged"  # unreadable because its base is damaged
+    DIFF_DOES_NOT_APPLY = "diff-does-not-apply"
+    CHAIN_BOOKKEEPING = "chain-bookkeeping"
+    CONTENT_HASH = "content-hash"  # content does not match its SHA-256
+    SIZE = "size"
+    TREE_DAMAGED = "tree-damaged"  # a commit's tree is missing or damaged
+    TREE_VERSION_MISSING = "tree-version-missing"
+    COMMIT_ID = "commit-id"  # id does not match the commit's content
+    COMMIT_PARENT_MISSING = "commit-parent-missing"
+    COMMIT_GENERATION = "commit-generation"
+    CHANGE_INDEX = "change-index"
+    REF_TARGET_MISSING = "ref-target-missing"
+    REF_REFLOG_MISMATCH = "ref-reflog-mismatch"
+    REFLOG_BROKEN = "reflog-broken"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -18,6 +48,7 @@ class Problem:
     object: str
     path: str | None
     message: str
+    code: ProblemCode = ProblemCode.OTHER
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "object": self.object, "path": self.path, "message": self.message}
@@ -49,7 +80,8 @@ def check(repo, progress=None) -> Report:
     report = Report(problems)
 
     for line in store.integrity_check():
-        problems.append(Problem("database", repo.store.path, None, f"integrity_check: {line}"))
+        problems.append(Problem("database", repo.store.path, None, f"integrity_check: {line}",
+                                ProblemCode.DATABASE_INTEGRITY))
 
     # 1. versions: every row rebuilt from its own stored bytes and checked.
     good: dict[str, bytes] = {}
@@ -86,7 +118,8 @@ def check(repo, progress=None) -> Report:
         try:
             data = vs.decode_row(r)
         except IntegrityError:
-            problems.append(Problem("version", r.id, label, "stored data does not decompress"))
+            problems.append(Problem("version", r.id, label, "stored data does not decompress",
+                                    ProblemCode.VERSION_UNDECOMPRESSABLE))
             bad.add(r.id)
             continue
         if r.storage == "snapshot":
@@ -94,17 +127,20 @@ def check(repo, progress=None) -> Report:
             chain = (0, 0)
             if r.chain_len != 0 or r.chain_bytes != 0:
                 problems.append(Problem("version", r.id, label,
-                                        "snapshot with a non-zero chain length or size"))
+                                        "snapshot with a non-zero chain length or size",
+                                        ProblemCode.SNAPSHOT_CHAIN))
         else:
             base_id = r.parent_version_id
             if base_id is None or base_id not in by_id:
                 problems.append(Problem("version", r.id, label,
-                                        f"diff base {str(base_id)[:12]} is missing"))
+                                        f"diff base {str(base_id)[:12]} is missing",
+                                        ProblemCode.DIFF_BASE_MISSING))
                 bad.add(r.id)
                 continue
             if base_id in bad:
                 problems.append(Problem("version", r.id, label,
-                                        f"unreadable: its diff base {base_id[:12]} is damaged"))
+                                        f"unreadable: its diff base {base_id[:12]} is damaged",
+                                        ProblemCode.DIFF_BASE_DAMAGED))
                 bad.add(r.id)
                 continue
             base = good.get(base_id)
@@ -114,12 +150,14 @@ def check(repo, progress=None) -> Report:
                 except IntegrityError:
                     bad.add(r.id)
                     problems.append(Problem("version", r.id, label,
-                                            f"unreadable: its diff base {base_id[:12]} is damaged"))
+                                            f"unreadable: its diff base {base_id[:12]} is damaged",
+                                            ProblemCode.DIFF_BASE_DAMAGED))
                     continue
             try:
                 content = delta.apply_delta(base, data)
             except delta.DeltaError as exc:
-                problems.append(Problem("version", r.id, label, f"diff does not apply: {exc}"))
+                problems.append(Problem("version", r.id, label, f"diff does not apply: {exc}",
+                                        ProblemCode.DIFF_DOES_NOT_APPLY))
                 bad.add(r.id)
                 continue
             p_len, p_bytes = meta.get(base_id, (0, 0))
@@ -128,15 +166,18 @@ def check(repo, progress=None) -> Report:
                 problems.append(Problem(
                     "version", r.id, label,
                     f"chain bookkeeping is wrong: stored length {r.chain_len} / bytes "
-                    f"{r.chain_bytes}, actual {chain[0]} / {chain[1]}"))
+                    f"{r.chain_bytes}, actual {chain[0]} / {chain[1]}",
+                    ProblemCode.CHAIN_BOOKKEEPING))
         if sha256(content) != r.id:
             problems.append(Problem("version", r.id, label,
-                                    "content does not match its SHA-256"))
+                                    "content does not match its SHA-256",
+                                    ProblemCode.CONTENT_HASH))
             bad.add(r.id)
             continue
         if len(content) != r.size:
             problems.append(Problem("version", r.id, label,
-                                    f"size is recorded as {r.size}, content has {len(content)}"))
+                                    f"size is recorded as {r.size}, content has {len(content)}",
+                                    ProblemCode.SIZE))
         meta[r.id] = chain
         good[r.id] = content
         for drop in [k for k in (r.parent_version_id,) if k and last_use.get(k, -1) <= i]:
@@ -169,23 +210,27 @@ def check(repo, progress=None) -> Report:
         if expect != c.id:
             problems.append(Problem("commit", c.id, None,
                                     "id does not match its content (tree, parents, author, date "
-                                    "or message was changed)"))
+                                    "or message was changed)", ProblemCode.COMMIT_ID))
         for p in c.parents:
             if p not in commits:
-                problems.append(Problem("commit", c.id, None, f"parent {p[:12]} is missing"))
+                problems.append(Problem("commit", c.id, None, f"parent {p[:12]} is missing",
+                                    ProblemCode.COMMIT_PARENT_MISSING))
         tree = tree_of(c)
         if tree is None:
             problems.append(Problem("tree", c.tree_id, None,
-                                    f"tree of commit {c.id[:12]} is missing or damaged"))
+                                    f"tree of commit {c.id[:12]} is missing or damaged",
+                                    ProblemCode.TREE_DAMAGED))
             continue
         for path, vid in tree.items():
             if vid not in by_id:
                 problems.append(Problem("tree", c.tree_id, path,
-                                        f"commit {c.id[:12]} names missing version {vid[:12]}"))
+                                        f"commit {c.id[:12]} names missing version {vid[:12]}",
+                                        ProblemCode.TREE_VERSION_MISSING))
         gen = 1 + max((commits[p].generation for p in c.parents if p in commits), default=0)
         if c.generation != gen:
             problems.append(Problem("commit", c.id, None,
-                                    f"generation is {c.generation}, expected {gen}"))
+                                    f"generation is {c.generation}, expected {gen}",
+                                    ProblemCode.COMMIT_GENERATION))
         parent_tree: dict[str, str] | None = {}
         if c.parent1 and c.parent1 in commits:
             parent_tree = tree_of(commits[c.parent1])
@@ -202,23 +247,26 @@ def check(repo, progress=None) -> Report:
             continue
         if recorded != expected:
             problems.append(Problem("commit", c.id, None,
-                                    "its change index does not match its tree"))
+                                    "its change index does not match its tree",
+                                    ProblemCode.CHANGE_INDEX))
 
     # 3. refs: point at commits, agree with the last reflog entry; reflog entries chain.
     all_refs = store.all_refs()
     report.refs = len(all_refs)
     for name, target in all_refs:
         if target not in commits:
-            problems.append(Problem("ref", target, name, "points at a missing commit"))
+            problems.append(Problem("ref", target, name, "points at a missing commit",
+                                    ProblemCode.REF_TARGET_MISSING))
         log = store.reflog(name, 1)
         if log and log[0].new != target:
             problems.append(Problem("ref", target, name,
                                     f"does not match its last recorded move (to "
-                                    f"{str(log[0].new)[:12]})"))
+                                    f"{str(log[0].new)[:12]})", ProblemCode.REF_REFLOG_MISMATCH))
     last_new: dict[str, str | None] = {}
     for entry in reversed(store.reflog()):
         if entry.ref in last_new and last_new[entry.ref] != entry.old:
             problems.append(Problem("reflog", str(entry.seq), entry.ref,
-                                    "entry does not continue from the previous move"))
+                                    "entry does not continue from the previous move",
+                                    ProblemCode.REFLOG_BROKEN))
         last_new[entry.ref] = entry.new
     return report

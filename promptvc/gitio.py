@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import refs as R
-from .errors import DirtyWorkingTree, PathError, PvcError, RefError
+from .errors import DirtyWorkingTree, ErrorCode, PathError, PvcError, RefError
 from .repo import PVC_DIR, SHORT, Repo, is_binary
 
 MAP_FILE = "git-import-map"
@@ -43,6 +43,8 @@ Progress = Callable[[int, int], None]
 
 class GitError(PvcError):
     """git is missing, a path is not a git repository, or a git process failed."""
+
+    error_code = ErrorCode.GIT
 
 
 # -- running git ------------------------------------------------------------------------

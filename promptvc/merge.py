@@ -16,7 +16,7 @@ Algorithm
    are UTF-8: the region is split into tokens (words, whitespace runs, line
    breaks, single CJK characters, other single characters) and each side's
    edits are computed with diff-match-patch (``Diff_Timeout = 0``, i.e. an
-   exact Myers diff, with our own deadline whose expiry makes the region a
+   exact Myers diff, under a work budget whose exhaustion makes the region a
    conflict) as lists of ``(start, end, replacement)`` over the base tokens.
    Edits after ``diff_cleanupSemantic`` are what gets applied; they must
    neither overlap nor touch across sides (identical edits are applied once).
@@ -31,31 +31,40 @@ Algorithm
    on at the edges of a conflict stay outside it (like git), marker lines use
    CRLF when the conflicting text does.
 
+The merge is a pure function of its inputs: no clock is read.  Every bound on
+the work is a count (``MAX_DIFF_COST``, ``LINE_DIFF_BUDGET``,
+``FINE_MERGE_BUDGET``, ``MAX_FINE_REGION_BYTES``, ``_SLIDE_BUDGET``), so the
+same three texts merge the same way on a fast machine and on a loaded one.
+
 Heavy imports (``merge3``, ``diff_match_patch``) happen lazily inside the
-functions so that importing this module is cheap.
+functions so that importing this module is cheap.  Imports: the standard
+library, ``merge3`` and ``diff_match_patch`` only (no other pvc module).
 """
 
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 
 __all__ = ["MergeResult", "merge_texts", "has_conflict_markers", "split_lines"]
 
-# Seconds a line-level diff may take.  A diff that hits the limit is only
-# coarser, which merge3 turns into larger (still correct) regions.
-LINE_DIFF_SECONDS = 2.0
-# Seconds all token-level diffs of one merge_texts() call may take together.
-# A region whose diffs do not finish in time is a conflict: its diff could be
-# approximate.  Regions are tried in file order.
-FINE_MERGE_SECONDS = 1.0
 # Diffs whose estimated cost (squared lower bound of the edit distance)
 # exceeds this are not attempted with Myers: such a text was rewritten
 # wholesale.  Line level: difflib's faster heuristic matching is used instead.
-# Token level: the region is a conflict (it would be anyway, after seconds).
-# Deterministic, unlike the time limits.
+# Token level: the region is a conflict.
 MAX_DIFF_COST = 1_000_000
+# Work budgets of the Myers diffs, in steps of diff-match-patch's bisection,
+# each step weighted by the length of the two texts it works on (an upper
+# bound of that step's work; see _WorkMeter).  The estimate above can be far
+# too low (reordered text has a lower bound of 0), so these are what really
+# bounds a merge.  Line level, per diff: a diff that runs out is only coarser,
+# which merge3 turns into larger (still correct) regions.  Token level, for all
+# regions of one merge_texts() call together, in file order: a region whose
+# diffs run out is a conflict (its diff could be approximate), and so is every
+# later region.  The worst inputs (reordered text) do about 7 million units
+# a second on a 2026 laptop: about 2 s and 1 s, the clock limits this replaced.
+LINE_DIFF_BUDGET = 14_000_000
+FINE_MERGE_BUDGET = 7_000_000
 # Conflicting regions larger than this (base + ours + theirs) are not merged
 # at token level (tokenizing alone would take about a second).
 MAX_FINE_REGION_BYTES = 3_000_000
@@ -96,29 +105,58 @@ def split_lines(data: bytes) -> list[bytes]:
     return out
 
 
+class _WorkMeter:
+    """A work budget that stands in for diff-match-patch's ``deadline``.
+
+    ``diff_main(..., deadline)`` hands the deadline down to its bisection,
+    which asks ``time.time() > deadline`` once per step and gives up (returning
+    a coarse diff) when the answer is yes.  Python evaluates that comparison as
+    ``deadline.__lt__(now)``: this object ignores ``now`` and answers from the
+    work done instead, so the diff is bounded by a count, never by a clock.
+    Each step costs ``step`` units, the length of the two texts being bisected
+    (set by _DMP.diff_bisect): a step's own loop is shorter than that, and the
+    snakes it follows add up to at most that per diagonal, so the units charged
+    bound the real work from above.  Once ``exhausted``, it stays so."""
+
+    __slots__ = ("left", "step", "exhausted")
+
+    def __init__(self, budget: int) -> None:
+        self.left = budget
+        self.step = 0
+        self.exhausted = False
+
+    def spend(self, n: int) -> bool:
+        self.left -= n
+        if self.left < 0:
+            self.exhausted = True
+        return self.exhausted
+
+    def __lt__(self, _now: object) -> bool:  # `now > deadline` in diff_bisect
+        return self.spend(self.step)
+
+
 _DMP_CLASS = None
 
 
 def _new_dmp():
-    """A diff_match_patch instance without timeout heuristics that records
-    whether an explicit deadline was hit."""
+    """A diff_match_patch instance without timeout heuristics whose diffs
+    take a _WorkMeter as their deadline."""
     global _DMP_CLASS
     if _DMP_CLASS is None:
         from diff_match_patch import diff_match_patch
 
         class _DMP(diff_match_patch):
-            timed_out = False
-
             def diff_bisect(self, text1, text2, deadline):
-                diffs = super().diff_bisect(text1, text2, deadline)
-                if time.time() > deadline:
-                    self.timed_out = True
-                return diffs
+                if not isinstance(deadline, _WorkMeter):  # pragma: no cover - defensive
+                    raise TypeError("merge diffs run under a _WorkMeter, not a clock")
+                deadline.step = len(text1) + len(text2)
+                deadline.spend(deadline.step)  # the bisection's two arrays
+                return super().diff_bisect(text1, text2, deadline)
 
         _DMP_CLASS = _DMP
     dmp = _DMP_CLASS()
     # 0 = no timeout: also disables the half-match speedup, which can return
-    # non-minimal diffs.  We pass our own deadline and detect when it is hit.
+    # non-minimal diffs.  The work is bounded by the _WorkMeter instead.
     dmp.Diff_Timeout = 0
     return dmp
 
@@ -170,7 +208,7 @@ class _MyersLineMatcher:
         return self._blocks
 
 
-def _line_matching_blocks(a, b) -> list[tuple[int, int, int]]:
+def _line_matching_blocks(a, b) -> list:
     interner = _Interner()
     ta = interner.encode(a)
     tb = interner.encode(b)
@@ -181,8 +219,9 @@ def _line_matching_blocks(a, b) -> list[tuple[int, int, int]]:
         import difflib
 
         return difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
-    dmp = _new_dmp()
-    diffs = dmp.diff_main(ta, tb, False, time.time() + LINE_DIFF_SECONDS)
+    # a diff that runs out of budget is only coarser (the same on every
+    # machine), which merge3 turns into larger, still correct, regions
+    diffs = _new_dmp().diff_main(ta, tb, False, _WorkMeter(LINE_DIFF_BUDGET))
     blocks = []
     i = j = 0
     for op, text in diffs:
@@ -435,7 +474,7 @@ def _to_edits(B: str, diffs, reverse: bool, budget: _Budget):
     return _normalize(B, edits, budget)
 
 
-def _alignment(B: str, X: str, budget: _Budget, reverse: bool, deadline: float):
+def _alignment(B: str, X: str, budget: _Budget, reverse: bool, meter: _WorkMeter):
     """One way of explaining X as edits of B.
 
     Returns (edits, pieces) or None if the diff could be approximate:
@@ -448,10 +487,10 @@ def _alignment(B: str, X: str, budget: _Budget, reverse: bool, deadline: float):
     """
     dmp = _new_dmp()
     if reverse:
-        diffs = dmp.diff_main(B[::-1], X[::-1], False, deadline)
+        diffs = dmp.diff_main(B[::-1], X[::-1], False, meter)
     else:
-        diffs = dmp.diff_main(B, X, False, deadline)
-    if dmp.timed_out:
+        diffs = dmp.diff_main(B, X, False, meter)
+    if meter.exhausted:
         return None
     pieces = _to_edits(B, diffs, reverse, budget)
     dmp.diff_cleanupSemantic(diffs)
@@ -517,10 +556,10 @@ def _edit_distance_lower_bound(a: str, b: str) -> int:
     return sum(abs(n - cb[k]) for k, n in ca.items()) + sum(n for k, n in cb.items() if k not in ca)
 
 
-def _fine_merge(base: bytes, ours: bytes, theirs: bytes, deadline: float) -> bytes | None:
+def _fine_merge(base: bytes, ours: bytes, theirs: bytes, meter: _WorkMeter) -> bytes | None:
     """Token-level merge of one conflict region; None if it really conflicts
-    (or the merge cannot be decided with certainty before ``deadline``)."""
-    if time.time() >= deadline or len(base) + len(ours) + len(theirs) > MAX_FINE_REGION_BYTES:
+    (or the merge cannot be decided with certainty within ``meter``'s budget)."""
+    if meter.exhausted or len(base) + len(ours) + len(theirs) > MAX_FINE_REGION_BYTES:
         return None
     try:
         texts = [t.decode("utf-8") for t in (base, ours, theirs)]
@@ -542,10 +581,10 @@ def _fine_merge(base: bytes, ours: bytes, theirs: bytes, deadline: float) -> byt
         # result.
         sides = []
         for X in (O, T):
-            fwd = _alignment(B, X, budget, False, deadline)
+            fwd = _alignment(B, X, budget, False, meter)
             if fwd is None:
                 return None
-            rev = _alignment(B, X, budget, True, deadline)
+            rev = _alignment(B, X, budget, True, meter)
             if rev is None:
                 return None
             sides.append([fwd] if rev == fwd else [fwd, rev])
@@ -557,6 +596,8 @@ def _fine_merge(base: bytes, ours: bytes, theirs: bytes, deadline: float) -> byt
                     return None
                 result = merged
     except _TooExpensive:
+        return None
+    if result is None:  # pragma: no cover - each side has at least one alignment
         return None
     return "".join(interner.decode(result)).encode("utf-8")
 
@@ -619,7 +660,7 @@ def merge_texts(
 
     out: list[bytes] = []
     conflicts = 0
-    fine_deadline = time.time() + FINE_MERGE_SECONDS
+    fine_meter = _WorkMeter(FINE_MERGE_BUDGET)
     for region in _line_regions(base_l, ours_l, theirs_l):
         if region[0] == "take":
             out.extend(region[1])
@@ -629,7 +670,7 @@ def merge_texts(
             a_lines = ours_l[as_:ae]
             b_lines = theirs_l[bs:be]
             merged = _fine_merge(
-                b"".join(z_lines), b"".join(a_lines), b"".join(b_lines), fine_deadline
+                b"".join(z_lines), b"".join(a_lines), b"".join(b_lines), fine_meter
             )
             # (a merged region followed by more lines always ends with a
             # newline; checked anyway, a glued line would be a silent error)

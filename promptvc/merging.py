@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from .errors import DirtyWorkingTree, MergeError
 from .objects import sha256
 
+# every state key a merge in progress writes (merge --continue / --abort clear them all)
 STATE_KEYS = ("MERGE_HEAD", "MERGE_MSG", "MERGE_CONFLICTS", "ORIG_HEAD", "MERGE_TRACKED",
-              "MERGE_TOUCHED", "MERGE_NAME")
+              "MERGE_TOUCHED", "MERGE_NAME", "MERGE_PARENT2")
 
 
 @dataclass
@@ -397,7 +398,7 @@ def merge_continue(repo, message: str | None = None, author: str | None = None,
         changes, head_tree = repo.working_changes()
         info = repo._write_commit(changes, head_tree, message, author, date, parent2=theirs,
                                   parent2_versions=parent2)
-        for key in STATE_KEYS + ("MERGE_PARENT2",):
+        for key in STATE_KEYS:
             repo.store.set_state(key, None)
     return info
 
@@ -424,5 +425,5 @@ def merge_abort(repo) -> None:
             repo.store.untrack(p)
         for p in set(tracked_before) - current:
             repo.store.track(p)
-        for key in STATE_KEYS + ("MERGE_PARENT2",):
+        for key in STATE_KEYS:
             repo.store.set_state(key, None)

@@ -72,7 +72,7 @@ def _replicas(repo, sync: bool, report: RepairReport):
 
 
 def repair(repo, *, sync: bool = True) -> RepairReport:
-    from .fsck import check
+    from .fsck import ProblemCode, check
 
     report = RepairReport()
     first = check(repo)
@@ -81,10 +81,10 @@ def repair(repo, *, sync: bool = True) -> RepairReport:
     readers = _replicas(repo, sync, report)
     store, vs = repo.store, repo.versions
     try:
+        # a version whose diff base is damaged is whole once its base is restored
         damaged = {p.object for p in first.problems if p.kind == "version"
-                   and not p.message.startswith("unreadable")}
-        damaged |= {p.object for p in first.problems if p.kind == "tree"
-                    and "missing or damaged" in p.message}
+                   and p.code is not ProblemCode.DIFF_BASE_DAMAGED}
+        damaged |= {p.object for p in first.problems if p.code is ProblemCode.TREE_DAMAGED}
         known: dict[str, bytes] = {}
 
         def from_remote(vid: str) -> bytes | None:
@@ -92,12 +92,13 @@ def repair(repo, *, sync: bool = True) -> RepairReport:
                 row = r.version(vid)
                 if row is None:
                     continue
-                from .objects import _decode
                 from .store import VersionRow
 
-                vrow = VersionRow(*row[:7], bytes(row[7]), *row[8:])
+                fields = list(row)
+                fields[7] = bytes(fields[7])  # the replica hands back a memoryview
+                vrow = VersionRow(*fields)
                 try:
-                    data = _decode(vrow)
+                    data = vs.decode_row(vrow)
                     if vrow.storage == "diff":
                         base = content_of(vrow.parent_version_id, depth=0)
                         if base is None:
@@ -159,13 +160,13 @@ def repair(repo, *, sync: bool = True) -> RepairReport:
                 source = ("the remote" if from_remote(vid) is not None else
                           "the working folder" if from_work(vid) is not None else "another chain")
                 store.replace_with_snapshot(vid, data, vs.policy)
-                repo.versions._cache.pop(vid, None)
+                # (nothing to forget in the version cache: it only ever holds verified texts)
                 report.restored.append((vid, row.path or row.kind, source))
             # chain bookkeeping of every diff row, parents first
             _recompute_chains(repo)
             # commits from the remote
             for p in first.problems:
-                if p.kind == "commit" and "does not match its content" in p.message:
+                if p.code is ProblemCode.COMMIT_ID:
                     for r in readers:
                         row = r.commit(p.object)
                         if row and commit_id(row[1], tuple(x for x in (row[2], row[3]) if x),
@@ -175,7 +176,7 @@ def repair(repo, *, sync: bool = True) -> RepairReport:
                             break
             # change index rebuilt from the trees
             for p in first.problems:
-                if p.kind == "commit" and "change index" in p.message:
+                if p.code is ProblemCode.CHANGE_INDEX:
                     _rebuild_changes(repo, p.object)
                     report.restored.append((p.object, "change index", "the trees"))
             # refs put back where their last recorded move left them

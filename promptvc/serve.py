@@ -31,17 +31,17 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import PvcError
+from .errors import ErrorCode, PvcError
 
 _VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 class ServeError(PvcError):
-    pass
+    error_code = ErrorCode.SERVE
 
 
 class RenderError(ServeError):
-    pass
+    error_code = ErrorCode.RENDER
 
 
 @dataclass(frozen=True)

@@ -642,3 +642,104 @@ def test_property_arbitrary_bytes_never_crash(base, ours, theirs):
         assert swapped.content == r.content
     else:
         assert has_conflict_markers(r.content)
+
+
+# ---------------------------------------------------------------------------
+# same inputs, same result: no clock decides a merge
+
+class _RacingClock:
+    """A clock for a machine slowed to a crawl: every reading is 1,000 s later
+    than the one before."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        self.now += 1000.0
+        return self.now
+
+
+def _on_a_crawling_machine(fn, *args, **kw):
+    import time
+    from unittest import mock
+
+    clock = _RacingClock()
+    with mock.patch.object(time, "time", clock), mock.patch.object(time, "monotonic", clock), \
+            mock.patch.object(time, "perf_counter", clock):
+        return fn(*args, **kw)
+
+
+# two word edits on each side of one line: each side's token diff needs the
+# Myers bisection, whose old deadline (one second) a slow machine passed at once
+_SENTENCE = (b"You are a helpful assistant who answers in two short sentences and "
+             b"always cites the source document it used.\n")
+CLOCK_CASES = [
+    (_SENTENCE,
+     _SENTENCE.replace(b"helpful", b"friendly").replace(b"two short", b"three short"),
+     _SENTENCE.replace(b"always cites", b"never hides").replace(b"it used", b"it read")),
+    (b"# Role\n\n" + PARA + b"\nEnd.\n",
+     b"# Role\n\n" + PARA.replace(b"helpful", b"careful").replace(b"two", b"three") + b"\nEnd.\n",
+     b"# Role\n\n" + PARA.replace(b"the source", b"every").replace(b"Always", b"Please") + b"\nEnd.\n"),
+    (b"a b c d e f g h\n", b"a B c D e f g h\n", b"a b c d e F g H\n"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CLOCK_CASES)))
+def test_a_slow_machine_merges_exactly_like_a_fast_one(case):
+    base, ours, theirs = CLOCK_CASES[case]
+    fast = merge(base, ours, theirs)
+    assert fast.clean  # the case needs the token-level merge, and it succeeds
+    assert _on_a_crawling_machine(merge, base, ours, theirs) == fast
+
+
+def test_reordered_text_stops_at_the_work_budget_the_same_way_every_time():
+    import random
+
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(1500)]
+    shuffled = list(words)
+    rng.shuffle(shuffled)
+    edited = list(words)
+    edited[3] = "X"
+    base, ours, theirs = (" ".join(w).encode() + b"\n" for w in (words, shuffled, edited))
+    r = merge(base, ours, theirs)
+    assert r.conflicts == 1  # the token diff ran out of budget: a conflict, not a guess
+    assert r.content == b"<<<<<<< HEAD\n" + ours + b"=======\n" + theirs + b">>>>>>> theirs\n"
+    assert _on_a_crawling_machine(merge, base, ours, theirs) == r
+
+
+def test_the_work_budget_decides_not_the_clock(monkeypatch):
+    import promptvc.merge as M
+
+    base, ours, theirs = CLOCK_CASES[0]
+    assert merge(base, ours, theirs).clean
+    monkeypatch.setattr(M, "FINE_MERGE_BUDGET", 10)
+    starved = merge(base, ours, theirs)
+    assert starved.conflicts == 1
+    assert _on_a_crawling_machine(merge, base, ours, theirs) == starved
+
+
+def test_merge_module_reads_no_clock():
+    import ast
+    from pathlib import Path
+
+    import promptvc.merge as M
+
+    tree = ast.parse(Path(M.__file__).read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                for a in n.names} | {n.module for n in ast.walk(tree)
+                                     if isinstance(n, ast.ImportFrom)}
+    assert not imported & {"time", "datetime"}
+    assert not [n for n in dir(M) if n.endswith("_SECONDS")]
+
+
+@PROPS
+@given(data=st.data())
+def test_property_same_inputs_same_result_on_any_machine(data):
+    case = _cases(data, unique=data.draw(st.booleans()), overlapping=data.draw(st.booleans()))
+    if case is None:
+        return
+    _, _, base, ours, theirs, _ = case
+    first = merge(base, ours, theirs)
+    assert merge(base, ours, theirs) == first
+    assert _on_a_crawling_machine(merge, base, ours, theirs) == first

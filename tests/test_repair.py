@@ -123,3 +123,38 @@ def test_restored_from_the_remote(tmp_path, pvc, monkeypatch, sqld_namespace):
     for i, data in enumerate(reversed(versions)):
         assert pvc("show", f"HEAD~{i}:p.md").stdout_bytes == data
     assert json.loads(pvc("show", "--json", "HEAD~1").stdout)["message"] == "p.md v2"
+
+
+def test_repair_decides_on_problem_codes_not_wording(repo, pvc, monkeypatch):
+    """Reworded fsck messages (a translation, a clearer phrase) change nothing."""
+    import dataclasses
+
+    import promptvc.fsck as fsck
+    from promptvc.repair import repair
+
+    commit_versions(pvc, repo, "p.md", 6)
+    snap = [r for r in rows_of(repo, "p.md") if r.storage == "snapshot"][0]
+    damage(repo, snap.id)
+    r = Repo.open(repo)
+    head = r.head()
+    r.store.raw_update("changes", "path", "commit_id", head, "zzz.md")
+    real_check = fsck.check
+
+    def reworded(*args, **kw):
+        report = real_check(*args, **kw)
+        report.problems[:] = [dataclasses.replace(p, message=f"problem #{i}")
+                              for i, p in enumerate(report.problems)]
+        return report
+
+    monkeypatch.setattr(fsck, "check", reworded)
+    try:
+        assert {p.code for p in fsck.check(r).problems} == {
+            fsck.ProblemCode.VERSION_UNDECOMPRESSABLE, fsck.ProblemCode.DIFF_BASE_DAMAGED,
+            fsck.ProblemCode.CHANGE_INDEX}
+        rep = repair(r, sync=False)
+    finally:
+        r.close()
+    assert rep.ok
+    assert sorted(what for _, what, _ in rep.restored) == ["change index", "p.md"]
+    monkeypatch.setattr(fsck, "check", real_check)
+    assert pvc("fsck").exit_code == 0

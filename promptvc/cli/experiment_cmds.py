@@ -137,7 +137,7 @@ def experiment_report(repo, name: str, by: str | None, as_json: bool) -> None:
 def experiment_promote(repo, name: str, arm: str, tag: str) -> None:
     """Merge ARM's branch into the control branch, move the production tag there (recorded
     in the reflog and published), and stop the experiment."""
-    from ..experiments import promote
+    from ..porcelain import promote
 
     exp, head = promote(repo, name, arm, tag)
     click.echo(f"Promoted arm {arm} of {exp.name}: {tag} -> {head[:8]}; experiment stopped")

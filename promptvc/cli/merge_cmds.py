@@ -1,4 +1,8 @@
-"""merge: bring another branch's commits into the current branch."""
+"""merge: bring another branch's commits into the current branch.
+
+The steps around a merge (refresh a branch database, push, delete or freeze it) are in
+promptvc.porcelain.merge_branch; this module parses options and prints.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import sys
 
 import click
 
-from ..errors import PvcError
 from ._common import emit_json, json_option, with_repo
 
 
@@ -55,23 +58,18 @@ def merge(repo, rev: str | None, message: str | None, no_ff: bool, diff3: bool, 
         raise click.UsageError("give the branch to merge: pvc merge BRANCH")
     if delete_branch and freeze_branch:
         raise click.UsageError("--delete-branch and --freeze-branch cannot be used together")
-    db_remote, mapped = _mapped(repo, rev)
-    if freeze_branch:  # refuse before merging anything
-        if mapped is None:
-            raise PvcError(f"branch '{rev}' has no database to freeze")
-        if not db_remote.backend().can_freeze:
-            raise PvcError(
-                f"{'Turso Cloud' if db_remote.backend().kind == 'turso' else 'this backend'} has "
-                "no per-database write block, so the branch cannot be frozen; nothing was merged",
-                hint="use --delete-branch, or merge without --freeze-branch")
-    if mapped is not None:
-        _refresh_branch(repo, db_remote, rev)
-    before = repo.head()
-    out = repo.merge(rev, message=message, no_ff=no_ff, diff3=diff3, author=author, date=date)
-    _report(repo, out, before, as_json)
-    if out.kind != "conflicts":
-        _after_merge(repo, db_remote, mapped, rev, delete_branch, freeze_branch, as_json)
-    if out.kind == "conflicts":
+    from ..porcelain import MergedEvent, merge_branch
+
+    def report(event) -> None:
+        if isinstance(event, MergedEvent):
+            _report(repo, event.outcome, event.before, as_json)
+        elif not as_json:
+            _report_step(repo, event)
+
+    done = merge_branch(repo, rev, message=message, no_ff=no_ff, diff3=diff3, author=author,
+                        date=date, delete_branch=delete_branch, freeze_branch=freeze_branch,
+                        on_event=report)
+    if done.conflicts:
         sys.exit(1)
 
 
@@ -104,56 +102,22 @@ def _report(repo, out, before, as_json: bool) -> None:
                "(or `pvc merge --abort`).", err=True)
 
 
-def _mapped(repo, name: str):
-    from ..remote.remotes import list_remotes
+def _report_step(repo, event) -> None:
+    """What merge_branch did after the merge: push, delete or freeze the branch (database)."""
+    from ..porcelain import BranchDeletedEvent, BranchFrozenEvent, PushedEvent
 
-    for r in list_remotes(repo.config):
-        row = repo.store.branch_db(r.name, name)
-        if row is not None and row.state != "deleted":
-            return r, row
-    return None, None
-
-
-def _refresh_branch(repo, remote, name: str) -> None:
-    """Fetch the branch database and fast-forward the local branch to it."""
-    from .. import refs as R
-    from ..remote.transfer import fetch
-
-    fetch(repo, remote, branches=[name])
-    tracking = repo.store.get_ref(f"{R.REMOTES}{remote.name}/{name}")
-    local = repo.store.get_ref(R.HEADS + name)
-    if tracking and (local is None or local in repo.store.ancestor_ids([tracking])) \
-            and local != tracking:
-        repo.move_ref(R.HEADS + name, local, tracking, f"merge: fast-forward from {remote.name}")
-
-
-def _after_merge(repo, remote, mapped, name: str, delete_branch: bool, freeze_branch: bool,
-                 as_json: bool) -> None:
-    if mapped is not None:
-        from ..remote.transfer import push
-
-        res = push(repo, remote)
-        if not as_json and not res.up_to_date:
-            click.echo(f"Pushed {repo.current_branch()} to {remote.name} ({res.new[:8]})")
-    if delete_branch:
-        if mapped is not None:
-            from ..remote.branches import delete_branch_db
-
-            _, row = delete_branch_db(repo, remote, name)
-            if not as_json:
-                click.echo(f"Deleted branch {name} and its database {row.db_name}")
+    if isinstance(event, PushedEvent):
+        if not event.result.up_to_date:
+            click.echo(f"Pushed {repo.current_branch()} to {event.remote.name} "
+                       f"({event.result.new[:8]})")
+    elif isinstance(event, BranchDeletedEvent):
+        if event.database is not None:
+            click.echo(f"Deleted branch {event.name} and its database {event.database.db_name}")
         else:
-            repo.delete_branch(name)
-            if not as_json:
-                click.echo(f"Deleted branch {name}")
-    if freeze_branch:
-        if mapped is None:
-            raise PvcError(f"branch '{name}' has no database to freeze")
-        from ..remote.branches import freeze_branch_db
-
-        row = freeze_branch_db(repo, remote, name)
-        if not as_json:
-            click.echo(f"Froze the database {row.db_name} of branch {name} (read-only)")
+            click.echo(f"Deleted branch {event.name}")
+    elif isinstance(event, BranchFrozenEvent):
+        click.echo(f"Froze the database {event.database.db_name} of branch {event.name} "
+                   "(read-only)")
 
 
 COMMANDS = [merge]

@@ -1,21 +1,14 @@
-"""Branches and tags: branch, switch, tag."""
+"""Branches and tags: branch, switch, tag.
+
+The steps of creating, deleting and locating a branch (with its database) are in
+promptvc.porcelain; this module parses options and prints.
+"""
 
 from __future__ import annotations
 
 import click
 
-from ..errors import PvcError
 from ._common import emit_json, json_option, with_repo
-
-
-def _db_remote(repo):
-    """The remote whose branches are databases, or None."""
-    from ..remote.remotes import list_remotes
-
-    for r in list_remotes(repo.config):
-        if r.has_branch_dbs:
-            return r
-    return None
 
 
 @click.command()
@@ -43,40 +36,40 @@ def branch(repo, name: str | None, start: str | None, delete: bool, force_delete
     `--turso-org`), a new branch is also a database forked from the current branch's
     database; `pvc branch url NAME` prints the URL an application connects to.
     """
-    remote = _db_remote(repo)
+    from .. import porcelain
+
     if name == "":
         from .. import refs as R
 
         R.check_ref_name(name)
     if name == "url" and start:
-        _branch_url(repo, remote, start, token_file, as_json)
+        _branch_url(repo, start, token_file, as_json)
         return
+    if name == "url" and not (delete or force_delete):  # not a new branch called "url"
+        raise click.UsageError("give the branch whose URL to print: pvc branch url NAME")
     if delete or force_delete:
         if not name:
             raise click.UsageError("give the branch to delete: pvc branch -d NAME")
-        mapped = remote is not None and repo.store.branch_db(remote.name, name)
-        if mapped and mapped.state != "deleted":
-            from ..remote.branches import delete_branch_db
-
-            target, row = delete_branch_db(repo, remote, name, force=force_delete)
-            click.echo(f"Deleted branch {name} (was {target[:8]}) and its database {row.db_name}.")
-            return
-        target = repo.delete_branch(name, force=force_delete)
-        click.echo(f"Deleted branch {name} (was {target[:8]}).")
+        gone = porcelain.delete_branch(repo, name, force=force_delete)
+        if gone.database is not None:
+            click.echo(f"Deleted branch {name} (was {gone.target[:8]}) and its database "
+                       f"{gone.database.db_name}.")
+        else:
+            click.echo(f"Deleted branch {name} (was {gone.target[:8]}).")
         return
     if name:
-        if remote is not None and not local_only:
-            from ..remote.branches import create_branch_db
-
-            cid, row, warning = create_branch_db(repo, remote, name, start, timestamp)
-            click.echo(f"Created branch {name} at {cid[:8]} with database {row.db_name}")
-            click.echo(f"  {row.url}")
-            if warning:
-                click.echo(f"warning: {warning}", err=True)
-            return
-        cid = repo.create_branch(name, start)
-        click.echo(f"Created branch {name} at {cid[:8]}")
+        made = porcelain.create_branch(repo, name, start, local_only=local_only,
+                                       timestamp=timestamp)
+        if made.database is not None:
+            click.echo(f"Created branch {name} at {made.commit[:8]} with database "
+                       f"{made.database.db_name}")
+            click.echo(f"  {made.database.url}")
+            if made.warning:
+                click.echo(f"warning: {made.warning}", err=True)
+        else:
+            click.echo(f"Created branch {name} at {made.commit[:8]}")
         return
+    remote = porcelain.db_remote(repo)
     current = repo.current_branch()
     rows = [(n, t, False) for n, t in repo.branches()]
     if all_:
@@ -109,35 +102,17 @@ def branch(repo, name: str | None, start: str | None, delete: bool, force_delete
         click.echo(line)
 
 
-def _branch_url(repo, remote, name: str, token_file: str | None, as_json: bool) -> None:
-    from ..remote.remotes import default_remote
+def _branch_url(repo, name: str, token_file: str | None, as_json: bool) -> None:
+    from ..porcelain import branch_url
 
-    if remote is None:
-        remote = default_remote(repo.config)
-    row = repo.store.branch_db(remote.name, name)
-    if row is not None and row.state != "deleted":
-        url, db = row.url, row.db_name
-    elif repo.store.get_ref("refs/heads/" + name) or repo.store.get_ref(
-            f"refs/remotes/{remote.name}/{name}"):
-        url, db = remote.url, None
-    else:
-        raise PvcError(f"no branch named '{name}'")
-    if token_file:
-        import os
-
-        backend = remote.backend()
-        if backend is None or db is None:
-            raise PvcError("minting a token needs a branch database on Turso")
-        token = backend.mint_token(db, read_only=True)
-        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # also when the file existed with wider permissions
-        with os.fdopen(fd, "w") as fh:
-            fh.write(token + "\n")
-        click.echo(f"wrote a read-only token for {db} to {token_file}", err=True)
+    found = branch_url(repo, name, token_file=token_file)
+    if found.token_file:
+        click.echo(f"wrote a read-only token for {found.database} to {found.token_file}",
+                   err=True)
     if as_json:
-        emit_json({"branch": name, "database": db, "url": url, "ref": "refs/heads/" + name})
+        emit_json(found.to_json())
     else:
-        click.echo(url)
+        click.echo(found.url)
 
 
 @click.command()

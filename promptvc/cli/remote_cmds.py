@@ -11,9 +11,9 @@ from ._common import emit_json, json_option, plural, with_repo
 
 
 def _remote(repo, name: str | None):
-    from ..remote.remotes import default_remote, get_remote
+    from ..porcelain import resolve_remote
 
-    return get_remote(repo.config, name) if name else default_remote(repo.config)
+    return resolve_remote(repo, name)
 
 
 @click.group(invoke_without_command=True)
@@ -161,23 +161,18 @@ def remote_login(repo, name: str) -> None:
 def clone(url: str, directory: str | None, branch: str | None, name: str,
           token_env: str | None) -> None:
     """Create a new repository from the primary at URL, with its whole history."""
-    from pathlib import Path
-    from urllib.parse import urlsplit
+    from ..porcelain import clone as do_clone
 
-    from ..remote.transfer import clone as do_clone
+    def cloning(event) -> None:
+        click.echo(f"Cloning into '{event.directory}'...", err=True)
 
-    if directory is None:
-        parts = urlsplit(url)
-        directory = (parts.hostname or "repo").split(".")[0] or "repo"
-        if directory in ("localhost", "127"):
-            directory = "prompts"
-    click.echo(f"Cloning into '{directory}'...", err=True)
-    repo, fr, chosen = do_clone(url, Path(directory), name=name, token_env=token_env, branch=branch)
-    if chosen is None:
+    done = do_clone(url, directory, name=name, token_env=token_env, branch=branch,
+                    on_event=cloning)
+    if done.branch is None:
         click.echo("warning: you appear to have cloned an empty repository.", err=True)
     else:
-        click.echo(f"Fetched {plural(fr.commits, 'commit')}; on branch {chosen}")
-    repo.close()
+        click.echo(f"Fetched {plural(done.fetch.commits, 'commit')}; on branch {done.branch}")
+    done.repo.close()
 
 
 def _print_fetch(fr, remote_name: str) -> None:
@@ -212,10 +207,10 @@ def fetch(repo, remote_name: str | None, as_json: bool) -> None:
 @with_repo
 def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> None:
     """Fetch, then fast-forward or merge the remote branch into the current branch."""
-    from ..remote.transfer import pull as do_pull
+    from ..porcelain import pull as do_pull
 
-    r = _remote(repo, remote_name)
-    res = do_pull(repo, r, branch)
+    done = do_pull(repo, remote_name, branch)
+    r, res = done.remote, done.result
     if as_json:
         data = {"remote": r.name, "result": res.outcome, "commits": res.fetch.commits,
                 "head": repo.head()}
@@ -252,11 +247,10 @@ def push(repo, remote_name: str | None, branch: str | None, tags: bool, as_json:
     Refused with "non-fast-forward" when the remote branch has commits you do not have:
     `pvc pull` first. With --tags, tags are published too, moved to where they are here.
     """
-    from ..remote.transfer import push as do_push, push_tags
+    from ..porcelain import push as do_push
 
-    r = _remote(repo, remote_name)
-    res = do_push(repo, r, branch)
-    pushed_tags = push_tags(repo, r) if tags else []
+    done = do_push(repo, remote_name, branch, tags=tags)
+    r, res, pushed_tags = done.remote, done.result, done.tags
     if as_json:
         emit_json({"remote": r.name, "branch": res.branch, "old": res.old, "new": res.new,
                    "commits": res.commits, "versions": res.versions,
@@ -286,17 +280,16 @@ def _print_push(res) -> None:
 @with_repo
 def sync_cmd(repo, remote_name: str | None) -> None:
     """Pull, then push: bring the current branch and the remote level."""
-    from ..remote.transfer import pull as do_pull, push as do_push
+    from ..porcelain import sync as do_sync
 
-    r = _remote(repo, remote_name)
-    res = do_pull(repo, r)
-    if res.outcome == "conflicts":
+    done = do_sync(repo, remote_name)
+    r, res, pr = done.remote, done.pulled, done.pushed
+    if pr is None:
         for c in res.merge.conflicts:
             click.echo(click.style(f"CONFLICT ({c.kind}): {c.path}", fg="red"))
         click.echo("Automatic merge failed; fix conflicts, run `pvc merge --continue`, then "
                    "`pvc sync` again.", err=True)
         sys.exit(1)
-    pr = do_push(repo, r)
     if pr.up_to_date and res.outcome == "up-to-date":
         click.echo("Already in sync.")
     else:

@@ -23,7 +23,7 @@ import secrets
 import urllib.parse
 from dataclasses import dataclass
 
-from ..errors import RemoteError
+from ..errors import ErrorCode, RemoteError
 
 NAME_MAX = 64
 
@@ -48,8 +48,11 @@ def new_db_name(base: str, branch: str) -> str:
 
 
 class BackendError(RemoteError):
-    def __init__(self, message: str, status: int | None = None, hint: str | None = None):
-        super().__init__(message, hint=hint)
+    error_code = ErrorCode.BACKEND
+
+    def __init__(self, message: str, status: int | None = None, hint: str | None = None,
+                 error_code: ErrorCode | None = None):
+        super().__init__(message, hint=hint, error_code=error_code)
         self.status = status
 
 
@@ -68,7 +71,8 @@ def _request(base: str, method: str, path: str, *, headers: dict[str, str],
         raw = resp.read()
     except (OSError, http.client.HTTPException) as exc:
         raise BackendError(f"cannot reach {parts.netloc}: {exc}",
-                           hint="check the admin / API URL and that the service runs") from None
+                           hint="check the admin / API URL and that the service runs",
+                           error_code=ErrorCode.UNREACHABLE) from None
     finally:
         conn.close()
     try:

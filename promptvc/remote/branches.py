@@ -9,7 +9,7 @@ repository, and pushes the branch there. Commits on the branch are pushed to its
 from __future__ import annotations
 
 from .. import refs as R
-from ..errors import RefError, RemoteError
+from ..errors import ErrorCode, RefError, RemoteError
 from ..store import BranchDbRow
 from .branchdb import BranchBackend, new_db_name
 from .remotes import Remote
@@ -49,7 +49,8 @@ def create_branch_db(repo, remote: Remote, name: str, start: str | None = None,
     if backend is None:
         raise RemoteError(f"remote '{remote.name}' has no branch-database backend",
                           hint=f"add one: `pvc remote remove {remote.name}` then `pvc remote add "
-                               f"{remote.name} URL --admin-url URL` (sqld) or `--turso-org ORG`")
+                               f"{remote.name} URL --admin-url URL` (sqld) or `--turso-org ORG`",
+                          error_code=ErrorCode.NO_BACKEND)
     R.check_ref_name(name)
     if repo.store.get_ref(R.HEADS + name):
         raise RefError(f"a branch named '{name}' already exists",
@@ -90,7 +91,8 @@ def delete_branch_db(repo, remote: Remote, name: str, force: bool = False) -> tu
     row = repo.store.branch_db(remote.name, name)
     if row is None or row.state == "deleted":
         raise RemoteError(f"branch '{name}' has no database on {remote.name}",
-                          hint=f"delete the local branch with `pvc branch -d {name}`")
+                          hint=f"delete the local branch with `pvc branch -d {name}`",
+                          error_code=ErrorCode.NO_BRANCH_DB)
     local = repo.store.get_ref(R.HEADS + name)
     if local is not None:
         repo.check_deletable(name, force, anyway="delete it and its database anyway")
@@ -98,7 +100,8 @@ def delete_branch_db(repo, remote: Remote, name: str, force: bool = False) -> tu
     backend = remote.backend()
     if backend is None:
         raise RemoteError(f"remote '{remote.name}' has no branch-database backend",
-                          hint="configure --admin-url or --turso-org to delete databases")
+                          hint="configure --admin-url or --turso-org to delete databases",
+                          error_code=ErrorCode.NO_BACKEND)
     backend.delete(row.db_name)
     gone = BranchDbRow(row.remote, row.branch, row.db_name, row.url, row.parent, now_iso(),
                        "deleted")
@@ -121,8 +124,14 @@ def freeze_branch_db(repo, remote: Remote, name: str) -> BranchDbRow:
     row = repo.store.branch_db(remote.name, name)
     if row is None or row.state == "deleted":
         raise RemoteError(f"branch '{name}' has no database on {remote.name}",
-                          hint="only branch databases can be frozen")
+                          hint="only branch databases can be frozen",
+                          error_code=ErrorCode.NO_BRANCH_DB)
     backend = remote.backend()
+    if backend is None:
+        raise RemoteError(f"remote '{remote.name}' has no branch-database backend, so the "
+                          f"database {row.db_name} of branch '{name}' cannot be frozen",
+                          hint="configure --admin-url or --turso-org to freeze databases",
+                          error_code=ErrorCode.NO_BACKEND)
     backend.freeze(row.db_name)
     frozen = BranchDbRow(row.remote, row.branch, row.db_name, row.url, row.parent, now_iso(),
                          "frozen")

@@ -41,6 +41,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from ..errors import ErrorCode, PvcError
+
 __all__ = [
     "HranaClient",
     "ResultSet",
@@ -62,35 +64,47 @@ INT64_MAX = 2**63 - 1
 
 
 # ---------------------------------------------------------------------------- errors
-class HranaError(Exception):
-    """Base class: ``.message`` (text) and ``.code`` (sqld's code, or HTTP_<status>, or None)."""
+class HranaError(PvcError):
+    """Base class: ``.message`` (text), ``.code`` (sqld's code, or HTTP_<status>, or None)
+    and ``.error_code`` (pvc's :class:`ErrorCode`, by subclass)."""
+
+    error_code = ErrorCode.REMOTE
 
     def __init__(self, message: str, code: str | None = None):
         super().__init__(message)
-        self.message = message
         self.code = code
 
 
 class AuthError(HranaError):
     """The server refused the credentials (HTTP 401/403)."""
 
+    error_code = ErrorCode.AUTH
+
 
 class ConnectError(HranaError, ConnectionError):
     """The server could not be reached (refused, unreachable, name not resolved, TLS...)."""
+
+    error_code = ErrorCode.UNREACHABLE
 
 
 class RemoteTimeout(HranaError, TimeoutError):
     """No answer within the timeout. The request may or may not have been applied."""
 
+    error_code = ErrorCode.TIMEOUT
+
 
 class NotFoundError(HranaError):
     """HTTP 404: with sqld namespaces, the database (namespace) does not exist."""
+
+    error_code = ErrorCode.NOT_FOUND
 
 
 class StatementError(HranaError):
     """A SQL statement failed. ``.step`` is its index in the statements given to ``batch``
     (0 for ``execute``), or None when the failing step was the batch's own BEGIN/COMMIT.
     ``.message`` is sqld's message verbatim, ``.code`` its code (e.g. SQLITE_CONSTRAINT)."""
+
+    error_code = ErrorCode.STATEMENT
 
     def __init__(self, message: str, code: str | None = None, step: int | None = None,
                  sql: str | None = None):

@@ -26,15 +26,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ErrorCode, PvcError
 from ..locks import FileLock
 
 REPLICA_SUFFIXES = ("", "-wal", "-shm", "-client_wal_index", "-info")
 
 
-class SyncFailed(Exception):
-    def __init__(self, message: str, *, timed_out: bool = False):
-        super().__init__(message)
-        self.message = message
+class SyncFailed(PvcError):
+    """A replica sync failed: ``error_code`` TIMEOUT (``timed_out``), BUSY (another process
+    syncs this replica) or SYNC."""
+
+    error_code = ErrorCode.SYNC
+
+    def __init__(self, message: str, *, timed_out: bool = False,
+                 error_code: ErrorCode | None = None):
+        if error_code is None and timed_out:
+            error_code = ErrorCode.TIMEOUT
+        super().__init__(message, error_code=error_code)
         self.timed_out = timed_out
 
 
@@ -59,7 +67,8 @@ def sync_replica(path: Path, url: str, token: str | None, deadline: float,
         held = ReplicaLock(path)
         if not held.acquire(max(0.0, deadline - time.monotonic())):
             raise SyncFailed(f"the replica {path.name} is being synced by another pvc process "
-                             "(is the daemon running?)", timed_out=True)
+                             "(is the daemon running?)", timed_out=True,
+                             error_code=ErrorCode.BUSY)
     try:
         env = dict(os.environ)
         env["RUST_LOG"] = "off"

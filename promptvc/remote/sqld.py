@@ -46,6 +46,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from ..errors import ErrorCode, PvcError
+
 __all__ = [
     "SqldError",
     "AdminError",
@@ -58,19 +60,26 @@ __all__ = [
 NAMESPACE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
-class SqldError(RuntimeError):
+class SqldError(PvcError, RuntimeError):
     """The sqld process could not be started or controlled."""
+
+    error_code = ErrorCode.SQLD
 
 
 class AdminError(SqldError):
-    """The sqld admin API answered with an error status."""
+    """The sqld admin API answered with an error status (``.message``: its own text)."""
+
+    error_code = ErrorCode.SQLD_ADMIN
 
     def __init__(self, status: int, message: str, *, method: str = "", path: str = ""):
+        super().__init__(f"sqld admin {method} {path}: HTTP {status}: {message}")
         self.status = status
         self.message = message
         self.method = method
         self.path = path
-        super().__init__(f"sqld admin {method} {path}: HTTP {status}: {message}")
+
+    def __str__(self) -> str:  # the whole story, as before; .message is the server's text
+        return str(self.args[0])
 
 
 def _platform_suffix() -> str:

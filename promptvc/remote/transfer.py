@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import refs as R
-from ..errors import IntegrityError, RemoteError
+from ..errors import ErrorCode, IntegrityError, RemoteError
 from ..objects import commit_id
 from ..store import ChangeRow, CommitRow, VersionRow, spec
 from . import hrana
@@ -93,6 +93,7 @@ def _explain(remote: Remote, exc: Exception, what: str) -> RemoteError:
     if isinstance(exc, hrana.AuthError):
         return RemoteError(
             f"authentication failed for {host} while trying to {what}: {exc.message}",
+            error_code=ErrorCode.AUTH,
             hint=f"set ${remote.token_env} to a valid token for this database "
                  "(or store one with `pvc remote login`)",
         )
@@ -100,16 +101,19 @@ def _explain(remote: Remote, exc: Exception, what: str) -> RemoteError:
         return RemoteError(
             f"no answer from {host} within {remote.timeout:g}s while trying to {what} "
             "(the server accepts connections but does not respond)",
+            error_code=ErrorCode.TIMEOUT,
             hint="check the server; your local commits are safe, run the command again later",
         )
     if isinstance(exc, hrana.ConnectError):
         return RemoteError(
             f"cannot reach {host} while trying to {what}: {exc.message}",
+            error_code=ErrorCode.UNREACHABLE,
             hint="check the URL and that the server is running; local commits are safe",
         )
     if isinstance(exc, hrana.NotFoundError):
         return RemoteError(f"the database at {remote.url} does not exist: {exc.message}",
-                           hint="create it on the server, or fix the URL with `pvc remote`")
+                           hint="create it on the server, or fix the URL with `pvc remote`",
+                           error_code=ErrorCode.NOT_FOUND)
     return RemoteError(f"{what} failed at {host}: {exc}", hint="run the command again")
 
 
@@ -369,6 +373,7 @@ def _non_ff(remote: Remote, branch: str) -> RemoteError:
         f"non-fast-forward: {remote.name}/{branch} has commits that your {branch} does not have; "
         "nothing was pushed",
         hint=f"run `pvc pull {remote.name} {branch}` first (it merges them), then push again",
+        error_code=ErrorCode.NON_FAST_FORWARD,
     )
 
 
@@ -391,8 +396,9 @@ def sync(repo, remote: Remote, deadline: float | None = None,
         return sync_replica(path, remote.http_url, token, deadline).seconds
     except SyncFailed as exc:
         if exc.timed_out:
-            if "being synced" in exc.message:
-                raise RemoteError(exc.message, hint="wait for it, or stop the daemon") from None
+            if exc.error_code is ErrorCode.BUSY:
+                raise RemoteError(exc.message, hint="wait for it, or stop the daemon",
+                                  error_code=ErrorCode.BUSY) from None
             raise _explain(remote, hrana.RemoteTimeout("timed out"), "fetch") from None
         # find the real reason (sync hides auth failures behind a handshake timeout)
         probe = hrana.HranaClient(remote.http_url, auth_token=token,
@@ -415,7 +421,7 @@ def _sync_with_retries(repo, remote: Remote, deadline: float, db_name: str | Non
             return
         except RemoteError as exc:
             attempt += 1
-            transient = exc.message.startswith(("cannot reach", "no answer"))
+            transient = exc.transient
             pause = remote.backoff * (2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
             if (not transient or attempt >= max(1, remote.retries)
                     or time.monotonic() + pause >= deadline):

@@ -1,0 +1,413 @@
+"""Porcelain: one function per user action that takes several steps.
+
+The CLI, the daemon and the TUI call these instead of orchestrating the library
+themselves (after dulwich's ``porcelain``): creating a branch forks a database when the
+remote has branch databases; a merge of such a branch refreshes it first, pushes the
+result and then deletes or freezes the branch database; promoting an experiment's arm
+merges, tags, publishes and stops; pull merges; clone picks its folder.
+
+Functions return plain result objects and never print. Where a front end must report a
+step as it happens (a merge's outcome is shown before the push that follows it, so a
+failing push still leaves the merge on screen), the function takes ``on_event``, called
+with one of the ``*Event`` dataclasses below, in order.
+
+May import: the core (``repo``, ``refs``, ``errors``, ``experiments``, ``merging``
+results) and ``promptvc.remote`` (lazily: the network is only loaded by actions that use
+it). Must not import click, textual or watchdog, nor print.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import refs as R
+from .errors import ErrorCode, PvcError
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from .remote.remotes import Remote
+    from .remote.transfer import FetchResult, PullResult, PushResult
+    from .store import BranchDbRow
+
+__all__ = [
+    "BranchCreated", "BranchDeleted", "BranchUrl", "MergedEvent", "PushedEvent",
+    "BranchDeletedEvent", "BranchFrozenEvent", "CloningEvent", "MergeDone", "PullDone",
+    "PushDone", "SyncDone", "CloneDone", "db_remote", "mapped_branch", "resolve_remote",
+    "create_branch", "delete_branch", "branch_url", "refresh_branch", "merge_branch",
+    "promote", "pull", "push", "sync", "clone", "clone_directory",
+]
+
+Notify = Callable[[Any], None]
+
+
+def _ignore(_event: Any) -> None:
+    pass
+
+
+# -- remotes ------------------------------------------------------------------------------------
+def resolve_remote(repo, remote: Remote | str | None) -> Remote:
+    """REMOTE itself, the remote of that name, or the default remote."""
+    from .remote.remotes import Remote, default_remote, get_remote
+
+    if isinstance(remote, Remote):
+        return remote
+    return get_remote(repo.config, remote) if remote else default_remote(repo.config)
+
+
+def db_remote(repo) -> Remote | None:
+    """The remote whose branches are databases, or None."""
+    from .remote.remotes import list_remotes
+
+    for r in list_remotes(repo.config):
+        if r.has_branch_dbs:
+            return r
+    return None
+
+
+def mapped_branch(repo, name: str) -> tuple[Remote, BranchDbRow] | None:
+    """(remote, mapping row) of branch NAME's live database, or None."""
+    from .remote.remotes import list_remotes
+
+    for r in list_remotes(repo.config):
+        row = repo.store.branch_db(r.name, name)
+        if row is not None and row.state != "deleted":
+            return r, row
+    return None
+
+
+# -- branches -----------------------------------------------------------------------------------
+@dataclass
+class BranchCreated:
+    name: str
+    commit: str
+    database: BranchDbRow | None = None  # with a branch-database remote
+    warning: str | None = None  # created, but not pushed yet
+
+
+def create_branch(repo, name: str, start: str | None = None, *, local_only: bool = False,
+                  timestamp: str | None = None) -> BranchCreated:
+    """Create branch NAME at START (default HEAD); with a remote that has branch databases
+    (and not LOCAL_ONLY), also its database, forked from the current branch's."""
+    remote = None if local_only else db_remote(repo)
+    if remote is not None:
+        from .remote.branches import create_branch_db
+
+        cid, row, warning = create_branch_db(repo, remote, name, start, timestamp)
+        return BranchCreated(name, cid, row, warning)
+    return BranchCreated(name, repo.create_branch(name, start))
+
+
+@dataclass
+class BranchDeleted:
+    name: str
+    target: str  # the commit the branch was at
+    database: BranchDbRow | None = None
+
+
+def delete_branch(repo, name: str, *, force: bool = False) -> BranchDeleted:
+    """Delete branch NAME (merged, unless FORCE), and its database if it has one."""
+    remote = db_remote(repo)
+    mapped = repo.store.branch_db(remote.name, name) if remote is not None else None
+    if remote is not None and mapped is not None and mapped.state != "deleted":
+        from .remote.branches import delete_branch_db
+
+        target, row = delete_branch_db(repo, remote, name, force=force)
+        return BranchDeleted(name, target, row)
+    return BranchDeleted(name, repo.delete_branch(name, force=force))
+
+
+@dataclass
+class BranchUrl:
+    branch: str
+    database: str | None  # None: the branch lives on the remote's main database
+    url: str
+    ref: str
+    token_file: str | None = None  # where a read-only token was written
+
+    def to_json(self) -> dict:
+        return {"branch": self.branch, "database": self.database, "url": self.url,
+                "ref": self.ref}
+
+
+def branch_url(repo, name: str, *, token_file: str | None = None) -> BranchUrl:
+    """The URL an application connects to for branch NAME; with TOKEN_FILE, also mint a
+    read-only token for its database (Turso) into that file (mode 0600)."""
+    from .remote.remotes import default_remote
+
+    remote = db_remote(repo) or default_remote(repo.config)
+    row = repo.store.branch_db(remote.name, name)
+    if row is not None and row.state != "deleted":
+        url, db = row.url, row.db_name
+    elif repo.store.get_ref(R.HEADS + name) or repo.store.get_ref(
+            f"{R.REMOTES}{remote.name}/{name}"):
+        url, db = remote.url, None
+    else:
+        raise PvcError(f"no branch named '{name}'", error_code=ErrorCode.REF, branch=name)
+    if token_file:
+        backend = remote.backend()
+        if backend is None or db is None:
+            raise PvcError("minting a token needs a branch database on Turso",
+                           error_code=ErrorCode.NO_BRANCH_DB, branch=name)
+        token = backend.mint_token(db, read_only=True)
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # also when the file existed with wider permissions
+        with os.fdopen(fd, "w") as fh:
+            fh.write(token + "\n")
+    return BranchUrl(name, db, url, R.HEADS + name, token_file)
+
+
+def refresh_branch(repo, remote: Remote, name: str, action: str) -> None:
+    """Fetch branch NAME's database and fast-forward the local branch to it (ACTION is the
+    reflog entry, e.g. "merge: fast-forward from origin")."""
+    from .remote.transfer import fetch
+
+    fetch(repo, remote, branches=[name])
+    tracking = repo.store.get_ref(f"{R.REMOTES}{remote.name}/{name}")
+    local = repo.store.get_ref(R.HEADS + name)
+    if tracking and (local is None or local in repo.store.ancestor_ids([tracking])) \
+            and local != tracking:
+        repo.move_ref(R.HEADS + name, local, tracking, action)
+
+
+# -- merge --------------------------------------------------------------------------------------
+@dataclass
+class MergedEvent:
+    outcome: Any  # merging.MergeOutcome
+    before: str | None  # HEAD before the merge
+
+
+@dataclass
+class PushedEvent:
+    result: PushResult
+    remote: Remote
+
+
+@dataclass
+class BranchDeletedEvent:
+    name: str
+    database: BranchDbRow | None
+
+
+@dataclass
+class BranchFrozenEvent:
+    name: str
+    database: BranchDbRow
+
+
+@dataclass
+class MergeDone:
+    outcome: Any  # merging.MergeOutcome
+    before: str | None
+    pushed: PushResult | None = None
+    deleted: bool = False
+    frozen: BranchDbRow | None = None
+
+    @property
+    def conflicts(self) -> bool:
+        return self.outcome.kind == "conflicts"
+
+
+def _check_freezable(name: str, found: tuple[Remote, BranchDbRow] | None) -> None:
+    if found is None:
+        raise PvcError(f"branch '{name}' has no database to freeze",
+                       error_code=ErrorCode.NO_BRANCH_DB, branch=name)
+    remote = found[0]
+    backend = remote.backend()
+    if backend is None:
+        raise PvcError(f"remote '{remote.name}' has no branch-database backend, so the "
+                       f"database of branch '{name}' cannot be frozen; nothing was merged",
+                       hint="configure --admin-url or --turso-org for the remote",
+                       error_code=ErrorCode.NO_BACKEND, branch=name, remote=remote.name)
+    if not backend.can_freeze:
+        raise PvcError(
+            f"{'Turso Cloud' if backend.kind == 'turso' else 'this backend'} has "
+            "no per-database write block, so the branch cannot be frozen; nothing was merged",
+            hint="use --delete-branch, or merge without --freeze-branch",
+            error_code=ErrorCode.BACKEND, branch=name)
+
+
+def merge_branch(repo, rev: str, *, message: str | None = None, no_ff: bool = False,
+                 diff3: bool = False, author: str | None = None, date: str | None = None,
+                 delete_branch: bool = False, freeze_branch: bool = False,
+                 on_event: Notify = _ignore) -> MergeDone:
+    """Merge REV into the current branch. When REV has a branch database: fetch it first
+    (fast-forwarding the local branch), push the merge, and with DELETE_BRANCH or
+    FREEZE_BRANCH delete the branch database or make it read-only. Without a database,
+    DELETE_BRANCH deletes the local branch. Nothing after the merge runs if it conflicts.
+
+    Events, in order: MergedEvent, then PushedEvent, BranchDeletedEvent, BranchFrozenEvent
+    for the steps that ran."""
+    if delete_branch and freeze_branch:
+        raise PvcError("a merged branch can be deleted or frozen, not both")
+    found = mapped_branch(repo, rev)
+    if freeze_branch:  # refuse before merging anything
+        _check_freezable(rev, found)
+    if found is not None:
+        refresh_branch(repo, found[0], rev, f"merge: fast-forward from {found[0].name}")
+    before = repo.head()
+    out = repo.merge(rev, message=message, no_ff=no_ff, diff3=diff3, author=author, date=date)
+    done = MergeDone(out, before)
+    on_event(MergedEvent(out, before))
+    if out.kind == "conflicts":
+        return done
+    if found is not None:
+        from .remote.transfer import push as do_push
+
+        done.pushed = do_push(repo, found[0])
+        on_event(PushedEvent(done.pushed, found[0]))
+    if delete_branch:
+        if found is not None:
+            from .remote.branches import delete_branch_db
+
+            _, row = delete_branch_db(repo, found[0], rev)
+            on_event(BranchDeletedEvent(rev, row))
+        else:
+            repo.delete_branch(rev)
+            on_event(BranchDeletedEvent(rev, None))
+        done.deleted = True
+    if freeze_branch and found is not None:  # (found: checked before the merge)
+        from .remote.branches import freeze_branch_db
+
+        done.frozen = freeze_branch_db(repo, found[0], rev)
+        on_event(BranchFrozenEvent(rev, done.frozen))
+    return done
+
+
+# -- experiments --------------------------------------------------------------------------------
+def promote(repo, name: str, arm: str, tag: str = "production"):
+    """Merge experiment NAME's ARM branch into the control arm's branch (fetching it from
+    its database first), move TAG there and publish it, and stop the experiment.
+    Returns (experiment, new head)."""
+    from .errors import MergeError
+    from .experiments import ExperimentError, load, shared_remote, stop
+
+    exp, db, _ = load(repo, name)
+    db.close()  # type: ignore[attr-defined]  # load() types its reader as object
+    branch = exp.branch_of(arm)
+    target = exp.arms[0][1]
+    if repo.current_branch() != target:
+        raise ExperimentError(f"promote merges into '{target}', but the current branch is "
+                              f"'{repo.current_branch()}'", hint=f"run `pvc switch {target}` first")
+    remote = shared_remote(repo)
+    if branch != target:
+        if remote is not None:
+            refresh_branch(repo, remote, branch, "promote: fast-forward")
+        out = repo.merge(branch, message=f"Promote {name}: arm {arm} ({branch})")
+        if out.kind == "conflicts":
+            raise MergeError(f"merging {branch} into {target} conflicts; the experiment was not "
+                             "promoted", hint="resolve with `pvc merge --continue`, then run "
+                                              "promote again")
+        if remote is not None:
+            from .remote.transfer import push as do_push
+
+            do_push(repo, remote)
+    repo.tag(tag, "HEAD", force=True)
+    if remote is not None:
+        from .remote.transfer import push_tags
+
+        push_tags(repo, remote, [tag])
+    exp = stop(repo, name, winner=arm)
+    return exp, repo.head()
+
+
+# -- pull, push, sync, clone --------------------------------------------------------------------
+@dataclass
+class PullDone:
+    remote: Remote
+    result: PullResult
+
+    @property
+    def outcome(self) -> str:
+        return self.result.outcome
+
+    @property
+    def fetch(self) -> FetchResult:
+        return self.result.fetch
+
+
+def pull(repo, remote: Remote | str | None = None, branch: str | None = None, *,
+         write_conflicts: bool = True) -> PullDone:
+    """Fetch, then fast-forward or merge REMOTE's BRANCH (default: the current branch) into
+    it. With WRITE_CONFLICTS false a conflicting merge changes nothing (the daemon)."""
+    from .remote.transfer import pull as do_pull
+
+    r = resolve_remote(repo, remote)
+    return PullDone(r, do_pull(repo, r, branch, write_conflicts=write_conflicts))
+
+
+@dataclass
+class PushDone:
+    remote: Remote
+    result: PushResult
+    tags: list[str] = field(default_factory=list)
+
+
+def push(repo, remote: Remote | str | None = None, branch: str | None = None, *,
+         tags: bool = False) -> PushDone:
+    """Push BRANCH (default: the current one) to REMOTE; with TAGS, publish every tag."""
+    from .remote.transfer import push as do_push, push_tags
+
+    r = resolve_remote(repo, remote)
+    res = do_push(repo, r, branch)
+    return PushDone(r, res, push_tags(repo, r) if tags else [])
+
+
+@dataclass
+class SyncDone:
+    remote: Remote
+    pulled: PullResult
+    pushed: PushResult | None  # None when the pull conflicted (nothing was pushed)
+
+
+def sync(repo, remote: Remote | str | None = None) -> SyncDone:
+    """Pull, then push, so the current branch and the remote are level."""
+    from .remote.transfer import pull as do_pull, push as do_push
+
+    r = resolve_remote(repo, remote)
+    pulled = do_pull(repo, r)
+    if pulled.outcome == "conflicts":
+        return SyncDone(r, pulled, None)
+    return SyncDone(r, pulled, do_push(repo, r))
+
+
+def clone_directory(url: str) -> str:
+    """The folder `pvc clone URL` creates when none is given: the URL's first host label."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    directory = (parts.hostname or "repo").split(".")[0] or "repo"
+    if directory in ("localhost", "127"):
+        directory = "prompts"
+    return directory
+
+
+@dataclass
+class CloningEvent:
+    directory: str
+
+
+@dataclass
+class CloneDone:
+    repo: Any  # the new Repo, open: the caller closes it
+    directory: str
+    fetch: FetchResult
+    branch: str | None  # the branch checked out; None for an empty remote
+
+
+def clone(url: str, directory: str | None = None, *, name: str = "origin",
+          token_env: str | None = None, branch: str | None = None,
+          on_event: Notify = _ignore) -> CloneDone:
+    """Create DIRECTORY (default: clone_directory(URL)) as a new repository with remote
+    NAME and its whole history, and check out BRANCH (default: main, else the first).
+    Events: CloningEvent before anything is written."""
+    from .remote.transfer import clone as do_clone
+
+    if directory is None:
+        directory = clone_directory(url)
+    on_event(CloningEvent(directory))
+    repo, fr, chosen = do_clone(url, Path(directory), name=name, token_env=token_env,
+                                branch=branch)
+    return CloneDone(repo, directory, fr, chosen)
