@@ -228,10 +228,15 @@ def jinja_env():
                 raise PromptError(f"{parent_path}: include '{template}' does not resolve "
                                   f"(looked for {tried})", path=parent_path,
                                   hint="add the file, or fix the name in {% include %}")
-            stack = _state.stack
-            if target in stack:
-                raise PromptError("include cycle: " + " -> ".join([*stack, target]),
-                                  path=stack[0], hint="remove one of the includes")
+            parents = _state.parents  # child -> the file that included it, this render
+            chain = [parent_path]
+            while chain[-1] in parents and len(chain) < 64:
+                chain.append(parents[chain[-1]])
+            if target in chain:
+                chain.reverse()
+                raise PromptError("include cycle: " + " -> ".join([*chain, target]),
+                                  path=chain[0], hint="remove one of the includes")
+            parents[target] = parent_path
             sub = parse_cached(snapshot.read(target) or b"", target, snapshot.version(target))
             return _register(sub)
 
@@ -272,7 +277,7 @@ def _render_jinja(doc: PromptDoc, context: dict, snapshot: Snapshot | None) -> s
 
     template = compile_jinja(doc)
     _state.snapshot = snapshot
-    _state.stack = [doc.path]
+    _state.parents = {}
     try:
         try:
             return template.render(context)
