@@ -81,7 +81,7 @@ def check_file(snapshot: Snapshot, path: str) -> list[Problem]:
     except PromptError as exc:
         out.append(Problem(path, exc.line or 1, "template", _strip_location(exc.message, path)))
         return out
-    inc = closure(snapshot, path, doc)
+    inc = closure(snapshot, path, doc, refs)
     for src, name, line in inc.missing:
         if src == path:
             out.append(Problem(path, line, "include", f"include '{name}' does not resolve"))

@@ -161,23 +161,26 @@ def _split_front_matter(doc: PromptDoc) -> None:
         doc.body = ""
 
 
-def load_yaml(text: str):
-    import yaml
-
-    return yaml.safe_load(text)
-
-
 def _read_meta(doc: PromptDoc) -> None:
     import yaml
 
+    # yaml.safe_load's loader, compiled (libyaml) when PyYAML has it: same tags, 5-10x faster
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        meta = yaml.safe_load(doc.front_matter)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = 2 + (mark.line if mark is not None else 0)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        doc.error = (line, f"front matter does not parse: {problem}")
-        return
+        meta = yaml.load(doc.front_matter, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        meta = None
+    else:
+        loader = None
+    if loader is not None:  # explain with the pure-Python parser: one wording everywhere
+        try:
+            meta = yaml.safe_load(doc.front_matter)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = 2 + (mark.line if mark is not None else 0)
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            doc.error = (line, f"front matter does not parse: {problem}")
+            return
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):

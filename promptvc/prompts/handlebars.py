@@ -360,9 +360,22 @@ class Template:
     def __init__(self, source: str):
         self.source = source
         self.nodes = _parse(_tokenize(source))
+        self._partials: list | None = None
+        self._variables: dict | None = None
 
     def partials(self) -> list[tuple[str, int, bool]]:
         """(name, line, passes_its_own_context) of every partial, in order."""
+        if self._partials is None:
+            self._partials = self._find_partials()
+        return self._partials
+
+    def variables(self) -> dict[str, int]:
+        """Names the template reads from its top-level context -> first line used."""
+        if self._variables is None:
+            self._variables = self._find_variables()
+        return dict(self._variables)
+
+    def _find_partials(self) -> list[tuple[str, int, bool]]:
         out: list = []
 
         def walk(nodes):
@@ -375,8 +388,7 @@ class Template:
         walk(self.nodes)
         return out
 
-    def variables(self) -> dict[str, int]:
-        """Names the template reads from its top-level context -> first line used."""
+    def _find_variables(self) -> dict[str, int]:
         found: dict[str, int] = {}
 
         def note(expr, depth: int, line: int) -> None:

@@ -55,16 +55,18 @@ def _doc(snapshot: Snapshot, path: str) -> PromptDoc | None:
     return parse_cached(data, path, snapshot.version(path))
 
 
-def closure(snapshot: Snapshot, path: str, doc: PromptDoc | None = None) -> Closure:
+def closure(snapshot: Snapshot, path: str, doc: PromptDoc | None = None,
+            refs: Refs | None = None) -> Closure:
     out = Closure()
     root = doc or _doc(snapshot, path)
     if root is None:
         return out
     seen_cycles: set[tuple[str, ...]] = set()
+    known = refs
 
     def visit(d: PromptDoc, chain: list[str], root_line: int | None) -> None:
         try:
-            refs = references(d)
+            refs = known if d is root and known is not None else references(d)
         except PromptError:
             return  # reported by the check of that file itself
         if len(chain) > 1:

@@ -16,6 +16,17 @@ from .formats import PromptDoc, parse
 _IGNORED = ("model", "config", "input", "inputs", "parameters")
 
 
+def jsonable(value):
+    """VALUE with what YAML may hold but JSON cannot (dates, odd keys) turned into strings."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
 def describe(doc: PromptDoc) -> dict:
     from .includes import references
     from .formats import PromptError
@@ -24,7 +35,7 @@ def describe(doc: PromptDoc) -> dict:
         includes = [name for name, _line, _kind, _own in references(doc).includes]
     except PromptError:
         includes = []
-    return {
+    return jsonable({
         "path": doc.path,
         "format": doc.format,
         "engine": doc.engine,
@@ -35,15 +46,16 @@ def describe(doc: PromptDoc) -> dict:
         "inputs": None if doc.inputs is None else [i.to_json() for i in doc.inputs.values()],
         "roles": doc.roles,
         "includes": includes,
-    }
+    })
 
 
 def _show(value) -> str:
+    value = jsonable(value)
     if isinstance(value, str):
         return value if value and value.strip() == value and "\n" not in value and \
             len(value) <= 60 else json.dumps(value if len(value) <= 60 else value[:57] + "...",
                                              ensure_ascii=False)
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return json.dumps(jsonable(value), ensure_ascii=False, sort_keys=True)
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -108,11 +120,26 @@ def changes_between(old: PromptDoc | None, new: PromptDoc | None) -> list[str]:
         out.append(f"roles: {', '.join(o_roles) or '(none)'} -> {', '.join(n_roles) or '(none)'}")
     rest_o = {k: v for k, v in _flat({k: v for k, v in o_meta.items() if k not in _IGNORED}).items()}
     rest_n = {k: v for k, v in _flat({k: v for k, v in n_meta.items() if k not in _IGNORED}).items()}
+    rest_o.update(_model_rest(o_meta))
+    rest_n.update(_model_rest(n_meta))
     params = set(_flat(new.parameters if new else {})) | set(_flat(old.parameters if old else {}))
     rest_o = {k: v for k, v in rest_o.items() if k not in params}
     rest_n = {k: v for k, v in rest_n.items() if k not in params}
     out += _pairs("", rest_o, rest_n)
     return out
+
+
+_MODEL_NAME_KEYS = ("model.configuration.model", "model.configuration.azure_deployment",
+                    "model.configuration.name", "model.name")
+
+
+def _model_rest(meta: dict) -> dict:
+    """A Prompty `model:` mapping's other settings (api, configuration), flattened."""
+    model = meta.get("model")
+    if not isinstance(model, dict):
+        return {}
+    flat = _flat({"model": {k: v for k, v in model.items() if k != "parameters"}})
+    return {k: v for k, v in flat.items() if k not in _MODEL_NAME_KEYS}
 
 
 def _maybe(data: bytes | None, path: str) -> PromptDoc | None:
