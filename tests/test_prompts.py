@@ -315,3 +315,46 @@ def test_parsing_never_changes_the_text(front, body, name, crlf):
     except (PromptError, RecursionError):
         pass
     assert data == text.encode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def store_repo(tmp_path_factory):
+    from promptvc.repo import Repo
+
+    root = tmp_path_factory.mktemp("bytes")
+    repo = Repo.init(root)
+    yield repo
+    repo.close()
+
+
+NAMES = st.sampled_from(["a.md", "b.prompt", "c.prompty", "d.j2", "e.txt", "f.yaml"])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(front=st.one_of(st.none(), TEXTS), body=TEXTS, name=NAMES, crlf=st.booleans())
+@example(front="model: x\ninputs: [a]", body="{{a}}\r\n", name="b.prompt", crlf=False)
+@example(front="", body="<<<<<<< x\n", name="a.md", crlf=True)
+def test_stored_bytes_never_change_after_render_check_and_meta(store_repo, front, body, name,
+                                                               crlf):
+    """Commit a file, then parse, render, check and describe it from the commit: the bytes
+    read back are the bytes committed."""
+    from promptvc.prompts.check import check_file
+    from promptvc.prompts.meta import describe
+
+    text = body if front is None else f"---\n{front}\n---\n{body}"
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    data = text.encode("utf-8")
+    info = store_repo.commit_files({name: data}, "v", author="T <t@example.com>")
+    cid = info.id if info is not None else store_repo.head()
+    snapshot = TreeSnapshot(store_repo.tree(cid), store_repo.read_version, key=cid)
+    doc = parse(snapshot.read(name), name)
+    describe(doc)
+    check_file(snapshot, name)
+    try:
+        render(doc, {}, snapshot)
+    except PromptError:
+        pass
+    assert store_repo.read(cid, name) == data
+    assert snapshot.read(name) == data

@@ -276,3 +276,37 @@ def test_stored_bytes_never_change(prompts, pvc):
     for name, data in before.items():
         assert pvc("show", f"HEAD:prompts/{name}").stdout_bytes == data
         assert (prompts / "prompts" / name).read_bytes() == data
+
+
+@pytest.mark.sqld
+def test_render_from_a_branch_database(tmp_path, pvc, monkeypatch, server):
+    """An experiment arm served from its own branch database renders with the includes of
+    that branch's commit; the main database keeps its own."""
+    url = f"http://localhost:{server.http_port}"
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    pvc("init")
+    (work / "offer.j2").write_text("Hi {{ name }}.\n{% include 'footer.j2' %}")
+    (work / "footer.j2").write_text("control footer\n")
+    pvc("add", "offer.j2", "footer.j2")
+    pvc("commit", "-m", "control")
+    pvc("tag", "production")
+    pvc("remote", "add", "origin", url, "--admin-url", server.admin_url)
+    assert pvc("push", "--tags").exit_code == 0
+    assert pvc("branch", "exp-b").exit_code == 0
+    pvc("switch", "exp-b")
+    (work / "footer.j2").write_text("arm B footer\n")
+    pvc("commit", "-m", "arm b footer")
+    assert pvc("push").exit_code == 0
+    pvc("switch", "main")
+    assert pvc("experiment", "create", "foot", "--arm", "control=main",
+               "--arm", "b=exp-b").exit_code == 0
+    src = PromptSource.remote(url, cache_dir=tmp_path / "cache", background=False)
+    try:
+        assert src.render("offer.j2", name="Ada") == "Hi Ada.\ncontrol footer\n"
+        seen = {src.render("offer.j2", experiment="foot", unit=f"u{u}", name="Ada")
+                for u in range(20)}
+        assert seen == {"Hi Ada.\ncontrol footer\n", "Hi Ada.\narm B footer\n"}
+    finally:
+        src.close()

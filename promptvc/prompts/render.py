@@ -201,6 +201,15 @@ def jinja_env():
                 return ""
             return self._fail_with_undefined_error()
 
+        def __getattr__(self, name):
+            if name[:2] == "__":
+                raise AttributeError(name)
+            names = getattr(_state, "collect", None)
+            if names is not None and self._undefined_obj is jinja2.utils.missing:
+                names.append(self._undefined_name)  # `user.name` with no `user`: name `user`
+                return jinja2.Undefined(name="")
+            return self._fail_with_undefined_error()
+
         def __iter__(self):
             names = getattr(_state, "collect", None)
             if names is not None and self._undefined_obj is jinja2.utils.missing:
