@@ -7,6 +7,7 @@
                                                                    # TURSO_AUTH_TOKEN)
     p = src.get("prompts/support.md", ref="production")            # .content .version .commit
     text = src.render("prompts/support.md", ref="production", name="Ada")
+    msgs = src.render_messages("chat.prompty", ref="production", question="Hi")  # chat roles
     arm = src.assign("tone-test", user_id)
     p = src.get("prompts/support.md", experiment="tone-test", unit=user_id)
     src.record("tone-test", user_id, "thumbs_up", 1)
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import threading
 import time
 import uuid
@@ -32,8 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ErrorCode, PvcError
-
-_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 class ServeError(PvcError):
@@ -56,11 +54,14 @@ class Prompt:
 
 
 def render_text(text: str, path: str, variables: dict[str, object]) -> str:
-    missing = sorted({m.group(1) for m in _VAR.finditer(text)} - set(variables))
-    if missing:
-        raise RenderError(f"prompt {path} needs variable(s) {', '.join(missing)}",
-                          hint="pass them as keyword arguments to render()")
-    return _VAR.sub(lambda m: str(variables[m.group(1)]), text)
+    """Render TEXT as the prompt file PATH would be (no includes: there is no snapshot)."""
+    from .prompts.formats import PromptError
+    from .prompts.render import render_file
+
+    try:
+        return render_file(text.encode("utf-8"), path, dict(variables)).text
+    except PromptError as exc:
+        raise RenderError(exc.message, hint=exc.hint) from None
 
 
 class _Db:
@@ -74,10 +75,21 @@ class _Db:
         self.db = ReadOnlyDb(path)
         self.versions = VersionStore(self.db, cache_size=512)  # type: ignore[arg-type]
         self.trees: dict[str, dict[str, str]] = {}
+        self.snapshots: dict[str, object] = {}
         self.lock = threading.Lock()
 
     def read(self, refs: tuple[str, ...], path: str) -> tuple[str, str, bytes]:
+        commit, vid, data, _snapshot = self.read_with_snapshot(refs, path)
+        return commit, vid, data
+
+    def version(self, vid: str) -> bytes:
+        with self.lock:
+            return self.versions.get(vid)
+
+    def read_with_snapshot(self, refs: tuple[str, ...], path: str):
+        """(commit, version id, content, the commit's files as a Snapshot for includes)."""
         from .objects import EMPTY_TREE, parse_manifest
+        from .prompts.sources import TreeSnapshot
 
         with self.lock:
             hit = self.db.resolve(refs)
@@ -99,7 +111,12 @@ class _Db:
             if vid is None:
                 raise ServeError(f"prompt {path} does not exist at {name} ({commit[:8]})",
                                  hint="check the path")
-            return commit, vid, self.versions.get(vid)
+            snapshot = self.snapshots.get(tree_id)
+            if snapshot is None:
+                if len(self.snapshots) > 256:
+                    self.snapshots.clear()
+                snapshot = self.snapshots[tree_id] = TreeSnapshot(tree, self.version, tree_id)
+            return commit, vid, self.versions.get(vid), snapshot
 
     def close(self) -> None:
         self.db.close()
@@ -186,6 +203,36 @@ class PromptSource:
     def get(self, path: str, ref: str | None = "production", *, experiment: str | None = None,
             unit: str | None = None) -> Prompt:
         """The content of PATH at REF (a tag or branch), or at the experiment arm of UNIT."""
+        db, ref, arm = self._where(ref, experiment, unit)
+        commit, vid, data = db.read(_ref_names(ref), path)
+        return Prompt(path, data.decode("utf-8"), vid, commit, ref, arm, self.staleness())
+
+    def render(self, path: str, ref: str | None = "production", *, experiment: str | None = None,
+               unit: str | None = None, **variables: object) -> str:
+        """PATH at REF rendered with VARIABLES (over the front matter's defaults); chat
+        formats come back as `role:` blocks (see render_messages for the list)."""
+        return self._render(path, ref, experiment, unit, variables).text
+
+    def render_messages(self, path: str, ref: str | None = "production", *,
+                        experiment: str | None = None, unit: str | None = None,
+                        **variables: object) -> list[dict] | None:
+        """The chat messages ({"role", "content"}) of a rendered prompt, or None when its
+        format has no roles."""
+        return self._render(path, ref, experiment, unit, variables).messages
+
+    def _render(self, path, ref, experiment, unit, variables):
+        from .prompts.formats import PromptError
+        from .prompts.render import render_file
+
+        db, ref = self._where(ref, experiment, unit)[:2]
+        _commit, vid, data, snapshot = db.read_with_snapshot(_ref_names(ref), path)
+        try:  # includes come from the same commit: one consistent snapshot
+            return render_file(data, path, variables, snapshot, key=vid)
+        except PromptError as exc:
+            raise RenderError(exc.message, hint=exc.hint) from None
+
+    def _where(self, ref, experiment, unit):
+        """(database, ref, arm) that a read of REF or of an experiment arm goes to."""
         arm = None
         db = self._main
         if experiment is not None:
@@ -198,13 +245,7 @@ class PromptSource:
             db = self._db_for_branch(branch)
         elif ref is None:
             ref = "refs/heads/main"
-        commit, vid, data = db.read(_ref_names(ref), path)
-        return Prompt(path, data.decode("utf-8"), vid, commit, ref, arm, self.staleness())
-
-    def render(self, path: str, ref: str | None = "production", *, experiment: str | None = None,
-               unit: str | None = None, **variables: object) -> str:
-        p = self.get(path, ref, experiment=experiment, unit=unit)
-        return render_text(p.content, path, variables)
+        return db, ref, arm
 
     def staleness(self) -> float | None:
         """Seconds the data may lag the primary (0 for a local repository; None if never

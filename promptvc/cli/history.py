@@ -106,11 +106,15 @@ def _decorations(repo) -> dict[str, list[str]]:
               help="Show at most N commits.")
 @click.option("--oneline", is_flag=True, help="One line per commit.")
 @click.option("--stat", is_flag=True, help="List the files each commit changed.")
+@click.option("-p", "--patch", is_flag=True,
+              help="Show each commit's diff, with what changed in the prompts' metadata.")
+@click.option("--follow-includes", is_flag=True,
+              help="With one PATH: also commits that changed a file it includes.")
 @json_option
 @click.argument("revs", nargs=-1)
 @with_repo
-def log(repo, max_count: int | None, oneline: bool, stat: bool, as_json: bool,
-        revs: tuple[str, ...]) -> None:
+def log(repo, max_count: int | None, oneline: bool, stat: bool, patch: bool,
+        follow_includes: bool, as_json: bool, revs: tuple[str, ...]) -> None:
     """Show commits, newest first: `pvc log [REV | A..B] [-- PATH...]`.
 
     With paths, only commits that changed them (renames are followed).
@@ -124,36 +128,84 @@ def log(repo, max_count: int | None, oneline: bool, stat: bool, as_json: bool,
             raise click.UsageError("use A..B with log (three dots are for diff)")
         exclude, rev = (a or "HEAD"), (b or "HEAD")
     rels = [repo.rel(p) for p in paths]
-    commits = repo.log(rev, limit=max_count, paths=rels or None, exclude=exclude)
+    if follow_includes:
+        if len(rels) != 1 or exclude is not None:
+            raise click.UsageError("--follow-includes takes exactly one PATH and no A..B range")
+        from ..prompts.includes import commits_following_includes
+
+        commits = commits_following_includes(repo, rev, rels[0], max_count)
+    else:
+        commits = repo.log(rev, limit=max_count, paths=rels or None, exclude=exclude)
     changes = repo.changes_many([c.id for c in commits]) if (stat or as_json) else {}
     if as_json:
         emit_json([
             dict(c.to_json(), changes=[
                 {"status": ch.status, "path": ch.path, "old_path": ch.old_path,
                  "insertions": ch.insertions, "deletions": ch.deletions}
-                for ch in changes.get(c.id, [])])
+                for ch in changes.get(c.id, [])],
+                **({"patch": _commit_pairs_json(repo, c)} if patch else {}))
             for c in commits
         ])
         return
     deco = _decorations(repo)
     style = _styler()
+    if patch:
+        for c in commits:
+            click.echo(_format_commit(c, oneline, changes.get(c.id) if stat else None, deco,
+                                      style), nl=False)
+            color_diff(_commit_patch(repo, c))
+            if oneline:
+                continue
+            click.echo("")
+        return
     text = "".join(_format_commit(c, oneline, changes.get(c.id) if stat else None, deco, style)
                    for c in commits)
     if text:
         click.echo(text, nl=False)
 
 
+def _commit_patch(repo, info) -> bytes:
+    """The diff of a commit against its first parent, with metadata summaries above files."""
+    from ..prompts.meta import annotate, tree_pairs
+
+    old = repo.tree(info.parents[0]) if info.parents else {}
+    new = repo.tree(info.id)
+    return annotate(repo.diff_trees(old, new), tree_pairs(repo, old, new))
+
+
+def _commit_pairs_json(repo, info) -> list[dict]:
+    from ..prompts.meta import pairs_json, tree_pairs
+
+    old = repo.tree(info.parents[0]) if info.parents else {}
+    return pairs_json(tree_pairs(repo, old, repo.tree(info.id)))
+
+
 @click.command()
 @click.argument("objects", nargs=-1)
 @click.option("--stat", is_flag=True, help="Show a diffstat instead of the diff.")
+@click.option("--meta", is_flag=True, help="With REV:PATH: the front matter as data (model, "
+              "parameters, declared inputs, roles, includes).")
 @json_option
 @with_repo
-def show(repo, objects: tuple[str, ...], stat: bool, as_json: bool) -> None:
+def show(repo, objects: tuple[str, ...], stat: bool, meta: bool, as_json: bool) -> None:
     """Show a commit (metadata and diff), or a file's content with REV:PATH."""
     for obj in objects or ("HEAD",):
+        if meta and ":" not in obj:
+            raise click.UsageError(f"--meta shows a file: give REV:PATH, not '{obj}'")
         if ":" in obj:
             rev, _, path = obj.partition(":")
             data = repo.read(rev or "HEAD", repo.rel(path) if path.startswith(("./", "../")) else path)
+            if meta:
+                from ..prompts.formats import parse
+                from ..prompts.meta import describe, describe_text
+
+                info = describe(parse(data, repo.rel(path) if path.startswith(("./", "../"))
+                                      else path))
+                if as_json:
+                    emit_json(dict(info, rev=rev or "HEAD"))
+                else:
+                    click.echo(describe_text(info), nl=False)
+                continue
             if as_json:
                 text = data.decode("utf-8", "replace")
                 emit_json({"rev": rev or "HEAD", "path": path, "content": text})
@@ -170,16 +222,16 @@ def show(repo, objects: tuple[str, ...], stat: bool, as_json: bool) -> None:
             continue
         _print_commit(info, False, changes if stat else None, _decorations(repo))
         if not stat:
-            old = repo.tree(info.parents[0]) if info.parents else {}
-            color_diff(repo.diff_trees(old, repo.tree(info.id)))
+            color_diff(_commit_patch(repo, info))
 
 
 @click.command(cls=DashDashCommand)
 @click.option("--stat", is_flag=True, help="Summarise the changes per file.")
 @click.option("--name-only", is_flag=True, help="List the changed file names only.")
+@json_option
 @click.argument("revs", nargs=-1)
 @with_repo
-def diff(repo, stat: bool, name_only: bool, revs: tuple[str, ...]) -> None:
+def diff(repo, stat: bool, name_only: bool, as_json: bool, revs: tuple[str, ...]) -> None:
     """Show changes as a unified diff (`git apply` and `patch -p1` accept it).
 
     \b
@@ -188,6 +240,9 @@ def diff(repo, stat: bool, name_only: bool, revs: tuple[str, ...]) -> None:
     pvc diff A B             A vs B
     pvc diff A..B            A vs B
     pvc diff A...B           changes on B since it forked from A (B defaults to HEAD)
+
+    Above a prompt file's diff, what changed in its front matter (model, parameters,
+    inputs) in words; `--json` gives both per file.
     """
     rev_list, paths = _split_revs_and_paths(repo, revs, 2)
     a = b = None
@@ -204,6 +259,11 @@ def diff(repo, stat: bool, name_only: bool, revs: tuple[str, ...]) -> None:
     elif rev_list:
         a = rev_list[0]
         b = rev_list[1] if len(rev_list) > 1 else None
+    if as_json:
+        from ..prompts.meta import diff_pairs, pairs_json
+
+        emit_json(pairs_json(diff_pairs(repo, a, b, paths)))
+        return
     data = repo.diff(a, b, paths)
     if stat or name_only:
         from ..delta import parse_hunks
@@ -219,6 +279,10 @@ def diff(repo, stat: bool, name_only: bool, revs: tuple[str, ...]) -> None:
             click.echo(f" {name} | {ins + dels} " + click.style("+" * min(ins, 40), fg="green")
                        + click.style("-" * min(dels, 40), fg="red"))
         return
+    if data:
+        from ..prompts.meta import annotate, diff_pairs
+
+        data = annotate(data, diff_pairs(repo, a, b, paths))
     color_diff(data)
 
 

@@ -49,6 +49,7 @@ COMMAND_MODULES = {
     "experiment": "experiment_cmds",
     "import": "gitcmds", "export": "gitcmds",
     "tui": "tui_cmd",
+    "render": "prompt_cmds", "check": "prompt_cmds",
     "fsck": "maint", "config": "maint", "debug": "maint",
 }
 cli.lazy_commands = COMMAND_MODULES

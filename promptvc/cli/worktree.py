@@ -117,12 +117,20 @@ def status(repo, short: bool, no_untracked: bool, as_json: bool) -> None:
               help="Accepted for git muscle memory; pvc always commits all tracked changes.")
 @click.option("--author", metavar='"NAME <EMAIL>"', help="Override the author.")
 @click.option("--date", metavar="ISO-8601", help="Override the commit date.")
+@click.option("--no-check", is_flag=True,
+              help="Skip `pvc check` even when config check.on_commit is true.")
 @json_option
 @click.argument("paths", nargs=-1)
 @with_repo
 def commit(repo, message: str | None, all_: bool, author: str | None, date: str | None,
-           as_json: bool, paths: tuple[str, ...]) -> None:
-    """Record changes of tracked files (all of them, or those under PATHS)."""
+           no_check: bool, as_json: bool, paths: tuple[str, ...]) -> None:
+    """Record changes of tracked files (all of them, or those under PATHS).
+
+    With `pvc config check.on_commit true`, the files to commit are checked first
+    (`pvc check`); any problem stops the commit.
+    """
+    if not no_check:
+        _check_before_commit(repo, paths)
     if message is None:
         message = click.edit("\n# Write the commit message above. Lines starting with '#' are "
                              "ignored.\n")
@@ -152,6 +160,21 @@ def commit(repo, message: str | None, all_: bool, author: str | None, date: str 
     if dels:
         line += f", {plural(dels, 'deletion')}(-)"
     click.echo(line)
+
+
+def _check_before_commit(repo, paths: tuple[str, ...]) -> None:
+    from ..prompts.check import check_before_commit, on_commit_enabled
+
+    if not on_commit_enabled(repo.config):
+        return
+    _count, problems = check_before_commit(repo, list(paths) or None)
+    if problems:
+        from ..errors import PvcError
+
+        for p in problems:
+            click.echo(str(p), err=True)
+        raise PvcError(f"pvc check found {plural(len(problems), 'problem')}; nothing was committed",
+                       hint="fix them, or commit anyway with `pvc commit --no-check`")
 
 
 def _check_date(date: str) -> None:
