@@ -22,6 +22,7 @@ pytest.importorskip("textual")
 from textual.widgets import Input  # noqa: E402
 
 from promptvc.tui import data as tui_data  # noqa: E402
+from promptvc.tui import files_pane  # noqa: E402
 from promptvc.tui.app import PvcApp, make_app  # noqa: E402
 from promptvc.tui.filters import LogFilter, parse_filter  # noqa: E402
 from promptvc.tui.log_pane import MERGE_GLYPH, LogPane, commit_cells  # noqa: E402
@@ -29,11 +30,18 @@ from promptvc.tui.render import Palette, side_by_side_rows  # noqa: E402
 from promptvc.tui.screens import HelpScreen, PromptScreen  # noqa: E402
 
 SIZE = (100, 30)
+NOW = "2024-06-01T12:00:00+00:00"  # the TUI's "now" (PVC_DATE): dates within a year show a time
 SYSTEM_1 = "You are a helpful assistant.\nAnswer briefly.\n"
 SYSTEM_2 = "You are a helpful, precise assistant.\nAnswer briefly.\nCite sources.\n"
 SYSTEM_4 = "You are a helpful, precise assistant.\nAnswer in one paragraph.\nCite sources.\n"
 SUMMARY_1 = "Summarise the text.\n"
 SUMMARY_3 = "Summarise the text in three bullet points.\n"
+
+
+@pytest.fixture(autouse=True)
+def pinned_now(monkeypatch):
+    """The log's date format depends on "now": pin it, as for commits."""
+    monkeypatch.setenv("PVC_DATE", NOW)
 
 
 def _ok(result) -> None:
@@ -90,8 +98,9 @@ async def settle(pilot) -> None:
     raise AssertionError("the app never settled")
 
 
-def drive(app: PvcApp, script, size=SIZE):
-    """Run SCRIPT(pilot, app, notes) against APP; NOTES collects notifications."""
+def drive(app: PvcApp, script, size=SIZE, toasts=False):
+    """Run SCRIPT(pilot, app, notes) against APP; NOTES collects notifications (shown on
+    screen only with TOASTS)."""
     notes: list[tuple[str, str, str]] = []
     notify = app.notify
 
@@ -102,7 +111,7 @@ def drive(app: PvcApp, script, size=SIZE):
     app.notify = capture  # type: ignore[method-assign]
 
     async def main():
-        async with app.run_test(size=size) as pilot:
+        async with app.run_test(size=size, notifications=toasts) as pilot:
             await settle(pilot)
             await script(pilot, app, notes)
 
@@ -140,7 +149,7 @@ def test_log_shows_commits_newest_first_with_id_date_author_message(history):
         assert log.row_count == 4
         row = [cell.plain for cell in log.table.get_row_at(0)]
         assert row[1].strip() == ids[0][:8]
-        assert row[2].strip() == "2024-01-04"
+        assert row[2].strip() == "01-04 10:00"  # within a year of PVC_DATE: with the time
         assert row[3].strip() == "Test User"
         assert row[4].strip() == "(main) One paragraph [draft]"  # brackets stay text
         assert log.table.get_row_at(2)[3].plain.strip() == "Alan Turing"
@@ -278,7 +287,7 @@ def test_deleted_and_renamed_files(history, pvc):
         assert (change.status, change.old_path, change.path) == (
             "R", "prompts/summary.md", "prompts/short.md")
         label = app.files_pane.list.get_option_at_index(0).prompt.plain
-        assert label.startswith(" R +0 -0 ") and " → " in label and label.endswith("short.md")
+        assert label == " R short.md ← summary.md prompts"  # no room left for +0 -0
 
     drive(make_app(str(history)), script, size=(140, 30))
 
@@ -414,7 +423,6 @@ def test_parse_filter():
     assert parse_filter('author:"Ada Lovelace" msg:"two words"') == LogFilter(
         (), ("Ada Lovelace",), ("two words",))
     assert parse_filter("unknown:thing") == LogFilter(messages=("unknown:thing",))
-    assert parse_filter('unbalanced "quote') == LogFilter(messages=("unbalanced", '"quote'))
     f = parse_filter('author:"Ada Lovelace" path:x fix')
     assert parse_filter(f.describe()) == f
     assert f.matches("Ada Lovelace <ada@x>", "Fix the prompt")
@@ -510,7 +518,8 @@ def test_remote_branches_are_listed_and_browsable(history):
         await press(pilot, "b", "j", "j")  # main -> v1 -> origin/main
         assert app.log_pane.log_query.rev == "refs/remotes/origin/main"
         assert [c.id for c in app.log_pane.commits] == ids[1:]
-        assert "(v1, origin/main)" in app.log_pane.table.get_row_at(0)[4].plain
+        # at 100 columns the names are condensed: "+1" stands for origin/main
+        assert app.log_pane.table.get_row_at(0)[4].plain == " (v1 +1) Bullet summary"
         await press(pilot, "enter")
         assert notes[-1][:2] == ("warning", "Not a branch")
 
@@ -663,10 +672,10 @@ def test_readable_at_80x24_in_dark_and_light_themes(history):
             app.theme = theme
             await settle(pilot)
             await pilot.pause()  # let layout and refresh run
-            lines = screen_lines(app)
+            lines = await stable_lines(pilot)
             assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
             text = "\n".join(lines)
-            for needle in ("Branches", "● main", f"{ids[0][:8]} 2024-01-04", "Files",
+            for needle in ("Branches", "● main", f"{ids[0][:8]} 01-04 10:00", "Files",
                            "system.md", "+Answer in one paragraph.", "⎇ main", "no daemon",
                            "q Quit", "/ Filter", "s Split"):
                 assert needle in text, (theme, needle, text)
@@ -682,6 +691,20 @@ def screen_lines(app) -> list[str]:
     """The screen as plain text lines: what a terminal shows, without colours."""
     update = app.screen._compositor.render_update(full=True)
     return ["".join(strip.text for strip in line).rstrip() for line in update.strips]
+
+
+async def stable_lines(pilot) -> list[str]:
+    """The screen once it stops changing: some widgets (the log's DataTable) measure new
+    rows and lay out again only when idle, after the workers and messages settle."""
+    await settle(pilot)
+    lines = screen_lines(pilot.app)
+    for _ in range(100):
+        await pilot.pause()
+        again = screen_lines(pilot.app)
+        if again == lines:
+            return lines
+        lines = again
+    raise AssertionError("the screen never stopped changing")
 
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
@@ -703,14 +726,11 @@ def test_snapshots(history):
     """Text snapshots of the screen (pinned dates and author, so ids are stable)."""
 
     async def script(pilot, app, notes):
-        await pilot.pause()
-        check_snapshot("main_80x24", screen_lines(app))
+        check_snapshot("main_80x24", await stable_lines(pilot))
         await press(pilot, "j", "s")
-        await pilot.pause()
-        check_snapshot("side_by_side_80x24", screen_lines(app))
+        check_snapshot("side_by_side_80x24", await stable_lines(pilot))
         await press(pilot, "question_mark")
-        await pilot.pause()
-        check_snapshot("help_80x24", screen_lines(app))
+        check_snapshot("help_80x24", await stable_lines(pilot))
 
     drive(make_app(str(history)), script, size=(80, 24))
 
@@ -844,3 +864,315 @@ def test_tui_holds_no_sql_and_imports_no_store():
         assert ".execute(" not in text, path
         assert not re.search(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET)\b",
                              text), path
+
+
+# -- a new user's repository at 80x24, 120x40 and 160x50 ----------------------------------
+SIZES = [(80, 24), (120, 40), (160, 50)]
+ONBOARD_1 = "Welcome the customer by name.\nAsk what they need.\n"
+ONBOARD_2 = ("Welcome the customer by name and thank them for choosing us; keep the greeting "
+             "to one short sentence so the answer comes quickly.\n"
+             "Explain the refund policy in full: refunds are possible within 30 days of "
+             "purchase, the item must be unused, and the customer pays the return shipping "
+             "unless the item arrived damaged.\n")
+
+
+@pytest.fixture
+def walkthrough(repo, pvc) -> Path:
+    """What a new user has after a few days: an old first commit, two commits on one day,
+    two files named models.json, long prose lines, four names on the newest commit.
+
+    c1 2023-03-01 Initial prompts -> c2 2024-05-20 09:15 (Alan; branch `experiment`)
+    -> c3 2024-05-20 09:47 (main, branch `production`, tag v1, origin/main)."""
+    _write(repo, "prompts/system.md", SYSTEM_1)
+    _write(repo, "agents/onboarding.md", ONBOARD_1)
+    _ok(pvc("add", "prompts", "agents"))
+    _ok(pvc("commit", "-m", "Initial prompts", "--date", "2023-03-01T09:00:00+00:00"))
+    _write(repo, "agents/sales/models.json", '{"model": "large", "temperature": 0.2}\n')
+    _write(repo, "agents/support/models.json", '{"model": "small", "temperature": 0.0}\n')
+    _ok(pvc("add", "agents"))
+    _ok(pvc("commit", "-m", "Model settings for sales and support", "--author",
+            "Alan Turing <alan@example.com>", "--date", "2024-05-20T09:15:00+00:00"))
+    _ok(pvc("branch", "experiment"))
+    _write(repo, "agents/onboarding.md", ONBOARD_2)
+    _write(repo, "agents/sales/models.json", '{"model": "large", "temperature": 0.4}\n')
+    _write(repo, "agents/support/models.json", '{"model": "small", "temperature": 0.1}\n')
+    _ok(pvc("commit", "-m", "Onboarding: greet by name, explain refunds", "--date",
+            "2024-05-20T09:47:00+00:00"))
+    _ok(pvc("branch", "production"))
+    _ok(pvc("tag", "v1"))
+    r = Repo.open(repo)
+    r.move_ref("refs/remotes/origin/main", None, r.head(), "fetch: test")
+    r.close()
+    return repo
+
+
+def _labels(app) -> list[str]:
+    lst = app.files_pane.list
+    return [lst.get_option_at_index(i).prompt.plain for i in range(lst.option_count)]
+
+
+@pytest.mark.parametrize("size, labels", [
+    ((80, 24), [" M onboarding.md …ts", " M models.json …ales", " M models.json …port"]),
+    # the counts would leave too little of the folder: the folder wins
+    ((120, 40), [" M onboarding.md agents", " M models.json …/sales +1 -1",
+                 " M models.json …upport +1 -1"]),
+    ((160, 50), [" M onboarding.md agents          +2 -2",
+                 " M models.json agents/sales      +1 -1",
+                 " M models.json agents/support    +1 -1"]),
+])
+def test_files_pane_shows_the_file_name_first_and_elides_the_folder(walkthrough, size, labels):
+    async def script(pilot, app, notes):
+        assert [c.path for c in app.files_pane.changes] == [
+            "agents/onboarding.md", "agents/sales/models.json", "agents/support/models.json"]
+        assert _labels(app) == labels
+        text = "\n".join(await stable_lines(pilot))
+        for label in labels:
+            assert label.rstrip() in text  # on screen whole: nothing cut by the pane
+
+    drive(make_app(str(walkthrough)), script, size=size)
+
+
+def test_change_label_cuts_counts_then_folder_then_the_name():
+    def row(path, old=None, status="M"):
+        return SimpleNamespace(path=path, old_path=old, status=status, insertions=12,
+                               deletions=3)
+
+    label = lambda r, w: files_pane.change_label(r, False, w).plain  # noqa: E731
+    assert label(row("agents/support/models.json"), 0) == " M models.json agents/support +12 -3"
+    assert label(row("agents/support/models.json"), 40) == (
+        " M models.json agents/support     +12 -3")
+    assert label(row("agents/support/models.json"), 30) == " M models.json …support +12 -3"
+    assert label(row("agents/support/models.json"), 31) == " M models.json …/support +12 -3"
+    assert label(row("agents/support/models.json"), 20) == " M models.json …port"
+    assert label(row("agents/support/models.json"), 14) == " M models.json"
+    assert label(row("README.md"), 20) == " M README.md  +12 -3"
+    assert label(row("a/customer_onboarding_prompt.md"), 20) == " M customer…rompt.md"
+    assert label(row("p/short.md", "p/summary.md", "R"), 0) == " R short.md ← summary.md p +12 -3"
+    assert label(row("new/x.md", "old/x.md", "R"), 0) == " R x.md ← old/x.md new +12 -3"
+    assert files_pane.change_label(row("a/b.md"), True, 0).plain.startswith("★M b.md")
+
+
+@pytest.mark.parametrize("size, names, dates", [
+    ((80, 24), ["(main +3)", "(experim…)"], ["05-20 09:47", "05-20 09:15", "2023-03-01"]),
+    ((120, 40), ["(main +3)", "(experiment)"],
+     ["2024-05-20 09:47", "2024-05-20 09:15", "2023-03-01 09:00"]),
+    ((160, 50), ["(main, production, v1 +1)", "(experiment)"],
+     ["2024-05-20 09:47", "2024-05-20 09:15", "2023-03-01 09:00"]),
+])
+def test_log_rows_keep_the_message_in_view_and_show_the_time(walkthrough, size, names, dates):
+    async def script(pilot, app, notes):
+        table = app.log_pane.table
+        messages = ["Onboarding: greet by name, explain refunds",
+                    "Model settings for sales and support"]
+        for row, (name, message) in enumerate(zip(names, messages)):
+            assert table.get_row_at(row)[4].plain == f" {name} {message}"
+        assert [table.get_row_at(i)[2].plain.strip() for i in range(3)] == dates
+        # on screen: the names, then at least the message's first word ("Onboarding:")
+        lines = await stable_lines(pilot)
+        assert any(f"{dates[0]} Test User   {names[0]} Onboarding:" in line for line in lines)
+
+    drive(make_app(str(walkthrough)), script, size=size)
+
+
+def test_decorations_list_head_first_and_condense_to_fit():
+    info = tui_data.RefsInfo(branches=[("experiment", "c2"), ("main", "c3"), ("production", "c3")],
+                             tags=[("v1", "c3")], remotes=[("origin/main", "c3")],
+                             current="main", head="c3")
+    names = info.names_at()
+    assert names == {"c3": ["HEAD → main", "production", "v1", "origin/main"],
+                     "c2": ["experiment"]}
+    detached = tui_data.RefsInfo([("main", "c3")], [("main", "c3")], [], None, "c3")
+    assert detached.names_at() == {"c3": ["HEAD", "main", "main"]}
+    from promptvc.tui.log_pane import decoration
+    top = names["c3"]
+    assert decoration(top) == "(HEAD → main, production, v1, origin/main)"
+    assert decoration(top, 42) == "(HEAD → main, production, v1, origin/main)"
+    assert decoration(top, 41) == "(main, production, v1, origin/main)"
+    assert decoration(top, 34) == "(main, production, v1 +1)"
+    assert decoration(top, 20) == "(main +3)"
+    assert decoration(top, 8) == "(ma… +3)"
+    assert decoration(["a-very-long-branch-name"], 10) == "(a-very-…)"
+
+
+def test_dates_show_the_time_within_a_year_and_the_year_beyond():
+    from promptvc.tui.log_pane import format_date, parse_date
+    now = parse_date(NOW)
+    assert format_date("2024-05-20T09:47:00+00:00", now, wide=False) == "05-20 09:47"
+    assert format_date("2024-05-20T09:47:00+02:00", now, wide=False) == "05-20 09:47"  # own zone
+    assert format_date("2023-06-03T12:00:00+00:00", now, wide=False) == "06-03 12:00"
+    assert format_date("2023-06-01T11:00:00+00:00", now, wide=False) == "2023-06-01 "
+    assert format_date("2025-07-01T00:00:00+00:00", now, wide=False) == "2025-07-01 "  # future
+    assert format_date("2024-05-20T09:47:00", now, wide=False) == "05-20 09:47"  # no zone: UTC
+    assert format_date("2024-05-20T09:47:00+00:00", None, wide=False) == "2024-05-20 "
+    assert format_date("2023-03-01T09:00:00+00:00", now, wide=True) == "2023-03-01 09:00"
+    assert format_date("yesterday", now, wide=False) == "yesterday"
+
+
+def test_app_takes_now_from_pvc_date(history, monkeypatch):
+    monkeypatch.setenv("PVC_DATE", "2025-01-03T12:00:00+00:00")  # c4 is now > a year old
+
+    async def script(pilot, app, notes):
+        dates = [app.log_pane.table.get_row_at(i)[2].plain.strip() for i in range(4)]
+        assert dates == ["2024-01-04", "2024-01-03", "2024-01-02", "2024-01-01"]
+
+    drive(make_app(str(history)), script, size=(80, 24))
+
+
+def _pane_lines(lines: list[str], title: str) -> list[str]:
+    """The inside of the pane whose top border holds TITLE, from the screen's LINES."""
+    top = next(i for i, line in enumerate(lines) if title in line)
+    left = lines[top].index(title)
+    left = lines[top].rindex("╭", 0, left)
+    right = lines[top].index("╮", left)
+    out = []
+    for line in lines[top + 1:]:
+        if line[left:left + 1] == "╰":
+            break
+        out.append(line[left + 1:right].rstrip())
+    return out
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_wrapped_diff_lines_keep_their_marker(walkthrough, size):
+    async def script(pilot, app, notes):
+        assert app.viewer.shown_key[1] == "agents/onboarding.md"
+        app.viewer.scroll_to(y=5 if size[0] == 80 else 0, animate=False)  # 80x24: to "-Welcome"
+        body = _pane_lines(await stable_lines(pilot), "Diff · agents/onboarding.md@")
+        body = [line.rstrip("▁▂▃▄▅▆▇█▔ ") for line in body]  # the scrollbar
+        start = next(i for i, line in enumerate(body) if line.startswith(" -Welcome"))
+        changed = [line for line in body[start:] if line.strip()]
+        # 2 removed + 2 added lines, the added ones longer than the pane: every screen line
+        # of them starts with its marker
+        assert len(changed) > 4
+        assert [line[1] for line in changed[:2]] == ["-", "-"]
+        assert {line[1] for line in changed[2:]} == {"+"}
+        assert "".join(line[2:].strip() + " " for line in changed[2:]).split() == \
+            ONBOARD_2.split()
+
+    drive(make_app(str(walkthrough)), script, size=size)
+
+
+def test_gutter_text_repeats_the_gutter_on_wrapped_lines():
+    from rich.console import Console
+
+    from promptvc.tui.render import render_content, render_unified
+    console = Console(width=16, color_system=None)
+    diff = b"@@ -1 +1 @@\n-old words here\n+new words that wrap\n context\n"
+
+    def lines(renderable):
+        return ["".join(s.text for s in line).rstrip()
+                for line in console.render_lines(renderable, console.options)]
+
+    assert lines(render_unified(diff)) == [
+        "@@ -1 +1 @@", "-old words here", "+new words that", "+wrap", " context"]
+    content = render_content(b"one two three four\nfive")
+    assert lines(content) == ["1 one two three", "  four", "2 five",
+                              "  (no newline at", "  end of file)"]
+    assert content.plain == "one two three four\nfive"
+    assert render_unified(diff).plain == diff.decode().rstrip("\n")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help_fits_and_notifications_wait_until_it_closes(walkthrough, size):
+    from promptvc.tui.screens import KEYS, PANES
+
+    async def script(pilot, app, notes):
+        await press(pilot, "question_mark")
+        await pilot.pause()
+        box = app.screen.query_one("#help-box")
+        assert box.max_scroll_y == 0  # nothing to scroll to: all of it is on screen
+        text = "\n".join(await stable_lines(pilot))
+        for key, does in KEYS + PANES:
+            assert re.search(rf"│ {re.escape(key)} +{re.escape(does)} +│", text), (key, text)
+        app._say("Reloaded in the background.", title="Note", timeout=600)
+        await settle(pilot)
+        await pilot.pause()
+        assert "Reloaded in the background." not in "\n".join(await stable_lines(pilot))
+        await press(pilot, "escape")
+        await pilot.pause()
+        assert "Reloaded in the background." in "\n".join(await stable_lines(pilot))
+
+    drive(make_app(str(walkthrough)), script, size=size, toasts=True)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_filter_dialog_hint_fits(walkthrough, size):
+    from promptvc.tui.app import FILTER_HINT, GOTO_HINT
+
+    async def script(pilot, app, notes):
+        for key, hint in (("slash", FILTER_HINT), ("g", GOTO_HINT)):
+            await press(pilot, key)
+            await pilot.pause()
+            text = "\n".join(await stable_lines(pilot))
+            for line in hint.splitlines():
+                assert f"│ {line}" in text, (line, text)
+            await press(pilot, "escape")
+
+    drive(make_app(str(walkthrough)), script, size=size)
+
+
+def test_unbalanced_quote_in_a_filter_is_an_error_shown_in_the_prompt(walkthrough):
+    async def script(pilot, app, notes):
+        await prompt(pilot, "slash", 'author:"Bob')
+        screen = app.screen
+        assert isinstance(screen, PromptScreen)  # still open, to fix the text
+        assert screen.problem == ('the filter has an unclosed quote: author:"Bob\n'
+                                  'close it (author:"Ada Lovelace") or remove it')
+        text = "\n".join(await stable_lines(pilot))
+        assert '│ the filter has an unclosed quote: author:"Bob' in text
+        assert app.log_pane.row_count == 3 and app.filter.empty  # the log is untouched
+        check_snapshot("filter_error_80x24", await stable_lines(pilot))
+        screen.query_one(Input).value = 'author:"Alan Turing"'
+        await settle(pilot)
+        assert screen.problem is None  # typing clears the message
+        await press(pilot, "enter")
+        assert not isinstance(app.screen, PromptScreen)
+        assert app.filter == LogFilter(authors=("Alan Turing",))
+        assert app.log_pane.row_count == 1
+
+    drive(make_app(str(walkthrough)), script, size=(80, 24))
+
+
+def test_parse_filter_refuses_an_unclosed_quote():
+    from promptvc.errors import PvcError
+    with pytest.raises(PvcError) as info:
+        parse_filter('author:"Bob')
+    assert info.value.message == 'the filter has an unclosed quote: author:"Bob'
+    assert info.value.hint == 'close it (author:"Ada Lovelace") or remove it'
+    with pytest.raises(PvcError) as info:
+        parse_filter("fix\\")
+    assert info.value.message == "the filter ends with a lone backslash: fix\\"
+
+
+def test_refused_switch_shows_the_branch_checked_out(walkthrough):
+    _write(walkthrough, "agents/sales/models.json", "local edit\n")
+    ids = _ids(walkthrough)
+
+    async def script(pilot, app, notes):
+        await press(pilot, "b", "k", "enter")  # main -> experiment, enter: refused
+        severity, title, message = notes[-1]
+        assert (severity, title) == ("error", "Cannot switch to 'experiment'")
+        assert str(app.log_pane.border_title) == "Log · main"
+        assert app.log_pane.log_query.rev == "refs/heads/main"
+        assert [c.id for c in app.log_pane.commits] == ids
+        assert app.refs_pane.list.highlighted_option.id == "refs/heads/main"
+        assert app.status_bar.plain.startswith("⎇ main  log: main")
+        app.clear_notifications()
+        check_snapshot("refused_switch_80x24", await stable_lines(pilot))
+
+    drive(make_app(str(walkthrough)), script, size=(80, 24))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_walkthrough_snapshots(walkthrough, size):
+    """The screens a new user sees first, at three terminal sizes."""
+    name = f"{size[0]}x{size[1]}"
+
+    async def script(pilot, app, notes):
+        check_snapshot(f"walkthrough_{name}", await stable_lines(pilot))
+        await press(pilot, "question_mark")
+        check_snapshot(f"walkthrough_help_{name}", await stable_lines(pilot))
+        await press(pilot, "escape", "slash")
+        check_snapshot(f"walkthrough_filter_{name}", await stable_lines(pilot))
+
+    drive(make_app(str(walkthrough)), script, size=size)

@@ -19,7 +19,7 @@ from textual.content import Content
 from textual.widgets import Footer
 
 from promptvc.errors import NotARepository, PathError, PvcError
-from promptvc.repo import CommitInfo, find_root
+from promptvc.repo import CommitInfo, find_root, now_iso
 
 from .daemon_state import read_daemon_state
 from .data import (
@@ -28,15 +28,18 @@ from .data import (
 )
 from .files_pane import FilesPane
 from .filters import LogFilter, parse_filter
-from .log_pane import LogPane
+from .log_pane import LogPane, parse_date
 from .refs_pane import RefsPane
 from .screens import HelpScreen, PromptScreen
 from .status_bar import StatusBar
 from .styles import APP_CSS
 from .viewer import ViewerPane
 
-FILTER_HINT = "path:PATH  author:NAME  text in the message · enter applies, empty clears, esc cancels"
-GOTO_HINT = "a commit id (or 4+ characters of one), branch, tag, HEAD~3 · esc cancels"
+# at most 68 cells a line: the prompt box is 72 wide (with its border and padding)
+FILTER_HINT = ("path:PATH  author:NAME  message:TEXT  or plain words\n"
+               "enter applies · empty shows every commit · esc cancels")
+GOTO_HINT = ("a commit id (or 4+ characters of one), branch, tag, HEAD~3\n"
+             "enter goes there · esc cancels")
 DAEMON_POLL_SECONDS = 2.0
 
 
@@ -77,12 +80,14 @@ class PvcApp(App[None]):
         self._want_commit: str | None = None
         self._log_label = ""
         self._panes: dict[str, object] = {}
+        # "now" for the log's dates (PVC_DATE when set, as for commits): display only
+        self.now = parse_date(now_iso())
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Grid(id="main"):
             yield RefsPane(id="refs", classes="pane")
-            yield LogPane(self._fetch_log, id="log", classes="pane")
+            yield LogPane(self._fetch_log, self.now, id="log", classes="pane")
             yield FilesPane(id="files", classes="pane")
             yield ViewerPane(id="viewer", classes="pane")
         yield StatusBar(id="status")
@@ -347,15 +352,27 @@ class PvcApp(App[None]):
             await self.lanes["ui"].call(Reader.switch, name)
         except PvcError as exc:
             self._error(exc, f"Cannot switch to '{name}'")
+            await self._back_to_current()
             return
         except OSError as exc:
             self._say(f"cannot switch to '{name}': {exc}", title="Cannot switch", severity="error")
+            await self._back_to_current()
             return
         self._say(f"Switched to branch '{name}'.", title="Switched")
         info = await self._load_refs()
         if info is not None:
             self.refs_pane.show_refs(info, HEADS + name)
             self.show_ref(HEADS + name)
+
+    async def _back_to_current(self) -> None:
+        """After a refused switch: show what is checked out (its log, its title), not the
+        branch the user tried to switch to."""
+        info = await self._load_refs()
+        if info is None:
+            return
+        ref = HEADS + info.current if info.current else "HEAD"
+        self.refs_pane.show_refs(info, ref)
+        self.show_ref(ref)
 
     # -- actions --------------------------------------------------------------------
     def action_help(self) -> None:
@@ -378,14 +395,18 @@ class PvcApp(App[None]):
     def action_filter(self) -> None:
         self.push_screen(
             PromptScreen("Filter the log", FILTER_HINT, self.filter.describe(),
-                         "path:prompts/a.md author:ada fix"),
+                         "path:prompts/a.md author:ada fix", check=_filter_problem),
             self.apply_filter,
         )
 
     def apply_filter(self, text: str | None) -> None:
         if text is None:
             return
-        self.filter = parse_filter(text)
+        try:
+            self.filter = parse_filter(text)
+        except PvcError as exc:  # the prompt checks first; this is for other callers
+            self._error(exc, "Cannot filter the log")
+            return
         query = self.log_pane.log_query
         rev = query.rev if query is not None else "HEAD"
         self._show_log(LogQuery(rev, self.filter), label=self._log_label or _ref_label(rev))
@@ -474,6 +495,15 @@ class PvcApp(App[None]):
         if query is not None:
             self._want_commit = None
             self._show_log(query, self._log_label, select=current.id if current else None)
+
+
+def _filter_problem(text: str) -> str | None:
+    """What is wrong with a filter as typed (shown in the filter prompt), or None."""
+    try:
+        parse_filter(text)
+    except PvcError as exc:
+        return exc.message + (f"\n{exc.hint}" if exc.hint else "")
+    return None
 
 
 def make_app(repo_path: str, rev: str | None = None, path: str | None = None) -> PvcApp:

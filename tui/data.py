@@ -92,9 +92,16 @@ class RefsInfo:
     head: str | None  # HEAD's commit id
 
     def names_at(self) -> dict[str, list[str]]:
-        """Commit id -> short ref names pointing at it (for decorating the log)."""
+        """Commit id -> short ref names pointing at it (for decorating the log), HEAD
+        first as ``git log`` does: 'HEAD → main' (or 'HEAD' when detached), then the other
+        branches, tags and remote branches."""
         out: dict[str, list[str]] = {}
-        for name, cid in self.branches + self.tags + self.remotes:
+        if self.head is not None:
+            out[self.head] = [f"HEAD → {self.current}" if self.current else "HEAD"]
+        for name, cid in self.branches:
+            if cid != self.head or name != self.current:  # else already first: HEAD → NAME
+                out.setdefault(cid, []).append(name)
+        for name, cid in self.tags + self.remotes:
             out.setdefault(cid, []).append(name)
         return out
 

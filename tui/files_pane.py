@@ -36,20 +36,68 @@ def shorten_path(path: str, width: int) -> str:
     return "…" + path[len(path) - width + 1:] if width > 1 else "…"
 
 
+def elide_middle(text: str, width: int) -> str:
+    """TEXT cut in the middle to WIDTH cells, keeping its end (a file's extension):
+    'customer_onboarding.md' -> 'custome…rding.md'."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:max(width, 0)]
+    keep = width - 1
+    tail = (keep + 1) // 2
+    return text[: keep - tail] + "…" + text[len(text) - tail:]
+
+
 def change_label(change: "ChangeRow", marked: bool = False, width: int = 0) -> Content:
-    """'★M +3 -1 prompts/a.md' (the star on the version marked for comparing)."""
-    parts: list = [("★" if marked else " ", "bold $text-accent"),
-                   (change.status, STATUS_STYLE.get(change.status, "bold")), " ",
-                   (f"+{change.insertions}", "$text-success"), " ",
-                   (f"-{change.deletions}", "$text-error"), " "]
-    used = 4 + len(f"+{change.insertions} -{change.deletions}")
-    room = width - used if width else 0
+    """'★M system.md prompts    +3 -1': the file name first, so files can be told apart
+    in a narrow pane, then its folder (muted), then the +/- line counts at the right.
+
+    When WIDTH is short, the counts go first, then the folder is cut from the left
+    ('…/support', '…port'); the name is cut in the middle only when it alone does not fit.
+    A rename shows '← old' after the new name (the old name, or its path when the folder
+    changed). WIDTH 0 means no limit."""
+    folder, _, name = change.path.rpartition("/")
+    counts = f"+{change.insertions} -{change.deletions}"
+    old = ""
     if change.old_path:
-        old = shorten_path(change.old_path, max(room // 2 - 3, 8) if room else 0)
-        parts.append((old + " → ", "$text-muted"))
-        room = room - len(old) - 3 if room else 0
-    parts.append(shorten_path(change.path, max(room, 8) if width else 0))
-    return Content.assemble(*parts)
+        old_folder, _, old_name = change.old_path.rpartition("/")
+        old = old_name if old_folder == folder else change.old_path
+    parts: list = [("★" if marked else " ", "bold $text-accent"),
+                   (change.status, STATUS_STYLE.get(change.status, "bold")), " "]
+
+    def tail(text_folder: str, with_counts: bool, pad: int = 0) -> list:
+        out: list = []
+        if text_folder:
+            out.append((" " + text_folder, "$text-muted"))
+        if with_counts:
+            out += [" " * (1 + pad), (f"+{change.insertions}", "$text-success"), " ",
+                    (f"-{change.deletions}", "$text-error")]
+        return out
+
+    if not width:
+        old_part = [(" ← " + old, "$text-muted")] if old else []
+        return Content.assemble(*parts, name, *old_part, *tail(folder, True))
+    room = width - 3
+    shown = elide_middle(name, room)
+    left = room - len(shown)
+    old_part: list = []
+    if old and left >= 4:
+        old_text = " ← " + (elide_middle(old, left - 3) if "/" not in old
+                            else shorten_path(old, left - 3))
+        old_part = [(old_text, "$text-muted")]
+        left -= len(old_text)
+    need = len(counts) + 1
+    if left >= len(folder) + (1 if folder else 0) + need:  # everything fits
+        pad = left - len(folder) - (1 if folder else 0) - need
+        return Content.assemble(*parts, shown, *old_part, *tail(folder, True, pad))
+    # the counts, with the folder cut to its end, when enough of the folder stays
+    room_beside = left - need - 1
+    if folder and room_beside >= min(len(folder), 7):
+        cut = shorten_path(folder, room_beside)
+        pad = room_beside - len(cut)
+        return Content.assemble(*parts, shown, *old_part, *tail(cut, True, pad))
+    cut = shorten_path(folder, left - 1) if folder and left >= 3 else ""
+    return Content.assemble(*parts, shown, *old_part, *tail(cut, False))
 
 
 class FileList(OptionList):

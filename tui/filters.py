@@ -2,13 +2,16 @@
 
 Terms are ANDed; several paths are ORed (a commit touching any of them matches). Values
 with spaces are quoted: ``author:"Ada Lovelace" "fix typo"``. Matching of author and
-message is case-insensitive substring matching.
+message is case-insensitive substring matching. A quote left open is an error (never a
+silent guess that matches nothing).
 """
 
 from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+
+from promptvc.errors import PvcError
 
 PREFIXES = {
     "path": "paths", "p": "paths", "file": "paths",
@@ -45,11 +48,16 @@ def _quote(value: str) -> str:
 
 
 def parse_filter(text: str) -> LogFilter:
-    """A LogFilter from what the user typed; unknown prefixes count as message text."""
+    """A LogFilter from what the user typed; unknown prefixes count as message text.
+    Raises PvcError when a quote is not closed or the text ends in a lone backslash."""
     try:
         words = shlex.split(text)
-    except ValueError:  # an unbalanced quote: take the words as they are
-        words = text.split()
+    except ValueError as exc:
+        if "quotation" in str(exc):
+            raise PvcError(f"the filter has an unclosed quote: {text.strip()}",
+                           hint='close it (author:"Ada Lovelace") or remove it') from None
+        raise PvcError(f"the filter ends with a lone backslash: {text.strip()}",
+                       hint="remove it, or type two (\\\\) to search for one") from None
     found: dict[str, list[str]] = {"paths": [], "authors": [], "messages": []}
     for word in words:
         key, sep, value = word.partition(":")

@@ -3,6 +3,7 @@ its end, so a log of 100,000 commits opens as fast as one of 100."""
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Awaitable, Callable
 
 from rich.style import Style
@@ -35,22 +36,90 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+# -- dates --------------------------------------------------------------------------------
+YEAR = _dt.timedelta(days=365)
+DATE_NARROW = 11  # "05-20 09:15" or "2023-03-01 "
+DATE_WIDE = 16  # "2024-05-20 09:15"
+
+
+def parse_date(iso: str) -> _dt.datetime | None:
+    """An ISO 8601 timestamp as an aware datetime (UTC when it names no offset), or None."""
+    try:
+        when = _dt.datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=_dt.timezone.utc)
+
+
+def format_date(iso: str, now: _dt.datetime | None, wide: bool) -> str:
+    """The log's date cell, in the commit's own time zone (as ``git log`` shows it).
+
+    Wide: ``2024-05-20 09:15``. Narrow: ``05-20 09:15`` within a year of NOW (the time
+    the TUI started, or ``PVC_DATE``), else ``2023-03-01`` (padded to the same width).
+    Both formats have a fixed width, so the column never changes size with the data."""
+    when = parse_date(iso)
+    if when is None:
+        return _clip(iso, DATE_WIDE if wide else DATE_NARROW)
+    if wide:
+        return when.strftime("%Y-%m-%d %H:%M")
+    if now is not None and abs(when - now) < YEAR:
+        return when.strftime("%m-%d %H:%M")
+    return when.strftime("%Y-%m-%d").ljust(DATE_NARROW)
+
+
+# -- decorations ----------------------------------------------------------------------------
+HEAD_ARROW = "HEAD → "
+
+
+def decoration(names: list[str], budget: int | None = None) -> str:
+    """'(HEAD → main, v1, origin/main)' condensed to fit BUDGET cells: first without the
+    HEAD arrow, then the first names and '+N' for the rest, then the first name clipped.
+    NAMES come first-is-HEAD (``RefsInfo.names_at``), so the checked-out branch stays."""
+    if not names:
+        return ""
+    full = "(" + ", ".join(names) + ")"
+    if budget is None or len(full) <= budget:
+        return full
+    bare = [names[0].removeprefix(HEAD_ARROW) or names[0]] + names[1:]
+    n = len(bare)
+    for k in range(n, 0, -1):
+        text = "(" + ", ".join(bare[:k]) + (f" +{n - k}" if k < n else "") + ")"
+        if len(text) <= budget:
+            return text
+    more = f" +{n - 1}" if n > 1 else ""
+    return "(" + _clip(bare[0], max(1, budget - 2 - len(more))) + more + ")"
+
+
 def commit_cells(c: CommitInfo, refs: list[str] | None = None,
-                 colors: dict[str, str] | None = None) -> tuple[Text, Text, Text, Text, Text]:
+                 colors: dict[str, str] | None = None, *, now: _dt.datetime | None = None,
+                 wide: bool = True, budget: int | None = None
+                 ) -> tuple[Text, Text, Text, Text, Text]:
     """The log row of one commit: glyph, short id, date, author, summary (+ ref names).
     A merge commit gets a diamond glyph and an italic summary. Cells are Rich Text (never
-    markup: a message may contain [brackets]); COLORS are the app's theme variables."""
+    markup: a message may contain [brackets]); COLORS are the app's theme variables;
+    BUDGET caps the ref names' width so the message stays in view."""
     colors = colors or {}
     merge = len(c.parents) > 1
     glyph = Text(MERGE_GLYPH if merge else COMMIT_GLYPH,
                  style=Style(color=_color(colors, "text-accent", "magenta"), bold=True) if merge else "")
     summary = Text(" ")
     if refs:
-        summary.append("(" + ", ".join(refs) + ") ",
+        summary.append(decoration(refs, budget) + " ",
                        style=Style(color=_color(colors, "text-warning", "yellow"), bold=True))
     summary.append(c.summary, style="italic" if merge else "")
     return (glyph, Text(" " + c.short, style=Style(color=_color(colors, "text-primary", "blue"))),
-            Text(" " + c.date[:10]), Text(" " + _clip(author_name(c.author), 12)), summary)
+            Text(" " + format_date(c.date, now, wide)), Text(" " + _clip(author_name(c.author), 12)),
+            summary)
+
+
+def log_layout(width: int) -> tuple[bool, int]:
+    """(wide dates?, ref-name budget) for a log WIDTH cells wide: full dates when 40 cells
+    stay for the message; ref names get a third of the message column (at least 10), or
+    all but 50 cells of it on wide screens."""
+    fixed = 1 + 9 + 13  # glyph, " 1234abcd", " " + author (12)
+    wide = width - fixed - (DATE_WIDE + 1) >= 40
+    room = width - fixed - ((DATE_WIDE if wide else DATE_NARROW) + 1)
+    return wide, max(10, room // 3, room - 50)
 
 
 def _color(colors: dict[str, str], name: str, default: str) -> str:
@@ -66,6 +135,11 @@ class CommitTable(DataTable):
 
     class NearEnd(Message):
         """The view or the cursor came close to the last loaded row."""
+
+    def repaint_when_measured(self) -> None:
+        """Draw the rows again once DataTable has measured new rows (it does that when
+        idle; lines drawn before, with the column labels' widths, would stay cached)."""
+        self.call_next(self.notify_style_update)  # runs right after the idle handler
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -101,9 +175,12 @@ class LogPane(Vertical):
             super().__init__()
             self.query, self.error = query, error
 
-    def __init__(self, fetch: Fetch, **kwargs) -> None:
+    def __init__(self, fetch: Fetch, now: _dt.datetime | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self._fetch = fetch
+        self.now = now  # dates within a year of it show their time (see format_date)
+        self.wide = False  # full dates (set from the width, see log_layout)
+        self.budget = 10  # cells for the ref names before a message
         self.log_query: LogQuery | None = None
         self.commits: list[CommitInfo] = []
         self.done = False
@@ -124,17 +201,50 @@ class LogPane(Vertical):
         t.add_column(" message", key="message")
         self.watch(self.app, "theme", lambda _: self._restyle(), init=False)
 
+    def _cells(self, c: CommitInfo, colors: dict[str, str]) -> tuple[Text, ...]:
+        return commit_cells(c, self.decorations.get(c.id), colors, now=self.now,
+                            wide=self.wide, budget=self.budget)
+
     def _restyle(self) -> None:
         """Recolour the rows that carry colour (merges, ref names) for a new theme."""
         colors = self.app.theme_variables
         t = self.table
         for c in self.commits:
-            refs = self.decorations.get(c.id)
-            if refs or len(c.parents) > 1:
-                glyph, short, _, _, summary = commit_cells(c, refs, colors)
+            glyph, short, _, _, summary = self._cells(c, colors)
+            if self.decorations.get(c.id) or len(c.parents) > 1:
                 t.update_cell(c.id, "glyph", glyph)
                 t.update_cell(c.id, "message", summary)
-            t.update_cell(c.id, "id", commit_cells(c, None, colors)[1])
+            t.update_cell(c.id, "id", short)
+
+    def _fit(self) -> bool:
+        """Take the date format and the ref-name budget from the table's width; whether
+        they changed. The scrollbar's room is always kept, so rows never depend on it."""
+        t = self.table
+        width = t.size.width - t.styles.scrollbar_size_vertical
+        if width <= 0:
+            return False
+        wide, budget = log_layout(width)
+        changed = (wide, budget) != (self.wide, self.budget)
+        self.wide, self.budget = wide, budget
+        return changed
+
+    def on_resize(self) -> None:
+        wide = self.wide
+        if not self._fit() or not self.commits:
+            return
+        t = self.table
+        colors = self.app.theme_variables
+        if wide != self.wide:  # the date column changes width: lay the rows out again
+            row = t.cursor_row
+            t.clear()
+            for c in self.commits:
+                t.add_row(*self._cells(c, colors), key=c.id)
+            t.move_cursor(row=row)
+            t.repaint_when_measured()
+        else:  # only the ref names are condensed differently
+            for c in self.commits:
+                if self.decorations.get(c.id):
+                    t.update_cell(c.id, "message", self._cells(c, colors)[4])
 
     @property
     def table(self) -> CommitTable:
@@ -201,11 +311,14 @@ class LogPane(Vertical):
 
     def _append(self, page: LogPage) -> None:
         first = not self.commits
+        if first:
+            self._fit()
         self.commits.extend(page.commits)
         colors = self.app.theme_variables
         add = self.table.add_row
         for c in page.commits:  # commits[i] is row i; the row key is the commit id
-            add(*commit_cells(c, self.decorations.get(c.id), colors), key=c.id)
+            add(*self._cells(c, colors), key=c.id)
+        self.table.repaint_when_measured()
         self.done = page.done
         self.fetching = False
         if first and self.commits:

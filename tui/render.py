@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from itertools import zip_longest
 
-from rich.console import RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -60,25 +61,61 @@ def _line(raw: bytes) -> str:
     return text.replace("\t", "    ")
 
 
-def render_unified(diff: bytes, pal: Palette = DEFAULT_PALETTE) -> Text:
-    """A coloured unified diff."""
-    out = Text(no_wrap=False, end="")
+class GutterText:
+    """Lines of text behind a gutter (a diff's +/- marker, a line number) that wrap within
+    the width left beside it; each wrapped piece gets the continuation gutter, so a long
+    added line reads as added on every screen line, not as context. ``plain`` is the text
+    without wrapping."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[Text, Text, Text]] = []  # gutter, continuation gutter, body
+        self.plain = ""
+
+    def add(self, gutter: Text, body: Text, continuation: Text | None = None) -> None:
+        self.lines.append((gutter, gutter if continuation is None else continuation, body))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(1, options.max_width)
+        out = Text(no_wrap=True, overflow="fold")  # ends in "\n": Textual counts them
+        for i, (gutter, continuation, body) in enumerate(self.lines):
+            if i:
+                out.append("\n")
+            room = width - gutter.cell_len
+            if body.cell_len <= room or room < 1:
+                out.append_text(gutter)
+                out.append_text(body)
+                continue
+            for j, piece in enumerate(body.wrap(console, room, overflow="fold")):
+                if j:
+                    out.append("\n")
+                out.append_text(gutter if j == 0 else continuation)
+                out.append_text(piece)
+        yield out
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        widest = max((g.cell_len + b.cell_len for g, _, b in self.lines), default=0)
+        return Measurement(min(widest, 1), min(widest, options.max_width))
+
+
+def render_unified(diff: bytes, pal: Palette = DEFAULT_PALETTE) -> GutterText:
+    """A coloured unified diff; a wrapped +/- line repeats its marker on every screen line."""
+    out = GutterText()
+    plain: list[str] = []
     for raw in split_lines(diff):
         line = _line(raw)
+        plain.append(line)
         if raw.startswith((b"--- ", b"+++ ", b"diff ")):
-            style = pal.header
-        elif raw.startswith(b"@@"):
-            style = pal.hunk
-        elif raw.startswith(b"+"):
-            style = pal.add
-        elif raw.startswith(b"-"):
-            style = pal.remove
-        elif raw.startswith(b"\\"):
-            style = pal.muted
-        else:
-            style = Style()
-        out.append(line + "\n", style)
-    out.rstrip()
+            out.add(Text(""), Text(line, pal.header))
+            continue
+        if raw.startswith(b"@@"):
+            out.add(Text(""), Text(line, pal.hunk))
+            continue
+        if raw.startswith(b"\\"):
+            out.add(Text(""), Text(line, pal.muted))
+            continue
+        style = pal.add if raw.startswith(b"+") else pal.remove if raw.startswith(b"-") else Style()
+        out.add(Text(line[:1] or " ", style), Text(line[1:], style))
+    out.plain = "\n".join(plain)
     return out
 
 
@@ -169,15 +206,15 @@ def render_side_by_side(diff: bytes, pal: Palette = DEFAULT_PALETTE) -> Renderab
     return table
 
 
-def render_content(data: bytes, pal: Palette = DEFAULT_PALETTE) -> Text:
-    """A file's text with line numbers."""
+def render_content(data: bytes, pal: Palette = DEFAULT_PALETTE) -> GutterText:
+    """A file's text with line numbers; wrapped lines continue beside an empty number."""
     lines = split_lines(data)
     width = len(str(len(lines)))
-    out = Text(end="")
+    blank = Text(" " * (width + 1))
+    out = GutterText()
     for no, raw in enumerate(lines, 1):
-        out.append(f"{no:>{width}} ", pal.muted)
-        out.append(_line(raw) + "\n")
+        out.add(Text(f"{no:>{width}} ", pal.muted), Text(_line(raw)), blank)
     if data and not data.endswith(b"\n"):
-        out.append(" " * (width + 1) + "(no newline at end of file)", pal.muted)
-    out.rstrip()
+        out.add(blank, Text("(no newline at end of file)", pal.muted))
+    out.plain = data.decode("utf-8", "replace")
     return out

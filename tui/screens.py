@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -9,34 +11,33 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 KEYS: list[tuple[str, str]] = [
     ("j k ↑ ↓", "move in the focused pane (mouse: click, wheel)"),
     ("tab shift+tab", "next / previous pane"),
-    ("enter", "log: go to the commit's files · files: go to the diff · "
-              "branches: switch to the branch"),
+    ("enter", "log → files → diff; on a branch: switch to it"),
     ("b", "focus the branches pane"),
-    ("/", "filter the log: path:P author:A, plain words search the message"),
+    ("/", "filter the log: path:P author:A, other words: the message"),
     ("g", "go to a revision: id (4+ chars), branch, tag, HEAD~3"),
     ("d", "toggle the selected file's diff / content"),
     ("s", "toggle a side-by-side diff"),
-    ("m", "mark this file version; select another one to compare them "
-          "(m on the marked one or esc clears)"),
+    ("m", "mark this version, select another to compare (esc clears)"),
     ("c", "copy this version's content to the clipboard"),
     ("r", "reload branches and log"),
     ("?", "this help"),
     ("q", "quit"),
 ]
 
-PANES = (
-    "Branches: ● the current branch, then tags and remote branches; highlighting one shows "
-    "its log.  Log: ◆ marks a merge commit; (names) are branches and tags.  Files: status "
-    "(A M D R), +added -deleted lines, path.  Diff: the selected file against the commit's "
-    "first parent, or against the marked version.  Status bar: branch, log, filter, mark "
-    "and the sync daemon (from .pvc/daemon.json)."
-)
+# one line each, so the whole help fits a terminal of 80x24
+PANES: list[tuple[str, str]] = [
+    ("Log", "◆ merge commit · (HEAD → main, v1) branches and tags on it"),
+    ("Files", "status (A M D R) · name · folder · +added -deleted lines"),
+    ("Diff", "against the commit's first parent, or the marked (★) one"),
+    ("Status", "branch · log shown · filter · mark · sync daemon state"),
+]
 
 
 def help_renderable() -> Group:
@@ -45,11 +46,18 @@ def help_renderable() -> Group:
     keys.add_column()
     for key, does in KEYS:
         keys.add_row(key, does)
-    return Group(Text("pvc tui: keys", style="bold"), Text(""), keys, Text(""),
-                 Text(PANES, style="dim"))
+    panes = Table.grid(padding=(0, 2))
+    panes.add_column(style="bold", no_wrap=True, min_width=13)
+    panes.add_column(style="dim")
+    for pane, says in PANES:
+        panes.add_row(pane, says)
+    return Group(Text("pvc tui: keys", style="bold"), Text(""), keys, Text(""), panes)
 
 
 class HelpScreen(ModalScreen[None]):
+    """The keys and what the panes show. Notifications wait while it is open: its own
+    toast rack is removed, so they show on the main screen when the help closes."""
+
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
         Binding("q", "dismiss", "Close", show=False),
@@ -65,6 +73,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(help_renderable(), id="help-text")
 
     def on_mount(self) -> None:
+        for rack in self.query("ToastRack"):  # Textual's container of notifications
+            rack.remove()
         self.query_one("#help-box").focus()
 
     def action_scroll_help(self, lines: int) -> None:
@@ -72,19 +82,24 @@ class HelpScreen(ModalScreen[None]):
 
 
 class PromptScreen(ModalScreen[str | None]):
-    """Ask for one line; dismiss with the text (enter) or None (escape)."""
+    """Ask for one line; dismiss with the text (enter) or None (escape). CHECK, when
+    given, returns what is wrong with the text (or None): the prompt then stays open and
+    shows it in place of the hint until the text changes."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, hint: str, value: str = "", placeholder: str = "") -> None:
+    def __init__(self, title: str, hint: str, value: str = "", placeholder: str = "",
+                 check: Callable[[str], str | None] | None = None) -> None:
         super().__init__()
         self._title, self._hint, self._value, self._placeholder = title, hint, value, placeholder
+        self._check = check
+        self.problem: str | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt-box") as box:
             box.border_title = self._title
             yield Input(value=self._value, placeholder=self._placeholder, id="prompt-input")
-            yield Label(self._hint, id="prompt-hint")
+            yield Label(Content(self._hint), id="prompt-hint")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -92,7 +107,22 @@ class PromptScreen(ModalScreen[str | None]):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.dismiss(event.value)
+        problem = self._check(event.value) if self._check else None
+        if problem is None:
+            self.dismiss(event.value)
+            return
+        self.problem = problem
+        hint = self.query_one("#prompt-hint", Label)
+        hint.update(Content(problem))  # not markup: it quotes what was typed
+        hint.add_class("-error")
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if self.problem is not None:
+            self.problem = None
+            hint = self.query_one("#prompt-hint", Label)
+            hint.update(Content(self._hint))
+            hint.remove_class("-error")
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -63,14 +63,18 @@ PromptScreen, HelpScreen {
     margin: 1 0 0 0;
 }
 #prompt-hint {
+    width: 100%;
     color: $text-muted;
     margin: 0 0 1 0;
 }
+#prompt-hint.-error {
+    color: $text-error;
+}
 #help-box {
-    width: 92;
-    max-width: 95%;
+    width: 86;
+    max-width: 100%;
     height: auto;
-    max-height: 90%;
+    max-height: 100%;
     padding: 0 1;
     border: round $border;
     background: $surface;
