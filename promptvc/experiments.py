@@ -298,10 +298,11 @@ def promote(repo, name: str, arm: str, tag: str = "production") -> tuple[Experim
         if remote is not None:
             fetch(repo, remote, branches=[branch])
             from . import refs as R
+            from .history import is_ancestor
 
             tracking = repo.store.get_ref(f"{R.REMOTES}{remote.name}/{branch}")
             local = repo.store.get_ref(R.HEADS + branch)
-            if tracking and (local is None or local in repo.store.ancestor_ids([tracking])) \
+            if tracking and (local is None or is_ancestor(repo.store, local, tracking)) \
                     and local != tracking:
                 repo.move_ref(R.HEADS + branch, local, tracking, "promote: fast-forward")
         out = repo.merge(branch, message=f"Promote {name}: arm {arm} ({branch})")

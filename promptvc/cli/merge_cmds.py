@@ -117,12 +117,13 @@ def _mapped(repo, name: str):
 def _refresh_branch(repo, remote, name: str) -> None:
     """Fetch the branch database and fast-forward the local branch to it."""
     from .. import refs as R
+    from ..history import is_ancestor
     from ..remote.transfer import fetch
 
     fetch(repo, remote, branches=[name])
     tracking = repo.store.get_ref(f"{R.REMOTES}{remote.name}/{name}")
     local = repo.store.get_ref(R.HEADS + name)
-    if tracking and (local is None or local in repo.store.ancestor_ids([tracking])) \
+    if tracking and (local is None or is_ancestor(repo.store, local, tracking)) \
             and local != tracking:
         repo.move_ref(R.HEADS + name, local, tracking, f"merge: fast-forward from {remote.name}")
 

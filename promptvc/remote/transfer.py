@@ -20,6 +20,7 @@ from typing import Callable
 
 from .. import refs as R
 from ..errors import IntegrityError, RemoteError
+from ..history import is_ancestor, walk
 from ..objects import commit_id
 from ..store import ChangeRow, CommitRow, VersionRow
 from . import hrana
@@ -196,9 +197,8 @@ def objects_to_push(repo, head: str, remote: Remote, reader: ReplicaReader,
     (and their diff bases) they need."""
     if known is None:
         known = [t for _, t in repo.store.list_refs(f"{R.REMOTES}{remote.name}/")]
-    excluded = repo.store.ancestor_ids(known) if known else set()
-    commits = [c for c in repo.store.ancestors([head]) if c.id not in excluded
-               and not reader.has_commit(c.id)]
+    commits = [c for c in walk(repo.store, [head], known or [])  # stops at what is known
+               if not reader.has_commit(c.id)]
     commits.reverse()  # oldest first
     need: list[str] = []
     seen: set[str] = set()
@@ -247,7 +247,7 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
     tracking = expected or repo.store.get_ref(tracking_ref)
     if tracking == head:
         return PushResult(branch, tracking, head, 0, 0, 0, up_to_date=True, url=remote.url)
-    if tracking is not None and tracking not in repo.store.ancestor_ids([head]):
+    if tracking is not None and not is_ancestor(repo.store, tracking, head):
         raise _non_ff(remote, branch)
     reader = ReplicaReader(replica_path(repo, remote, db_name))
     try:
@@ -301,7 +301,7 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
                 now = _remote_ref(client, remote_ref)
                 if now == head:
                     return None
-                if now is not None and now != tracking and now in repo.store.ancestor_ids([head]):
+                if now is not None and now != tracking and is_ancestor(repo.store, now, head):
                     raise _BehindRemote(now) from None  # our own earlier push landed
                 raise _non_ff(remote, branch) from None
             if "no such table" in exc.message and not init:
@@ -575,7 +575,7 @@ def pull(repo, remote: Remote, branch: str | None = None, *,
         return PullResult(fr, "created")
     if repo.current_branch() != branch:
         local = repo.store.get_ref(R.HEADS + branch)
-        if local is None or local in repo.store.ancestor_ids([tracking]):
+        if local is None or is_ancestor(repo.store, local, tracking):
             repo.move_ref(R.HEADS + branch, local, tracking, f"pull: fast-forward from {remote.name}")
             return PullResult(fr, "fast-forward")
         raise RemoteError(f"'{branch}' is not the current branch and cannot be fast-forwarded",

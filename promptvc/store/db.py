@@ -448,6 +448,13 @@ class Store:
                 stack.append(p2)
         return seen
 
+    def commits_in_generations(self, lo: int, hi: int) -> list[CommitRow]:
+        """Every commit whose generation is between LO and HI (inclusive): one window of a
+        history walk (promptvc/history.py), read through the generation index."""
+        return [CommitRow(*r) for r in self._all(
+            f"SELECT {COMMIT_COLS} FROM commits INDEXED BY commits_generation "
+            "WHERE generation BETWEEN ? AND ?", (int(lo), int(hi)))]
+
     def commits_touching(self, paths: Iterable[str]) -> list[CommitRow]:
         """Commits whose change list names any of PATHS (as new or old path)."""
         paths = list(paths)
