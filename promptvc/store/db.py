@@ -359,6 +359,23 @@ class Store:
                 yield VersionRow(*r)
             last = rows[-1][0]
 
+    def iter_versions_stored(self, batch: int = 500) -> Iterator[VersionRow]:
+        """Every version in the order the rows were stored (a diff's base is nearly always
+        stored before it), BATCH rows per query: fsck streams them with a small cache."""
+        last = 0
+        while True:
+            rows = self._all(
+                f"SELECT rowid, {VERSION_COLS} FROM versions WHERE rowid > ? ORDER BY rowid "
+                "LIMIT ?", (last, batch))
+            if not rows:
+                return
+            for r in rows:
+                yield VersionRow(*r[1:])
+            last = rows[-1][0]
+
+    def version_count(self) -> int:
+        return int(self._one("SELECT count(*) FROM versions")[0])
+
     def versions_with_prefix(self, prefix: str, kind: str = "prompt") -> list[str]:
         return [
             r[0]
@@ -454,6 +471,11 @@ class Store:
         return [CommitRow(*r) for r in self._all(
             f"SELECT {COMMIT_COLS} FROM commits INDEXED BY commits_generation "
             "WHERE generation BETWEEN ? AND ?", (int(lo), int(hi)))]
+
+    def generation_range(self) -> tuple[int, int] | None:
+        """(lowest, highest) generation of any commit, or None without commits."""
+        row = self._one("SELECT min(generation), max(generation) FROM commits")
+        return (int(row[0]), int(row[1])) if row and row[0] is not None else None
 
     def commits_touching(self, paths: Iterable[str]) -> list[CommitRow]:
         """Commits whose change list names any of PATHS (as new or old path)."""
