@@ -318,8 +318,9 @@ class Daemon:
         if not head or not self.remote or not branch:
             return 0
         tracking = repo.store.get_ref(f"{R.REMOTES}{self.remote.name}/{branch}")
-        excluded = repo.store.ancestor_ids([tracking]) if tracking else set()
-        return len(repo.store.ancestor_ids([head]) - excluded)
+        from promptvc.history import count
+
+        return count(repo.store, head, [tracking])  # stops where the tracking ref is
 
     def _sync_ok(self, seconds: float, result: str) -> None:
         self.state.state = "running"

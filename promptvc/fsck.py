@@ -2,12 +2,15 @@
 
 Like `hg verify`, it collects all problems instead of stopping at the first. Each problem
 carries a :class:`ProblemCode` that `fsck --repair` (promptvc/repair.py) decides on; the
-message is for people.
+message is for people. It streams the
+database (versions in storage order, commits by generation) with bounded caches, so its
+memory does not grow with the history and each diff is applied once.
 """
 
 from __future__ import annotations
 
 import enum
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from . import delta
@@ -74,52 +77,83 @@ class Report:
                 "refs": self.refs, "problems": [p.to_json() for p in self.problems]}
 
 
+class _Lru:
+    """Recently verified values, bounded by a total size (bytes for texts)."""
+
+    def __init__(self, max_size: int):
+        self.items: OrderedDict[str, tuple[object, int]] = OrderedDict()
+        self.size = 0
+        self.max_size = max_size
+
+    def get(self, key):
+        hit = self.items.get(key)
+        if hit is None:
+            return None
+        self.items.move_to_end(key)
+        return hit[0]
+
+    def put(self, key: str, value, size: int = 1) -> None:
+        old = self.items.pop(key, None)
+        if old is not None:
+            self.size -= old[1]
+        self.items[key] = (value, size)
+        self.size += size
+        while self.size > self.max_size and len(self.items) > 1:
+            _, (_, dropped) = self.items.popitem(last=False)
+            self.size -= dropped
+
+
+#: texts kept for the diffs that follow them (most diffs follow their base closely)
+TEXT_CACHE_BYTES = 64 * 2**20
+COMMIT_WINDOW = 2000  # generations of commits read per query
+
+
 def check(repo, progress=None) -> Report:
+    """Every problem in REPO. Streams: versions in storage order (each reconstructed once,
+    from its base's verified text when that is still cached), commits a window of
+    generations at a time; memory follows the cache sizes, not the history."""
     store, vs = repo.store, repo.versions
     problems: list[Problem] = []
     report = Report(problems)
 
     for line in store.integrity_check():
-        problems.append(Problem("database", repo.store.path, None, f"integrity_check: {line}",
-                                ProblemCode.DATABASE_INTEGRITY))
+        problems.append(Problem("database", repo.store.path, None, f"integrity_check: {line}", ProblemCode.DATABASE_INTEGRITY))
 
-    # 1. versions: every row rebuilt from its own stored bytes and checked.
-    good: dict[str, bytes] = {}
-    bad: set[str] = set()
-    meta: dict[str, tuple[int, int]] = {}
-    rows = list(store.iter_versions())
-    by_id = {r.id: r for r in rows}
-    report.versions = len(rows)
-    # order so that a diff's base comes before it
-    ordered, seen = [], set()
-    for r in rows:
-        stack = [r]
-        while stack:
-            cur = stack[-1]
-            if cur.id in seen:
-                stack.pop()
-                continue
-            base = by_id.get(cur.parent_version_id) if cur.storage == "diff" else None
-            if base is not None and base.id not in seen:
-                stack.append(base)
-                continue
-            seen.add(cur.id)
-            ordered.append(cur)
-            stack.pop()
-    # keep memory bounded: drop a text once no later row needs it
-    last_use: dict[str, int] = {}
-    for i, r in enumerate(ordered):
-        if r.storage == "diff" and r.parent_version_id:
-            last_use[r.parent_version_id] = i
-    for i, r in enumerate(ordered):
+    # 1. versions: every row rebuilt from its own stored bytes (and its base) and checked.
+    bad: set[str] = set()  # versions found damaged or unreadable (proportional to damage)
+    texts = _Lru(TEXT_CACHE_BYTES)  # id -> verified content
+    chains = _Lru(50_000)  # id -> actual (chain length, chain bytes)
+
+    def rebuild(vid: str) -> tuple[bytes, tuple[int, int]] | None:
+        """A base that is not cached: its content and actual chain, or None if unreadable
+        (it is reported where it is itself checked)."""
+        rows = store.version_chain(vid)
+        if not rows or rows[-1].id != vid or rows[0].storage != "snapshot":
+            return None
+        try:
+            content = vs.decode_row(rows[0])
+            n = size = 0
+            for row in rows[1:]:
+                diff = vs.decode_row(row)
+                content = delta.apply_delta(content, diff)
+                n, size = n + 1, size + len(diff)
+        except (IntegrityError, delta.DeltaError):
+            return None
+        if sha256(content) != vid:
+            return None
+        return content, (n, size)
+
+    total = store.version_count()
+    report.versions = 0
+    for i, r in enumerate(store.iter_versions_stored()):
+        report.versions += 1
         if progress:
-            progress(i, len(ordered))
+            progress(i, total)
         label = r.path or r.kind
         try:
             data = vs.decode_row(r)
         except IntegrityError:
-            problems.append(Problem("version", r.id, label, "stored data does not decompress",
-                                    ProblemCode.VERSION_UNDECOMPRESSABLE))
+            problems.append(Problem("version", r.id, label, "stored data does not decompress", ProblemCode.VERSION_UNDECOMPRESSABLE))
             bad.add(r.id)
             continue
         if r.storage == "snapshot":
@@ -127,136 +161,154 @@ def check(repo, progress=None) -> Report:
             chain = (0, 0)
             if r.chain_len != 0 or r.chain_bytes != 0:
                 problems.append(Problem("version", r.id, label,
-                                        "snapshot with a non-zero chain length or size",
-                                        ProblemCode.SNAPSHOT_CHAIN))
+                                        "snapshot with a non-zero chain length or size", ProblemCode.SNAPSHOT_CHAIN))
         else:
             base_id = r.parent_version_id
-            if base_id is None or base_id not in by_id:
+            base = texts.get(base_id) if base_id else None
+            base_chain = chains.get(base_id) if base_id else None
+            if base is None and (base_id is None or not store.has_version(base_id)):
                 problems.append(Problem("version", r.id, label,
-                                        f"diff base {str(base_id)[:12]} is missing",
-                                        ProblemCode.DIFF_BASE_MISSING))
+                                        f"diff base {str(base_id)[:12]} is missing", ProblemCode.DIFF_BASE_MISSING))
                 bad.add(r.id)
                 continue
-            if base_id in bad:
-                problems.append(Problem("version", r.id, label,
-                                        f"unreadable: its diff base {base_id[:12]} is damaged",
-                                        ProblemCode.DIFF_BASE_DAMAGED))
-                bad.add(r.id)
-                continue
-            base = good.get(base_id)
-            if base is None:
-                try:
-                    base = vs.get(base_id)
-                except IntegrityError:
-                    bad.add(r.id)
+            if base is None or base_chain is None:
+                got = rebuild(base_id) if base_id not in bad else None
+                if got is None:
                     problems.append(Problem("version", r.id, label,
-                                            f"unreadable: its diff base {base_id[:12]} is damaged",
-                                            ProblemCode.DIFF_BASE_DAMAGED))
+                                            f"unreadable: its diff base {base_id[:12]} is damaged", ProblemCode.DIFF_BASE_DAMAGED))
+                    bad.add(r.id)
                     continue
+                base, base_chain = got
             try:
                 content = delta.apply_delta(base, data)
             except delta.DeltaError as exc:
-                problems.append(Problem("version", r.id, label, f"diff does not apply: {exc}",
-                                        ProblemCode.DIFF_DOES_NOT_APPLY))
+                problems.append(Problem("version", r.id, label, f"diff does not apply: {exc}", ProblemCode.DIFF_DOES_NOT_APPLY))
                 bad.add(r.id)
                 continue
-            p_len, p_bytes = meta.get(base_id, (0, 0))
-            chain = (p_len + 1, p_bytes + len(data))
+            chain = (base_chain[0] + 1, base_chain[1] + len(data))
             if (r.chain_len, r.chain_bytes) != chain:
                 problems.append(Problem(
                     "version", r.id, label,
                     f"chain bookkeeping is wrong: stored length {r.chain_len} / bytes "
-                    f"{r.chain_bytes}, actual {chain[0]} / {chain[1]}",
-                    ProblemCode.CHAIN_BOOKKEEPING))
+                    f"{r.chain_bytes}, actual {chain[0]} / {chain[1]}", ProblemCode.CHAIN_BOOKKEEPING))
         if sha256(content) != r.id:
             problems.append(Problem("version", r.id, label,
-                                    "content does not match its SHA-256",
-                                    ProblemCode.CONTENT_HASH))
+                                    "content does not match its SHA-256", ProblemCode.CONTENT_HASH))
             bad.add(r.id)
             continue
         if len(content) != r.size:
             problems.append(Problem("version", r.id, label,
-                                    f"size is recorded as {r.size}, content has {len(content)}",
-                                    ProblemCode.SIZE))
-        meta[r.id] = chain
-        good[r.id] = content
-        for drop in [k for k in (r.parent_version_id,) if k and last_use.get(k, -1) <= i]:
-            good.pop(drop, None)
-        if last_use.get(r.id, -1) <= i:
-            good.pop(r.id, None)
+                                    f"size is recorded as {r.size}, content has {len(content)}", ProblemCode.SIZE))
+        chains.put(r.id, chain)
+        texts.put(r.id, content, len(content) + 100)
+    del texts, chains
 
-    # 2. commits: id recomputed, tree readable, parents present, change index consistent.
-    commits = {c.id: c for c in store.iter_commits()}
-    report.commits = len(commits)
-    trees: dict[str, dict[str, str]] = {}
+    # 2. commits, in generation order (a parent before its children): id recomputed, tree
+    # readable, parents present, generation right, change index consistent with the tree.
+    report.commits = store.commit_count()
+    recent = _Lru(4 * COMMIT_WINDOW)  # id -> CommitRow
+    tree_texts = _Lru(16 * 2**20)  # tree id -> manifest bytes
+    trees = _Lru(64)  # tree id -> parsed tree
+
+    def commit_row(cid: str):
+        row = recent.get(cid)
+        return row if row is not None else store.get_commit(cid)
 
     def tree_of(c) -> dict[str, str] | None:
-        if c.tree_id in trees:
-            return trees[c.tree_id]
+        t = trees.get(c.tree_id)
+        if t is not None:
+            return t
         if c.tree_id == EMPTY_TREE:
-            trees[c.tree_id] = {}
             return {}
-        if c.tree_id in bad or c.tree_id not in by_id:
+        if c.tree_id in bad:
+            return None
+        row = store.get_version_row(c.tree_id)
+        if row is None:
             return None
         try:
-            t = parse_manifest(vs.get(c.tree_id))
-        except (IntegrityError, UnicodeDecodeError):
+            base = (tree_texts.get(row.parent_version_id)
+                    if row.storage == "diff" and row.parent_version_id else None)
+            if base is not None:
+                data = delta.apply_delta(base, vs.decode_row(row))
+                if sha256(data) != c.tree_id:
+                    return None
+            else:
+                data = vs.get(c.tree_id)
+            t = parse_manifest(data)
+        except (IntegrityError, UnicodeDecodeError, delta.DeltaError):
             return None
-        trees[c.tree_id] = t
+        tree_texts.put(c.tree_id, data, len(data) + 100)
+        trees.put(c.tree_id, t)
         return t
 
-    for c in commits.values():
-        expect = commit_id(c.tree_id, c.parents, c.author, c.committed_at, c.message)
-        if expect != c.id:
-            problems.append(Problem("commit", c.id, None,
-                                    "id does not match its content (tree, parents, author, date "
-                                    "or message was changed)", ProblemCode.COMMIT_ID))
-        for p in c.parents:
-            if p not in commits:
-                problems.append(Problem("commit", c.id, None, f"parent {p[:12]} is missing",
-                                    ProblemCode.COMMIT_PARENT_MISSING))
-        tree = tree_of(c)
-        if tree is None:
-            problems.append(Problem("tree", c.tree_id, None,
-                                    f"tree of commit {c.id[:12]} is missing or damaged",
-                                    ProblemCode.TREE_DAMAGED))
-            continue
-        for path, vid in tree.items():
-            if vid not in by_id:
-                problems.append(Problem("tree", c.tree_id, path,
-                                        f"commit {c.id[:12]} names missing version {vid[:12]}",
-                                        ProblemCode.TREE_VERSION_MISSING))
-        gen = 1 + max((commits[p].generation for p in c.parents if p in commits), default=0)
-        if c.generation != gen:
-            problems.append(Problem("commit", c.id, None,
-                                    f"generation is {c.generation}, expected {gen}",
-                                    ProblemCode.COMMIT_GENERATION))
-        parent_tree: dict[str, str] | None = {}
-        if c.parent1 and c.parent1 in commits:
-            parent_tree = tree_of(commits[c.parent1])
-            if parent_tree is None:
-                continue  # the parent's tree is reported already; nothing to compare with
-        expected = {(p, vid) for p, vid in tree.items() if parent_tree.get(p) != vid}
-        expected |= {(p, None) for p in parent_tree if p not in tree}
-        recorded = set()
-        for ch in store.changes_of(c.id):
-            recorded.add((ch.path, ch.version_id))
-            if ch.old_path and ch.old_path not in tree:  # the old path may be re-created
-                recorded.add((ch.old_path, None))
-        if c.parent1 and c.parent1 not in commits:
-            continue
-        if recorded != expected:
-            problems.append(Problem("commit", c.id, None,
-                                    "its change index does not match its tree",
-                                    ProblemCode.CHANGE_INDEX))
+    span = store.generation_range()
+    lo = span[0] if span else 1
+    while span and lo <= span[1]:
+        hi = lo + COMMIT_WINDOW - 1
+        window = sorted(store.commits_in_generations(lo, hi), key=lambda r: (r.generation, r.id))
+        lo = hi + 1
+        for c in window:
+            recent.put(c.id, c)
+        for c in window:
+            _check_commit(c, store, commit_row, tree_of, problems)
+    return _check_refs(store, report, problems)
 
+
+def _check_commit(c, store, commit_row, tree_of, problems: list[Problem]) -> None:
+    expect = commit_id(c.tree_id, c.parents, c.author, c.committed_at, c.message)
+    if expect != c.id:
+        problems.append(Problem("commit", c.id, None,
+                                "id does not match its content (tree, parents, author, date "
+                                "or message was changed)", ProblemCode.COMMIT_ID))
+    parents = {}
+    for p in c.parents:
+        row = commit_row(p)
+        if row is None:
+            problems.append(Problem("commit", c.id, None, f"parent {p[:12]} is missing",
+                                    ProblemCode.COMMIT_PARENT_MISSING))
+        else:
+            parents[p] = row
+    tree = tree_of(c)
+    if tree is None:
+        problems.append(Problem("tree", c.tree_id, None,
+                                f"tree of commit {c.id[:12]} is missing or damaged", ProblemCode.TREE_DAMAGED))
+        return
+    gen = 1 + max((r.generation for r in parents.values()), default=0)
+    parent_tree: dict[str, str] | None = {}
+    if c.parent1 and c.parent1 in parents:
+        parent_tree = tree_of(parents[c.parent1])
+    # a version named by the tree: checked where the tree changed it (or everywhere when
+    # there is no parent tree to compare with); the parent's own entries were checked there
+    for path, vid in tree.items():
+        if (parent_tree is None or parent_tree.get(path) != vid) and not store.has_version(vid):
+            problems.append(Problem("tree", c.tree_id, path,
+                                    f"commit {c.id[:12]} names missing version {vid[:12]}", ProblemCode.TREE_VERSION_MISSING))
+    if c.generation != gen:
+        problems.append(Problem("commit", c.id, None,
+                                f"generation is {c.generation}, expected {gen}", ProblemCode.COMMIT_GENERATION))
+    if parent_tree is None:
+        return  # the parent's tree is reported already; nothing to compare with
+    expected = {(p, vid) for p, vid in tree.items() if parent_tree.get(p) != vid}
+    expected |= {(p, None) for p in parent_tree if p not in tree}
+    recorded = set()
+    for ch in store.changes_of(c.id):
+        recorded.add((ch.path, ch.version_id))
+        if ch.old_path and ch.old_path not in tree:  # the old path may be re-created
+            recorded.add((ch.old_path, None))
+    if c.parent1 and c.parent1 not in parents:
+        return
+    if recorded != expected:
+        problems.append(Problem("commit", c.id, None,
+                                "its change index does not match its tree", ProblemCode.CHANGE_INDEX))
+
+
+def _check_refs(store, report: Report, problems: list[Problem]) -> Report:
     # 3. refs: point at commits, agree with the last reflog entry; reflog entries chain.
     all_refs = store.all_refs()
     report.refs = len(all_refs)
     for name, target in all_refs:
-        if target not in commits:
-            problems.append(Problem("ref", target, name, "points at a missing commit",
-                                    ProblemCode.REF_TARGET_MISSING))
+        if store.get_commit(target) is None:
+            problems.append(Problem("ref", target, name, "points at a missing commit", ProblemCode.REF_TARGET_MISSING))
         log = store.reflog(name, 1)
         if log and log[0].new != target:
             problems.append(Problem("ref", target, name,
@@ -266,7 +318,6 @@ def check(repo, progress=None) -> Report:
     for entry in reversed(store.reflog()):
         if entry.ref in last_new and last_new[entry.ref] != entry.old:
             problems.append(Problem("reflog", str(entry.seq), entry.ref,
-                                    "entry does not continue from the previous move",
-                                    ProblemCode.REFLOG_BROKEN))
+                                    "entry does not continue from the previous move", ProblemCode.REFLOG_BROKEN))
         last_new[entry.ref] = entry.new
     return report

@@ -46,26 +46,18 @@ class MergeOutcome:
 
 # -- merge base -----------------------------------------------------------------------------
 def merge_bases(repo, a: str, b: str) -> list[str]:
-    """The best common ancestors of A and B (none is an ancestor of another)."""
-    common = repo.store.ancestor_ids([a]) & repo.store.ancestor_ids([b])
-    if not common:
-        return []
-    # drop every common ancestor that is an ancestor of another one
-    rows = sorted((repo.commit_row(c) for c in common), key=lambda r: -r.generation)
-    best: list[str] = []
-    covered: set[str] = set()
-    for row in rows:
-        if row.id in covered:
-            continue
-        best.append(row.id)
-        covered |= repo.store.ancestor_ids([row.id])
-    return sorted(best)
+    """The best common ancestors of A and B (none is an ancestor of another); the walk stops
+    at them (generation numbers, promptvc/history.py)."""
+    from .history import merge_bases as bases
+
+    return bases(repo.store, a, b)
 
 
 def _renames_since(repo, base: str | None, tip: str) -> dict[str, str]:
     """old path -> new path for renames recorded on the way from BASE to TIP."""
-    excluded = repo.store.ancestor_ids([base]) if base else set()
-    rows = [r for r in repo.store.ancestors([tip]) if r.id not in excluded]
+    from .history import walk
+
+    rows = list(walk(repo.store, [tip], [base] if base else []))
     rows.sort(key=lambda r: r.generation)
     mapping: dict[str, str] = {}
     for row in rows:
@@ -230,13 +222,14 @@ def _merge_locked(repo, rev: str, *, message: str | None, no_ff: bool, diff3: bo
             f"cannot merge with uncommitted changes in {listing}",
             hint="commit them (`pvc commit -m ...`) or discard them (`pvc restore PATH`) first",
         )
-    ours_ancestors = repo.store.ancestor_ids([head])
-    if theirs in ours_ancestors:
+    from .history import is_ancestor
+
+    if is_ancestor(repo.store, theirs, head):
         return MergeOutcome("up-to-date", head, theirs)
     author = repo.author(author)
     ref = repo.head_ref()
     branch = repo.current_branch() or "HEAD"
-    if head in repo.store.ancestor_ids([theirs]) and not no_ff:
+    if is_ancestor(repo.store, head, theirs) and not no_ff:
         with repo.store.transaction():
             new_tree = repo.tree(theirs)
             repo._checkout(head_tree, new_tree, [], what=f"merging {rev}")

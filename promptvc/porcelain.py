@@ -162,12 +162,13 @@ def branch_url(repo, name: str, *, token_file: str | None = None) -> BranchUrl:
 def refresh_branch(repo, remote: Remote, name: str, action: str) -> None:
     """Fetch branch NAME's database and fast-forward the local branch to it (ACTION is the
     reflog entry, e.g. "merge: fast-forward from origin")."""
+    from .history import is_ancestor
     from .remote.transfer import fetch
 
     fetch(repo, remote, branches=[name])
     tracking = repo.store.get_ref(f"{R.REMOTES}{remote.name}/{name}")
     local = repo.store.get_ref(R.HEADS + name)
-    if tracking and (local is None or local in repo.store.ancestor_ids([tracking])) \
+    if tracking and (local is None or is_ancestor(repo.store, local, tracking)) \
             and local != tracking:
         repo.move_ref(R.HEADS + name, local, tracking, action)
 
@@ -346,12 +347,13 @@ class PushDone:
 
 
 def push(repo, remote: Remote | str | None = None, branch: str | None = None, *,
-         tags: bool = False) -> PushDone:
-    """Push BRANCH (default: the current one) to REMOTE; with TAGS, publish every tag."""
+         tags: bool = False, progress=None) -> PushDone:
+    """Push BRANCH (default: the current one) to REMOTE; with TAGS, publish every tag.
+    PROGRESS(commits_sent, total) is called after each batch of a large push."""
     from .remote.transfer import push as do_push, push_tags
 
     r = resolve_remote(repo, remote)
-    res = do_push(repo, r, branch)
+    res = do_push(repo, r, branch, progress=progress)
     return PushDone(r, res, push_tags(repo, r) if tags else [])
 
 

@@ -805,30 +805,27 @@ class Repo:
         that changed one of them (following renames)."""
         if rev is None and self.head() is None:
             return []
+        from .history import walk
+
         start = self.resolve(rev or "HEAD")
-        excluded: set[str] = set()
-        if exclude is not None:
-            excluded = self.store.ancestor_ids([self.resolve(exclude)])
+        exclude_ids = [self.resolve(exclude)] if exclude is not None else []
         if not paths:
-            if not excluded:
-                return [CommitInfo.from_row(r) for r in self.store.ancestors([start], limit)]
-            rows = [r for r in self.store.ancestors([start]) if r.id not in excluded]
-            return [CommitInfo.from_row(r) for r in rows[:limit]]
+            return [CommitInfo.from_row(r) for r in walk(self.store, [start], exclude_ids, limit)]
         names = set(paths)
         frontier = set(names)
         while frontier:  # follow renames backwards
             found = {old for _, old in self.store.renames_into(frontier)} - names
             names |= found
             frontier = found
-        candidates = self.store.commits_touching(sorted(names))
-        if not candidates:
+        candidates = {r.id for r in self.store.commits_touching(sorted(names))}
+        if not candidates or (limit is not None and limit <= 0):
             return []
-        reachable = self.store.ancestor_ids([start])
         out = []
-        for row in candidates:
-            if row.id in reachable and row.id not in excluded:
+        for row in walk(self.store, [start], exclude_ids):  # stops once every candidate is seen
+            if row.id in candidates:
                 out.append(CommitInfo.from_row(row))
-                if limit is not None and len(out) >= limit:
+                candidates.discard(row.id)
+                if not candidates or (limit is not None and len(out) >= limit):
                     break
         return out
 
@@ -933,7 +930,9 @@ class Repo:
             raise RefError(f"cannot delete branch '{name}': it is the current branch",
                            hint="switch to another branch first")
         head = self.head()
-        if not force and (head is None or target not in self.store.ancestor_ids([head])):
+        from .history import is_ancestor
+
+        if not force and (head is None or not is_ancestor(self.store, target, head)):
             raise RefError(
                 f"branch '{name}' is not fully merged into {self.current_branch()}",
                 hint=f"merge it first, or {anyway} with `pvc branch -D {name}`",

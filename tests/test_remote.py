@@ -371,3 +371,46 @@ def test_a_tag_moved_on_the_remote_moves_here(tmp_path, pvc, monkeypatch, sqld_n
     pvc("tag", "-f", "production", "HEAD~1")
     assert pvc("fetch").exit_code == 0
     assert pvc("show", "production:p.md").stdout == "v1\n"
+
+
+def test_interrupted_first_push_resumes_where_it_stopped(tmp_path, pvc, monkeypatch,
+                                                          sqld_namespace):
+    """A first push split into batches, SIGKILLed after its first batch landed: the primary
+    has whole commits but no branch; the next push continues after what landed."""
+    import signal
+    import subprocess
+    import sys
+
+    url = sqld_namespace.url
+    make_repo(tmp_path / "a", pvc, monkeypatch, url)
+    for i in range(60):
+        write_commit(pvc, f"f{i % 4}.md", f"line {i}\n" * (i % 7 + 1), f"c{i}")
+    env = dict(os.environ, PVC_PUSH_BATCH_COMMITS="3")
+    proc = subprocess.Popen([sys.executable, "-m", "promptvc", "push", "--progress"],
+                            cwd=tmp_path / "a", env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    first = proc.stderr.readline()  # written after batch 1 is recorded as landed
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    assert first == b"pushed 3 commits so far\n"
+    landed = remote_count(url, "SELECT count(*) FROM commits")
+    assert 3 <= landed < 60
+    assert remote_count(url, "SELECT count(*) FROM refs") == 0  # the CAS is in the last batch
+    # every commit that landed is complete: its tree and its parents are there
+    assert remote_count(url, "SELECT count(*) FROM commits c WHERE NOT EXISTS (SELECT 1 FROM "
+                             "versions v WHERE v.id = c.tree_id) OR (c.parent1 IS NOT NULL AND "
+                             "NOT EXISTS (SELECT 1 FROM commits p WHERE p.id = c.parent1))") == 0
+    monkeypatch.setenv("PVC_PUSH_BATCH_COMMITS", "3")
+    data = json.loads(pvc("push", "--json").stdout)
+    assert data["resumed"] is True and data["new"] == head()
+    assert data["commits"] <= 60 - 3 and data["commits"] + landed >= 60
+    assert remote_count(url, "SELECT count(*) FROM commits") == 60
+    assert pvc("push").stdout == "Everything up-to-date\n"
+    monkeypatch.chdir(tmp_path)
+    r = pvc("clone", url, "b")
+    assert r.exit_code == 0, r.output
+    monkeypatch.chdir(tmp_path / "b")
+    assert len(log_ids(pvc)) == 60
+    assert pvc("fsck").exit_code == 0

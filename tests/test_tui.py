@@ -843,7 +843,14 @@ def test_log_walk_matches_repo_log_order_on_a_dag_with_merges():
     add("m", ["x2", "y1"], 4, "2024-01-06")
     add("s", ["r"], 2, "2024-01-03")  # same generation and date as x1: id breaks the tie
     add("t", ["m", "s"], 5, "2024-01-07")
-    fake = SimpleNamespace(commit_row=lambda cid: rows[cid])
+    class FakeStore:  # the two reads the core walker makes
+        def get_commit(self, cid):
+            return rows.get(cid)
+
+        def commits_in_generations(self, lo, hi):
+            return [r for r in rows.values() if lo <= r.generation <= hi]
+
+    fake = SimpleNamespace(store=FakeStore())
     expected = sorted(rows.values(), key=lambda r: (-r.generation, _neg(r.committed_at), r.id))
     walk = tui_data.LogWalk(fake, "t")
     got = walk.take(3) + walk.take(100)

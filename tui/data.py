@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import heapq
 import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from promptvc.delta import unified_diff
+from promptvc.history import Walker
 from promptvc.repo import CommitInfo, Repo
 
 from .filters import LogFilter
@@ -153,59 +153,20 @@ class CommitView:
     first: Doc | None
 
 
-class _Key:
-    """Heap order of Repo.log: generation descending, then date descending, then id."""
-
-    __slots__ = ("gen", "date", "id")
-
-    def __init__(self, c: CommitInfo):
-        self.gen, self.date, self.id = c.generation, c.date, c.id
-
-    def __lt__(self, other: "_Key") -> bool:
-        if self.gen != other.gen:
-            return self.gen > other.gen
-        if self.date != other.date:
-            return self.date > other.date
-        return self.id < other.id
-
-
 class LogWalk:
-    """The commits reachable from START in exactly ``Repo.log``'s order, produced lazily.
-
-    ``Repo.log(rev, limit=N)`` sorts the whole ancestry before it returns the first N,
-    which takes about a second on 100,000 commits. This priority-queue walk reads one
-    commit per step (``Repo.commit_row``) instead, so the first page costs the same on
-    any history. Every ancestor with a higher generation is popped before a commit of a
-    lower one (a commit's parents have lower generations), and all the ancestors of one
-    generation are queued by the time the first of them pops, so the order matches the
-    SQL ``ORDER BY generation DESC, committed_at DESC, id``.
-    """
+    """The commits reachable from START in exactly ``Repo.log``'s order, produced lazily
+    (a page at a time) by the core walker, :class:`promptvc.history.Walker`: the first page
+    costs the same on any history."""
 
     def __init__(self, repo: Repo, start: str):
-        self.repo = repo
-        self._heap: list[tuple[_Key, CommitInfo]] = []
-        self._seen = {start}
-        self._push(start)
-
-    def _push(self, cid: str) -> None:
-        info = CommitInfo.from_row(self.repo.commit_row(cid))
-        heapq.heappush(self._heap, (_Key(info), info))
+        self._walker = Walker(repo.store, [start])
 
     @property
     def done(self) -> bool:
-        return not self._heap
+        return self._walker.done
 
     def take(self, n: int) -> list[CommitInfo]:
-        out: list[CommitInfo] = []
-        heap, seen = self._heap, self._seen
-        while heap and len(out) < n:
-            _, info = heapq.heappop(heap)
-            out.append(info)
-            for parent in info.parents:
-                if parent not in seen:
-                    seen.add(parent)
-                    self._push(parent)
-        return out
+        return [CommitInfo.from_row(r) for r in self._walker.take(n)]
 
 
 @dataclass

@@ -239,9 +239,12 @@ def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> No
 @click.argument("remote_name", required=False, metavar="[REMOTE]")
 @click.argument("branch", required=False)
 @click.option("--tags", is_flag=True, help="Also publish every tag (labels such as production).")
+@click.option("--progress", "show_progress", is_flag=True,
+              help="Report each batch of a large push on stderr (default: only on a terminal).")
 @json_option
 @with_repo
-def push(repo, remote_name: str | None, branch: str | None, tags: bool, as_json: bool) -> None:
+def push(repo, remote_name: str | None, branch: str | None, tags: bool, show_progress: bool,
+         as_json: bool) -> None:
     """Send the current branch's commits to a remote, in one atomic step.
 
     Refused with "non-fast-forward" when the remote branch has commits you do not have:
@@ -249,13 +252,18 @@ def push(repo, remote_name: str | None, branch: str | None, tags: bool, as_json:
     """
     from ..porcelain import push as do_push
 
-    done = do_push(repo, remote_name, branch, tags=tags)
+    def report(commits: int, _total) -> None:
+        click.echo(f"pushed {plural(commits, 'commit')} so far", err=True)
+
+    tty = sys.stderr.isatty() and not as_json
+    done = do_push(repo, remote_name, branch, tags=tags,
+                   progress=report if (show_progress or tty) else None)
     r, res, pushed_tags = done.remote, done.result, done.tags
     if as_json:
         emit_json({"remote": r.name, "branch": res.branch, "old": res.old, "new": res.new,
                    "commits": res.commits, "versions": res.versions,
                    "up_to_date": res.up_to_date, "requests": res.requests,
-                   "tags": pushed_tags})
+                   "resumed": res.resumed, "tags": pushed_tags})
         return
     if res.up_to_date:
         click.echo("Everything up-to-date")

@@ -3,7 +3,11 @@
 - **push** sends, in ONE atomic Hrana batch (one HTTP round trip), every object the primary
   may lack (versions, commits, change rows; `INSERT OR IGNORE`, ids are content hashes, so a
   replay is harmless) followed by a compare-and-swap of the remote branch. A stale branch
-  makes the CAS step fail, the batch rolls back, and nothing of it remains.
+  makes the CAS step fail, the batch rolls back, and nothing of it remains. A large push
+  (more than ``BATCH_COMMITS`` commits or ``BATCH_BYTES`` of data) sends its objects in
+  several atomic batches, oldest commits first, with the CAS only in the last one; the
+  local state records the newest commit of each batch that landed, so a push that was
+  interrupted resumes after it (checked on the primary first).
 - **fetch** syncs the embedded replica (`.pvc/remotes/NAME.db`) in a child process with a
   hard deadline, then copies the commits it lacks, read-only, from the replica file into
   the local database, checking every commit id and version hash on the way.
@@ -20,6 +24,7 @@ from typing import Callable
 
 from .. import refs as R
 from ..errors import ErrorCode, IntegrityError, RemoteError
+from ..history import is_ancestor, walk
 from ..objects import commit_id
 from ..store import ChangeRow, CommitRow, VersionRow, spec
 from . import hrana
@@ -169,6 +174,7 @@ class PushResult:
     requests: int
     up_to_date: bool = False
     url: str = ""
+    resumed: bool = False  # an interrupted earlier push was continued
 
 
 def _insert_rows(table: str, cols: list[str], rows: list[tuple]) -> list[tuple[str, tuple]]:
@@ -210,9 +216,8 @@ def objects_to_push(repo, head: str, remote: Remote, reader: ReplicaReader,
     (and their diff bases) they need."""
     if known is None:
         known = [t for _, t in repo.store.list_refs(f"{R.REMOTES}{remote.name}/")]
-    excluded = repo.store.ancestor_ids(known) if known else set()
-    commits = [c for c in repo.store.ancestors([head]) if c.id not in excluded
-               and not reader.has_commit(c.id)]
+    commits = [c for c in walk(repo.store, [head], known or [])  # stops at what is known
+               if not reader.has_commit(c.id)]
     commits.reverse()  # oldest first
     need: list[str] = []
     seen: set[str] = set()
@@ -237,17 +242,20 @@ def objects_to_push(repo, head: str, remote: Remote, reader: ReplicaReader,
     return commits, versions, changes
 
 
-def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = False) -> PushResult:
+def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = False,
+         progress: Callable[[int, int | None], None] | None = None) -> PushResult:
+    """Push BRANCH (default: the current one). A large push goes as several batches;
+    PROGRESS(commits sent, None) is called after each batch but the last."""
     branch = branch or repo.current_branch()
     if branch:
         target, db_name = branch_target(repo, remote, branch)
         if db_name is not None:
-            return _push(repo, target, branch, db_name, force_init)
-    return _push(repo, remote, branch, None, force_init)
+            return _push(repo, target, branch, db_name, force_init, progress=progress)
+    return _push(repo, remote, branch, None, force_init, progress=progress)
 
 
 def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
-          force_init: bool, expected: str | None = None) -> PushResult:
+          force_init: bool, expected: str | None = None, progress=None) -> PushResult:
     """EXPECTED: where the remote branch really is, when our tracking ref is behind it (a
     push of ours that landed but was not recorded: the process died after the request)."""
     if not branch:
@@ -261,9 +269,21 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
     tracking = expected or repo.store.get_ref(tracking_ref)
     if tracking == head:
         return PushResult(branch, tracking, head, 0, 0, 0, up_to_date=True, url=remote.url)
-    if tracking is not None and tracking not in repo.store.ancestor_ids([head]):
+    if tracking is not None and not is_ancestor(repo.store, tracking, head):
         raise _non_ff(remote, branch)
     reader = ReplicaReader(replica_path(repo, remote, db_name))
+    token = remote.token()
+    deadline = time.monotonic() + remote.timeout
+    client = hrana.HranaClient(remote.http_url, auth_token=token, timeout=remote.timeout)
+    progress_key = f"push.progress.{remote.url}.{branch}"
+    author = repo.author()
+    from ..repo import now_iso
+
+    at = now_iso()
+    remote_ref = R.HEADS + branch
+    init_key = f"remote.initialized.{remote.url}"
+    init = force_init or repo.store.get_state(init_key) != "1"
+    sent = [0, 0]  # commits, versions sent by this run
     try:
         if db_name is not None:  # a branch database knows only its own branch for sure,
             known = [tracking] if tracking else []  # and what it was forked from
@@ -275,17 +295,36 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
             mapped = {r.branch for r in repo.store.branch_dbs(remote.name) if r.state != "deleted"}
             known = [t for n, t in repo.store.list_refs(f"{R.REMOTES}{remote.name}/")
                      if n.rsplit("/", 1)[-1] not in mapped]
-        commits, versions, changes = objects_to_push(repo, head, remote, reader, known)
+        # an earlier push of this branch that stopped between batches: what it sent is there
+        resume = repo.store.get_state(progress_key)
+        if resume and resume != head and is_ancestor(repo.store, resume, head) \
+                and _remote_has_commit(remote, client, deadline, resume):
+            known.append(resume)
+        else:
+            resume = None
+        batches = push_batches(repo, head, reader, known, *_batch_limits())
+        pending = next(batches)
+        for following in batches:  # every batch but the last: objects only, no ref moves
+            init = _send_objects(remote, client, deadline, pending, init, branch)
+            sent[0] += len(pending.commits)
+            sent[1] += len(pending.versions)
+            with repo.store.transaction():
+                if init:
+                    repo.store.set_state(init_key, "1")
+                    init = False
+                repo.store.set_state(progress_key, pending.commits[-1].id)
+            if progress is not None:
+                progress(sent[0], None)
+            deadline = time.monotonic() + remote.timeout
+            pending = following
+    except BaseException:
+        client.close()
+        raise
     finally:
         reader.close()
-    author = repo.author()
-    from ..repo import now_iso
-
-    at = now_iso()
-    remote_ref = R.HEADS + branch
+    commits, versions, changes = pending.commits, pending.versions, pending.changes
+    total = sent[0] + len(commits)
     stmts: list[tuple[str, tuple]] = []
-    init_key = f"remote.initialized.{remote.url}"
-    init = force_init or repo.store.get_state(init_key) != "1"
     if init:
         stmts += [(sql, ()) for sql in SHARED_DDL]
     stmts.append(spec.writer_announce())
@@ -300,11 +339,8 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
         stmts.append(("INSERT INTO cas_guard (ok) VALUES (CASE WHEN changes() = 1 THEN 1 END)", ()))
         stmts.append(("DELETE FROM cas_guard", ()))
     stmts.append(("INSERT INTO reflog (ref, old, new, who, at, action) VALUES (?,?,?,?,?,?)",
-                  (remote_ref, tracking, head, author, at, f"push: {len(commits)} commit(s)")))
+                  (remote_ref, tracking, head, author, at, f"push: {total} commit(s)")))
     stmts.append(spec.WRITER_DONE)
-    token = remote.token()
-    deadline = time.monotonic() + remote.timeout
-    client = hrana.HranaClient(remote.http_url, auth_token=token, timeout=remote.timeout)
 
     def attempt(remaining: float):
         client.timeout = remaining
@@ -317,7 +353,7 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
                 now = _remote_ref(client, remote_ref)
                 if now == head:
                     return None
-                if now is not None and now != tracking and now in repo.store.ancestor_ids([head]):
+                if now is not None and now != tracking and is_ancestor(repo.store, now, head):
                     raise _BehindRemote(now) from None  # our own earlier push landed
                 raise _non_ff(remote, branch) from None
             if "no such table" in exc.message and not init:
@@ -331,23 +367,120 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
         with_retries(remote, deadline, attempt, f"push {branch}")
     except _Uninitialized:
         client.close()
-        return _push(repo, remote, branch, db_name, True, expected)
+        return _push(repo, remote, branch, db_name, True, expected, progress)
     except _BehindRemote as behind:
         client.close()
         if expected is not None:
             raise _non_ff(remote, branch) from None
-        return _push(repo, remote, branch, db_name, force_init, behind.target)
+        return _push(repo, remote, branch, db_name, force_init, behind.target, progress)
     finally:
         requests = client.requests
         client.close()
     with repo.store.transaction():
         if init:
             repo.store.set_state(init_key, "1")
+        repo.store.set_state(progress_key, None)
         current = repo.store.get_ref(tracking_ref)
         repo.store.cas_ref(tracking_ref, current, head, at=at)
         repo.store.append_reflog(tracking_ref, current, head, author, at, "update by push")
-    return PushResult(branch, tracking, head, len(commits), len(versions), requests,
-                      url=remote.url)
+    return PushResult(branch, tracking, head, total, sent[1] + len(versions), requests,
+                      url=remote.url, resumed=resume is not None)
+
+
+# -- batches of a large push ---------------------------------------------------------------------
+#: a push of more than this is split into several atomic requests: objects first (INSERT OR
+#: IGNORE, so a repeated batch is harmless), the branch's compare-and-swap in the last one
+BATCH_COMMITS = 1000
+BATCH_BYTES = 8 * 2**20
+
+
+def _batch_limits() -> tuple[int, int]:
+    """(commits, stored bytes) per batch; PVC_PUSH_BATCH_COMMITS overrides the first."""
+    import os
+
+    try:
+        commits = int(os.environ.get("PVC_PUSH_BATCH_COMMITS", BATCH_COMMITS))
+    except ValueError:
+        commits = BATCH_COMMITS
+    return max(1, commits), BATCH_BYTES
+
+
+@dataclass
+class PushBatch:
+    commits: list[CommitRow] = field(default_factory=list)
+    versions: list[VersionRow] = field(default_factory=list)
+    changes: list[ChangeRow] = field(default_factory=list)
+    bytes: int = 0
+
+
+def push_batches(repo, head: str, reader: ReplicaReader, known: list[str],
+                 max_commits: int = BATCH_COMMITS, max_bytes: int = BATCH_BYTES):
+    """The commits reachable from HEAD and not from KNOWN that the replica lacks, oldest
+    first, with the versions (and diff bases) they need, in batches of at most MAX_COMMITS
+    commits or about MAX_BYTES of stored data. Every batch holds everything its commits need
+    that earlier batches and the remote do not: after any prefix of batches, the primary
+    has complete commits. Always yields at least one (possibly empty) batch."""
+    ids = [c.id for c in walk(repo.store, [head], known)]  # newest first; ids only
+    ids.reverse()
+    seen: set[str] = set()
+    batch = PushBatch()
+    for cid in ids:
+        if reader.has_commit(cid):
+            continue
+        c = repo.store.get_commit(cid)
+        rows = repo.store.changes_of(cid)
+        for vid in [c.tree_id] + [r.version_id for r in rows if r.version_id]:
+            while vid and vid not in seen:
+                seen.add(vid)
+                if reader.has_version(vid):
+                    break
+                row = repo.store.get_version_row(vid)
+                if row is None:
+                    raise IntegrityError(f"version {vid[:12]} needed by commit {cid[:12]} is "
+                                         "missing locally", hint="run `pvc fsck`")
+                batch.versions.append(row)
+                batch.bytes += len(row.data)
+                vid = row.parent_version_id if row.storage == "diff" else None
+        batch.commits.append(c)
+        batch.changes.extend(rows)
+        if len(batch.commits) >= max_commits or batch.bytes >= max_bytes:
+            yield batch
+            batch = PushBatch()
+    yield batch
+
+
+def _send_objects(remote: Remote, client: hrana.HranaClient, deadline: float, batch: PushBatch,
+                  init: bool, branch: str) -> bool:
+    """Send one batch of objects (atomic; retried). Returns whether the primary still needs
+    its tables created (False once this batch created them)."""
+    stmts = [(sql, ()) for sql in SHARED_DDL] if init else []
+    stmts.append(spec.writer_announce())
+    stmts += _object_statements(batch.versions, batch.commits, batch.changes)
+    stmts.append(spec.WRITER_DONE)
+
+    def attempt(remaining: float):
+        client.timeout = remaining
+        return client.batch(stmts)
+
+    try:
+        with_retries(remote, deadline, attempt, f"push {branch}")
+    except RemoteError as exc:
+        if init or "no such table" not in exc.message:
+            raise
+        return _send_objects(remote, client, deadline, batch, True, branch)
+    return False
+
+
+def _remote_has_commit(remote: Remote, client: hrana.HranaClient, deadline: float,
+                       cid: str) -> bool:
+    def attempt(remaining: float):
+        client.timeout = remaining
+        try:
+            return bool(client.execute("SELECT 1 FROM commits WHERE id = ?", (cid,)).rows)
+        except hrana.StatementError:
+            return False
+
+    return bool(with_retries(remote, deadline, attempt, "check an interrupted push"))
 
 
 class _Uninitialized(Exception):
@@ -595,7 +728,7 @@ def pull(repo, remote: Remote, branch: str | None = None, *,
         return PullResult(fr, "created")
     if repo.current_branch() != branch:
         local = repo.store.get_ref(R.HEADS + branch)
-        if local is None or local in repo.store.ancestor_ids([tracking]):
+        if local is None or is_ancestor(repo.store, local, tracking):
             repo.move_ref(R.HEADS + branch, local, tracking, f"pull: fast-forward from {remote.name}")
             return PullResult(fr, "fast-forward")
         raise RemoteError(f"'{branch}' is not the current branch and cannot be fast-forwarded",

@@ -425,6 +425,23 @@ class Store:
                 yield _version(r)
             last = rows[-1][0]
 
+    def iter_versions_stored(self, batch: int = 500) -> Iterator[VersionRow]:
+        """Every version in the order the rows were stored (a diff's base is nearly always
+        stored before it), BATCH rows per query: fsck streams them with a small cache."""
+        last = 0
+        while True:
+            rows = self._all(
+                f"SELECT vrev, {VERSION_COLS} FROM versions WHERE vrev > ? ORDER BY vrev "
+                "LIMIT ?", (last, batch))
+            if not rows:
+                return
+            for r in rows:
+                yield _version(r[1:])
+            last = rows[-1][0]
+
+    def version_count(self) -> int:
+        return int(self._one("SELECT count(*) FROM versions")[0])
+
     def versions_with_prefix(self, prefix: str, kind: str = "prompt") -> list[str]:
         rng = _prefix_range(prefix)
         if rng is None:
@@ -567,6 +584,11 @@ class Store:
         return [_commit(r) for r in self._all(
             COMMIT_SELECT.replace("FROM commits c", "FROM commits c INDEXED BY commits_generation", 1)
             + " WHERE c.generation BETWEEN ? AND ?", (int(lo), int(hi)))]
+
+    def generation_range(self) -> tuple[int, int] | None:
+        """(lowest, highest) generation of any commit, or None without commits."""
+        row = self._one("SELECT min(generation), max(generation) FROM commits")
+        return (int(row[0]), int(row[1])) if row and row[0] is not None else None
 
     def commits_touching(self, paths: Iterable[str]) -> list[CommitRow]:
         """Commits whose change list names any of PATHS (as new or old path)."""
