@@ -79,3 +79,7 @@ class RemoteError(PvcError):
 
 class LockedError(PvcError):
     pass
+
+
+class SearchError(PvcError):
+    """The search index or an embedder cannot answer (bad pattern, embedder down, ...)."""

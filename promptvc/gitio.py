@@ -490,6 +490,9 @@ def import_git(repo: Repo, source: str | os.PathLike, rev: str = "HEAD",
     finally:
         if reader is not None:
             reader.close()
+    from .search import after_write
+
+    after_write(repo, budget_s=None)  # the search index's text for the imported versions
 
     if not is_current:
         result.checkout = "not-current"

@@ -106,14 +106,22 @@ def _decorations(repo) -> dict[str, list[str]]:
               help="Show at most N commits.")
 @click.option("--oneline", is_flag=True, help="One line per commit.")
 @click.option("--stat", is_flag=True, help="List the files each commit changed.")
+@click.option("-S", "pickaxe_s", metavar="STRING",
+              help="Only commits that change the number of occurrences of STRING.")
+@click.option("-G", "pickaxe_g", metavar="REGEX",
+              help="Only commits with an added or removed line matching REGEX (extended).")
+@click.option("-i", "--regexp-ignore-case", "pickaxe_i", is_flag=True,
+              help="Match -S / -G without regard to case.")
 @json_option
 @click.argument("revs", nargs=-1)
 @with_repo
 def log(repo, max_count: int | None, oneline: bool, stat: bool, as_json: bool,
-        revs: tuple[str, ...]) -> None:
-    """Show commits, newest first: `pvc log [REV | A..B] [-- PATH...]`.
+        revs: tuple[str, ...], pickaxe_s: str | None = None, pickaxe_g: str | None = None,
+        pickaxe_i: bool = False) -> None:
+    """Show commits, newest first: `pvc log [REV | A..B] [-S STRING | -G REGEX] [-- PATH...]`.
 
-    With paths, only commits that changed them (renames are followed).
+    With paths, only commits that changed them (renames are followed). -S and -G search
+    every change like git's pickaxe (merge commits are not diffed).
     """
     rev_list, paths = _split_revs_and_paths(repo, revs, 1)
     rev = rev_list[0] if rev_list else None
@@ -124,7 +132,16 @@ def log(repo, max_count: int | None, oneline: bool, stat: bool, as_json: bool,
             raise click.UsageError("use A..B with log (three dots are for diff)")
         exclude, rev = (a or "HEAD"), (b or "HEAD")
     rels = [repo.rel(p) for p in paths]
-    commits = repo.log(rev, limit=max_count, paths=rels or None, exclude=exclude)
+    if pickaxe_s is not None or pickaxe_g is not None:
+        from ..grep import pickaxe, pickaxe_log
+
+        if pickaxe_s is not None and pickaxe_g is not None:
+            raise click.UsageError("give -S or -G, not both")
+        wanted = pickaxe(repo, string=pickaxe_s, regex=pickaxe_g, ignore_case=pickaxe_i,
+                         specs=rels)
+        commits = pickaxe_log(repo, wanted, rev, exclude, max_count)
+    else:
+        commits = repo.log(rev, limit=max_count, paths=rels or None, exclude=exclude)
     changes = repo.changes_many([c.id for c in commits]) if (stat or as_json) else {}
     if as_json:
         emit_json([

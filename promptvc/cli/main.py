@@ -50,6 +50,7 @@ COMMAND_MODULES = {
     "import": "gitcmds", "export": "gitcmds",
     "tui": "tui_cmd",
     "fsck": "maint", "config": "maint", "debug": "maint",
+    "grep": "search_cmds", "search": "search_cmds",
 }
 cli.lazy_commands = COMMAND_MODULES
 

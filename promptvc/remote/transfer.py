@@ -449,6 +449,9 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
                 r.close()
     finally:
         main.close()
+    from ..search import after_write
+
+    after_write(repo, budget_s=None)  # the search index's text for the fetched versions
     result.seconds = time.monotonic() - started
     return result
 
