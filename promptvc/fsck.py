@@ -221,4 +221,10 @@ def check(repo, progress=None) -> Report:
             problems.append(Problem("reflog", str(entry.seq), entry.ref,
                                     "entry does not continue from the previous move"))
         last_new[entry.ref] = entry.new
+
+    # 4. the search index (derived data): consistent with the versions it names
+    from .search import check as check_search
+
+    for obj, path, message in check_search(repo):
+        problems.append(Problem("search", obj, path or None, message))
     return report

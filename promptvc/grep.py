@@ -228,9 +228,13 @@ def pickaxe(repo, *, string: str | None = None, regex: str | None = None,
     if string is not None:
         if string == "":
             raise SearchError("-S needs a non-empty string", hint="give the text to look for")
-        for cid, path, old_path in ix.pickaxe_count_changes(string, ignore_case):
-            if path_matches(path, specs) or (old_path and path_matches(old_path, specs)):
-                selected.add(cid)
+        for cid, path, old_path, status, old_n, new_n in ix.pickaxe_count_changes(string,
+                                                                                  ignore_case):
+            if cid in selected:
+                continue
+            for old_n, new_n in _sides(path, old_path, status, old_n, new_n, specs):
+                if old_n != new_n:
+                    selected.add(cid)
         return selected
     assert regex is not None
     rx = compile_pattern(regex, extended=True, ignore_case=ignore_case)
@@ -240,19 +244,37 @@ def pickaxe(repo, *, string: str | None = None, regex: str | None = None,
 
     rows = ix.changes_touching_versions(hits)
     texts = _texts(repo, {v for r in rows for v in (r[3], r[4]) if v})
-    for cid, path, old_path, vid, old_vid in rows:
+    for cid, path, old_path, vid, old_vid, status in rows:
         if cid in selected:
             continue
-        if not (path_matches(path, specs) or (old_path and path_matches(old_path, specs))):
-            continue
-        old = texts[old_vid].encode("utf-8") if old_vid else b""
-        new = texts[vid].encode("utf-8") if vid else b""
-        for h in hunks(old, new, context=0):
+        old = texts[old_vid] if old_vid else ""
+        new = texts[vid] if vid else ""
+        for a, b in _sides(path, old_path, status, old, new, specs):
+            if a == b:
+                continue
             if any(rx.search(line[1:].decode("utf-8", "replace").rstrip("\n"))
+                   for h in hunks(a.encode("utf-8"), b.encode("utf-8"), context=0)
                    for line in h.lines if line[:1] in (b"+", b"-")):
                 selected.add(cid)
                 break
     return selected
+
+
+def _sides(path, old_path, status, old, new, specs):
+    """The (old, new) pairs git diffs for one change under the pathspec SPECS: a rename whose
+    other side is outside the pathspec is an add (or a delete), as git sees it."""
+    empty = 0 if isinstance(old, int) else ""
+    new_in = path_matches(path, specs)
+    if status != "R" or not old_path:
+        return [(old, new)] if new_in else []
+    old_in = path_matches(old_path, specs)
+    if new_in and old_in:
+        return [(old, new)]
+    if new_in:
+        return [(empty, new)]
+    if old_in:
+        return [(old, empty)]
+    return []
 
 
 def pickaxe_log(repo, commits_wanted: set[str], rev: str | None, exclude: str | None,

@@ -145,27 +145,27 @@ class SearchIndex:
                 out.setdefault(r[0], []).append((r[1], r[2]))
         return out
 
-    def pickaxe_count_changes(self, needle: str, ignore_case: bool) -> list[tuple[str, str, str | None]]:
-        """(commit id, path, old path) of non-merge changes where the number of occurrences of
-        NEEDLE differs between the old and the new version (git log -S)."""
+    def pickaxe_count_changes(self, needle: str, ignore_case: bool) -> list[tuple]:
+        """(commit id, path, old path, status, old count, new count) of the non-merge changes
+        whose old or new version contains NEEDLE (for git log -S)."""
         if ignore_case:
             hits = ("SELECT version_id AS vid, (length(content) - length(replace(lower(content), "
-                    "lower(:s), ''))) / length(:s) AS n FROM search_docs "
-                    "WHERE instr(lower(content), lower(:s)) > 0")
+                    "lower(?1), ''))) / length(?1) AS n FROM search_docs "
+                    "WHERE instr(lower(content), lower(?1)) > 0")
         else:
-            hits = ("SELECT version_id AS vid, (length(content) - length(replace(content, :s, ''))) "
-                    "/ length(:s) AS n FROM search_docs WHERE instr(content, :s) > 0")
+            hits = ("SELECT version_id AS vid, (length(content) - length(replace(content, ?1, ''))) "
+                    "/ length(?1) AS n FROM search_docs WHERE instr(content, ?1) > 0")
         sql = (f"WITH hits AS ({hits}) "
-               "SELECT ch.commit_id, ch.path, ch.old_path FROM changes ch "
+               "SELECT ch.commit_id, ch.path, ch.old_path, ch.status, coalesce(a.n, 0), "
+               "coalesce(b.n, 0) FROM changes ch "
                "JOIN commits c ON c.id = ch.commit_id AND c.parent2 IS NULL "
                "LEFT JOIN hits a ON a.vid = ch.old_version_id "
                "LEFT JOIN hits b ON b.vid = ch.version_id "
-               "WHERE (a.vid IS NOT NULL OR b.vid IS NOT NULL) "
-               "AND coalesce(a.n, 0) != coalesce(b.n, 0)")
-        return [(r[0], r[1], r[2]) for r in self._run(sql.replace(":s", "?1"), (needle,))]
+               "WHERE a.vid IS NOT NULL OR b.vid IS NOT NULL")
+        return [tuple(r) for r in self._run(sql, (needle,))]
 
     def changes_touching_versions(self, version_ids: Sequence[str]) -> list[tuple]:
-        """(commit id, path, old path, version id, old version id) of non-merge changes whose
+        """(commit id, path, old path, version id, old version id, status) of non-merge changes whose
         old or new version is one of VERSION_IDS."""
         out: list[tuple] = []
         ids = list(version_ids)
@@ -173,8 +173,8 @@ class SearchIndex:
             chunk = json.dumps(ids[start:start + 5000])
             out.extend(tuple(r) for r in self._run(
                 "WITH s(vid) AS (SELECT value FROM json_each(?)) "
-                "SELECT ch.commit_id, ch.path, ch.old_path, ch.version_id, ch.old_version_id "
-                "FROM changes ch JOIN commits c ON c.id = ch.commit_id AND c.parent2 IS NULL "
+                "SELECT ch.commit_id, ch.path, ch.old_path, ch.version_id, ch.old_version_id, "
+                "ch.status FROM changes ch JOIN commits c ON c.id = ch.commit_id AND c.parent2 IS NULL "
                 "WHERE ch.version_id IN s OR ch.old_version_id IN s", (chunk,)))
         return list(dict.fromkeys(out))
 
