@@ -492,7 +492,8 @@ def import_git(repo: Repo, source: str | os.PathLike, rev: str = "HEAD",
             reader.close()
     from .search import after_write
 
-    after_write(repo, budget_s=None)  # the search index's text for the imported versions
+    # the search index's text for the imported versions
+    after_write(repo, budget_s=None, max_bytes=None)
 
     if not is_current:
         result.checkout = "not-current"

@@ -30,13 +30,17 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 # -- indexing ---------------------------------------------------------------------------------
-def index_text(repo, progress: Progress | None = None, budget_s: float | None = None) -> int:
+def index_text(repo, progress: Progress | None = None, budget_s: float | None = None,
+               max_bytes: int | None = None) -> int:
     """Index the text of every prompt version stored since the last run; returns how many.
-    BUDGET_S stops early (the rest is indexed next time)."""
+    BUDGET_S stops early, and MAX_BYTES skips the run when more text than that is waiting
+    (the rest is indexed next time: by a search, a grep --all-versions or a pickaxe)."""
     store = repo.store
     if store.readonly:
         return 0
     ix = store.search_index()
+    if max_bytes is not None and ix.pending_size(ix.text_mark()) > max_bytes:
+        return 0
     started = time.monotonic()
     total = ix.count_pending(ix.text_mark()) if progress else 0
     done = 0
@@ -59,12 +63,15 @@ def index_text(repo, progress: Progress | None = None, budget_s: float | None = 
             return done
 
 
-def after_write(repo, budget_s: float | None = 2.0) -> None:
+SYNC_MAX_BYTES = 4 * 2**20  # a commit indexes at most this much text on the spot
+
+
+def after_write(repo, budget_s: float | None = 2.0, max_bytes: int | None = SYNC_MAX_BYTES) -> None:
     """Called after a commit, import or fetch: index the new versions' text (small and
     fast); never raises, so a write never fails because of its derived index."""
     try:
         if not repo.store.in_transaction:
-            index_text(repo, budget_s=budget_s)
+            index_text(repo, budget_s=budget_s, max_bytes=max_bytes)
     except Exception:  # noqa: BLE001 - derived data: `pvc search` catches up later
         pass
 

@@ -503,6 +503,15 @@ def test_fsck_finds_damage_and_reindex_repairs(repo, pvc):
     assert json.loads(pvc("search", "alpha", "--json").stdout)["results"][0]["path"] == "a.md"
 
 
+def test_big_commit_defers_text_index_to_the_next_search(repo, pvc):
+    big = "".join(f"line {i} of a very long prompt\n" for i in range(200_000))  # > 4 MiB
+    _write_commit(pvc, {"big.md": big, "small.md": "tiny\n"}, "big")
+    assert (_status(pvc)["documents"], _status(pvc)["pending"]) == (0, 2)
+    res = json.loads(pvc("search", "tiny", "--json").stdout)
+    assert [h["path"] for h in res["results"]] == ["small.md"]
+    assert (_status(pvc)["documents"], _status(pvc)["pending"]) == (2, 0)
+
+
 def test_prompt_source_search(labelled, pvc):
     from promptvc.serve import PromptSource
 

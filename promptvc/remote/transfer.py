@@ -451,7 +451,8 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
         main.close()
     from ..search import after_write
 
-    after_write(repo, budget_s=None)  # the search index's text for the fetched versions
+    # the search index's text for the fetched versions
+    after_write(repo, budget_s=None, max_bytes=None)
     result.seconds = time.monotonic() - started
     return result
 

@@ -60,6 +60,11 @@ class SearchIndex:
             "SELECT rowid, id, path FROM versions WHERE rowid > ? AND kind = 'prompt' "
             "ORDER BY rowid LIMIT ?", (int(after), int(limit)))]
 
+    def pending_size(self, after: int) -> int:
+        """Total bytes of the prompt versions stored after row AFTER."""
+        return int(self._run("SELECT coalesce(sum(size), 0) FROM versions WHERE rowid > ? "
+                             "AND kind = 'prompt'", (int(after),))[0][0])
+
     def count_pending(self, after: int) -> int:
         return int(self._run("SELECT count(*) FROM versions WHERE rowid > ? AND kind = 'prompt'",
                              (int(after),))[0][0])
