@@ -240,8 +240,6 @@ def pickaxe(repo, *, string: str | None = None, regex: str | None = None,
     rx = compile_pattern(regex, extended=True, ignore_case=ignore_case)
     whole = re.compile(rx.pattern, rx.flags | re.MULTILINE)
     hits = [vid for vid, _path, content in ix.iter_docs() if whole.search(content)]
-    from .delta import hunks
-
     rows = ix.changes_touching_versions(hits)
     texts = _texts(repo, {v for r in rows for v in (r[3], r[4]) if v})
     for cid, path, old_path, vid, old_vid, status in rows:
@@ -252,12 +250,93 @@ def pickaxe(repo, *, string: str | None = None, regex: str | None = None,
         for a, b in _sides(path, old_path, status, old, new, specs):
             if a == b:
                 continue
-            if any(rx.search(line[1:].decode("utf-8", "replace").rstrip("\n"))
-                   for h in hunks(a.encode("utf-8"), b.encode("utf-8"), context=0)
-                   for line in h.lines if line[:1] in (b"+", b"-")):
+            if any(rx.search(line.rstrip("\n")) for line in changed_lines(a, b)):
                 selected.add(cid)
                 break
     return selected
+
+
+def changed_lines(old: str, new: str) -> list[str]:
+    """The removed and added lines of a minimal line diff (Myers), as git's diff finds them
+    (difflib's diff is not minimal: it may show a kept line as moved)."""
+    # a last line without its newline differs from the same line with one, as in git
+    a, b = _keep_lines(old), _keep_lines(new)
+    lo = 0
+    while lo < len(a) and lo < len(b) and a[lo] == b[lo]:
+        lo += 1
+    ha, hb = len(a), len(b)
+    while ha > lo and hb > lo and a[ha - 1] == b[hb - 1]:
+        ha -= 1
+        hb -= 1
+    a, b = a[lo:ha], b[lo:hb]
+    n, m = len(a), len(b)
+    if not n or not m:
+        return a + b
+    ids: dict[str, int] = {}
+    x_ = [ids.setdefault(t, len(ids)) for t in a]
+    y_ = [ids.setdefault(t, len(ids)) for t in b]
+    offset = n + m
+    v = [0] * (2 * offset + 2)
+    trace = []
+    for d in range(offset + 1):
+        if d > MAX_EDITS:  # a huge rewrite: difflib's (non-minimal) diff is good enough
+            return _difflib_changed(old, new)
+        trace.append(v[:])
+        for k in range(-d, d + 1, 2):
+            if k == -d or (k != d and v[offset + k - 1] < v[offset + k + 1]):
+                x = v[offset + k + 1]
+            else:
+                x = v[offset + k - 1] + 1
+            y = x - k
+            while x < n and y < m and x_[x] == y_[y]:
+                x += 1
+                y += 1
+            v[offset + k] = x
+            if x >= n and y >= m:
+                return _backtrack(trace, a, b, x_, y_, d, k, offset)
+    return a + b
+
+
+MAX_EDITS = 1000
+
+
+def _keep_lines(text: str) -> list[str]:
+    parts = text.split("\n")
+    out = [p + "\n" for p in parts[:-1]]
+    if parts[-1]:
+        out.append(parts[-1])
+    return out
+
+
+def _difflib_changed(old: str, new: str) -> list[str]:
+    from .delta import hunks
+
+    return [line[1:].decode("utf-8", "replace")
+            for h in hunks(old.encode("utf-8"), new.encode("utf-8"), context=0)
+            for line in h.lines if line[:1] in (b"+", b"-")]
+
+
+def _backtrack(trace, a, b, x_, y_, d, k, offset) -> list[str]:
+    out: list[str] = []
+    x, y = len(a), len(b)
+    for step in range(d, 0, -1):
+        v = trace[step]
+        k = x - y
+        if k == -step or (k != step and v[offset + k - 1] < v[offset + k + 1]):
+            prev_k = k + 1
+        else:
+            prev_k = k - 1
+        prev_x = v[offset + prev_k]
+        prev_y = prev_x - prev_k
+        while x > prev_x and y > prev_y:
+            x -= 1
+            y -= 1
+        if x == prev_x:
+            out.append(b[prev_y])  # an insertion
+        else:
+            out.append(a[prev_x])  # a deletion
+        x, y = prev_x, prev_y
+    return out
 
 
 def _sides(path, old_path, status, old, new, specs):

@@ -115,19 +115,20 @@ def _space(repo, ix, embedder) -> int:
 
 
 def reindex(repo, embedder=None, progress: Progress | None = None) -> dict:
-    """Rebuild the text index from the versions; drop vectors of other models and of
-    versions that are gone; embed what lacks a vector (kept vectors are reused)."""
+    """Rebuild the text index from the versions; with EMBEDDER, drop the vectors of other
+    models and embed what lacks a vector (kept vectors are reused)."""
     store = repo.store
     ix = store.search_index()
     with store.transaction():
         ix.clear_text()
     texts = index_text(repo, progress)
     dropped = 0
-    with store.transaction():
-        for space, model, _dim in ix.spaces():
-            if embedder is None or model != embedder.model:
-                ix.drop_space(space)
-                dropped += 1
+    if embedder is not None:  # without one (none configured, --text-only) vectors stay
+        with store.transaction():
+            for space, model, _dim in ix.spaces():
+                if model != embedder.model:
+                    ix.drop_space(space)
+                    dropped += 1
     vectors = index_vectors(repo, embedder, progress) if embedder is not None else 0
     return {"documents": texts, "vectors": vectors, "dropped_models": dropped}
 
