@@ -256,6 +256,7 @@ class Daemon:
             if self.backoff == 0:
                 self.next_sync = time.monotonic()  # push promptly (unless backing off)
             log.info("committed %s: %s", info.short, message)
+            self._index_vectors()
         except NothingToCommit:
             pass
         except PvcError as exc:
@@ -302,6 +303,7 @@ class Daemon:
                             raise
                         result = "push refused (non-fast-forward); will pull again"
             self._sync_ok(time.monotonic() - started, result)
+            self._index_vectors()
         except PvcError as exc:
             self._sync_failed(exc.message, offline=exc.transient)
         except Exception as exc:  # noqa: BLE001 - the daemon must survive anything
@@ -342,6 +344,21 @@ class Daemon:
                            max(self.options.interval, self.backoff * 2 or self.options.interval))
         self.next_sync = time.monotonic() + self.backoff * random.uniform(0.5, 1.5)
         log.warning("sync failed (%s); next try in %.1fs", message, self.next_sync - time.monotonic())
+
+    def _index_vectors(self) -> None:
+        """Embed new versions for the search index (text is indexed by each commit and
+        fetch); a slow or down embedder only delays vectors, never a commit."""
+        from promptvc import search
+        from promptvc.embedders import load
+
+        try:
+            if not hasattr(self, "_embedder"):
+                self._embedder = load(self.repo.config)
+            if self._embedder is not None:
+                search.index_text(self.repo, budget_s=5.0)
+                search.index_vectors(self.repo, self._embedder, budget_s=5.0)
+        except Exception as exc:  # noqa: BLE001 - vectors catch up at the next try
+            log.warning("search vectors not updated: %s", getattr(exc, "message", exc))
 
     def _error(self, message: str) -> None:
         log.error("%s", message)

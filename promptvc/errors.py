@@ -40,6 +40,7 @@ class ErrorCode(str, enum.Enum):
     EXPERIMENT = "experiment"
     SERVE = "serve"
     RENDER = "render"
+    SEARCH = "search"
     # remotes
     REMOTE = "remote"  # a remote failed in no more specific way
     UNREACHABLE = "unreachable"  # refused, unreachable, name not resolved, TLS
@@ -170,3 +171,8 @@ class FormatError(RemoteError):
 
 class LockedError(PvcError):
     error_code = ErrorCode.LOCKED
+
+
+class SearchError(PvcError):
+    """The search index or an embedder cannot answer (bad pattern, embedder down, ...)."""
+    error_code = ErrorCode.SEARCH

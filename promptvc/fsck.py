@@ -40,6 +40,7 @@ class ProblemCode(str, enum.Enum):
     REF_TARGET_MISSING = "ref-target-missing"
     REF_REFLOG_MISMATCH = "ref-reflog-mismatch"
     REFLOG_BROKEN = "reflog-broken"
+    SEARCH_INDEX = "search-index"  # derived data: `pvc search --reindex` rebuilds it
 
     def __str__(self) -> str:
         return self.value
@@ -251,7 +252,14 @@ def check(repo, progress=None) -> Report:
             recent.put(c.id, c)
         for c in window:
             _check_commit(c, store, commit_row, tree_of, problems)
-    return _check_refs(store, report, problems)
+    _check_refs(store, report, problems)
+
+    # 4. the search index (derived data): consistent with the versions it names
+    from .search import check as check_search
+
+    for obj, path, message in check_search(repo):
+        problems.append(Problem("search", obj, path or None, message, ProblemCode.SEARCH_INDEX))
+    return report
 
 
 def _check_commit(c, store, commit_row, tree_of, problems: list[Problem]) -> None:
@@ -320,4 +328,5 @@ def _check_refs(store, report: Report, problems: list[Problem]) -> Report:
             problems.append(Problem("reflog", str(entry.seq), entry.ref,
                                     "entry does not continue from the previous move", ProblemCode.REFLOG_BROKEN))
         last_new[entry.ref] = entry.new
+
     return report

@@ -492,6 +492,10 @@ def import_git(repo: Repo, source: str | os.PathLike, rev: str = "HEAD",
     finally:
         if reader is not None:
             reader.close()
+    from .search import after_write
+
+    # the search index's text for the imported versions
+    after_write(repo, budget_s=None, max_bytes=None)
 
     if not is_current:
         result.checkout = "not-current"

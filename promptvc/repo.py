@@ -676,6 +676,9 @@ class Repo:
                     hint="edit a tracked file, or start tracking one with `pvc add`",
                 )
             info = self._write_commit(changes, head_tree, message, author, date)
+        from .search import after_write
+
+        after_write(self)  # the search index's text: cheap, never fails the commit
         return info
 
     def _write_commit(self, changes: list[Change], base_tree: dict[str, str], message: str,
@@ -795,8 +798,12 @@ class Repo:
                     changes.append(Change("A", path, new_id=digest))
             if not changes:
                 return None
-            return self._write_commit(changes, base_tree, message, check_author(author), date,
+            info = self._write_commit(changes, base_tree, message, check_author(author), date,
                                       contents=contents, ref=ref, update_tracked=False)
+        from .search import after_write
+
+        after_write(self)  # skipped inside an outer transaction (an import indexes at its end)
+        return info
 
     # -- history ----------------------------------------------------------------------
     def log(self, rev: str | None = None, limit: int | None = None,

@@ -247,6 +247,59 @@ class PromptSource:
             ref = "refs/heads/main"
         return db, ref, arm
 
+    def search(self, query: str, ref: str | None = "production", *, k: int = 10,
+               all_versions: bool = False, embedder="config", text_weight: float = 0.3,
+               vector_weight: float = 0.7) -> list:
+        """Ranked prompts matching QUERY at REF (a tag or branch), or among every stored
+        version: a list of :class:`promptvc.search.Hit` (path, version, commit, score,
+        snippet). Reads the repository's search index read-only (pvc keeps it current on
+        each commit, import and fetch; vectors come from `pvc search` or the daemon).
+        EMBEDDER: "config" (the repository's search.embedder), None (full-text only), or
+        an object with ``model`` and ``embed(texts)``."""
+        from .objects import EMPTY_TREE, parse_manifest
+        from .search import rank
+
+        if getattr(self, "kind", "") != "local" or self._main is None:
+            raise ServeError("search() reads a local repository's search index",
+                             hint="use PromptSource.local(path) for search")
+        if embedder == "config":
+            if not hasattr(self, "_embedder"):
+                from .config import Config
+                from .embedders import load
+
+                self._embedder = load(Config(self.root / ".pvc" / "config"))
+            embedder = self._embedder
+        db = self._main
+        with db.lock:
+            ix = db.db.search_index()
+            if not ix.exists():
+                raise ServeError(f"{db.path.name} has no search index",
+                                 hint="open the repository once with this pvc (e.g. `pvc search --status`)")
+            scope = None
+            commit = None
+            if not all_versions:
+                hit = db.db.resolve(_ref_names(ref or "refs/heads/main"))
+                if hit is None:
+                    raise ServeError(f"no ref {(ref or 'main')!r} in {db.path.name}",
+                                     hint="check the ref name, or sync the source")
+                commit = hit[1]
+                tree_id = db.db.tree_id(commit)
+                tree = {} if tree_id in (None, EMPTY_TREE) else parse_manifest(db.versions.get(tree_id))
+                scope = {}
+                for path, vid in sorted(tree.items()):
+                    scope.setdefault(vid, path)
+            hits, _note = rank(ix, query, scope, k=k, embedder=embedder,
+                               text_weight=text_weight, vector_weight=vector_weight)
+            if commit is not None:
+                for h in hits:
+                    h.commit, h.commits = commit, [commit]
+            else:
+                intro = ix.introducing_commits([h.version for h in hits])
+                for h in hits:
+                    h.commits = [c for c, _ in intro.get(h.version, [])]
+                    h.commit = h.commits[0] if h.commits else None
+        return hits
+
     def staleness(self) -> float | None:
         """Seconds the data may lag the primary (0 for a local repository; None if never
         synced)."""

@@ -489,6 +489,7 @@ def test_version_and_usage_error(pvc):
 
 def test_newer_schema_refused(repo, pvc):
     from promptvc.store import Store
+    from promptvc.store.schema import SCHEMA_VERSION
 
     s = Store(str(repo / ".pvc" / "pvc.db"))
     s.conn.execute("PRAGMA user_version = 99")
@@ -496,7 +497,7 @@ def test_newer_schema_refused(repo, pvc):
     r = pvc("status")
     assert r.exit_code == 1
     assert r.stderr == (f"error: the repository database {repo / '.pvc' / 'pvc.db'} has schema "
-                        "version 99, but this pvc knows versions up to 5\n"
+                        f"version 99, but this pvc knows versions up to {SCHEMA_VERSION}\n"
                         "hint: upgrade pvc (pip install -U promptvc) to use this repository\n")
 
 

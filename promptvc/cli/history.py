@@ -110,14 +110,23 @@ def _decorations(repo) -> dict[str, list[str]]:
               help="Show each commit's diff, with what changed in the prompts' metadata.")
 @click.option("--follow-includes", is_flag=True,
               help="With one PATH: also commits that changed a file it includes.")
+@click.option("-S", "pickaxe_s", metavar="STRING",
+              help="Only commits that change the number of occurrences of STRING.")
+@click.option("-G", "pickaxe_g", metavar="REGEX",
+              help="Only commits with an added or removed line matching REGEX (extended).")
+@click.option("-i", "--regexp-ignore-case", "pickaxe_i", is_flag=True,
+              help="Match -S / -G without regard to case.")
 @json_option
 @click.argument("revs", nargs=-1)
 @with_repo
 def log(repo, max_count: int | None, oneline: bool, stat: bool, patch: bool,
-        follow_includes: bool, as_json: bool, revs: tuple[str, ...]) -> None:
-    """Show commits, newest first: `pvc log [REV | A..B] [-- PATH...]`.
+        follow_includes: bool, as_json: bool, revs: tuple[str, ...],
+        pickaxe_s: str | None = None, pickaxe_g: str | None = None,
+        pickaxe_i: bool = False) -> None:
+    """Show commits, newest first: `pvc log [REV | A..B] [-S STRING | -G REGEX] [-- PATH...]`.
 
-    With paths, only commits that changed them (renames are followed).
+    With paths, only commits that changed them (renames are followed). -S and -G search
+    every change like git's pickaxe (merge commits are not diffed).
     """
     rev_list, paths = _split_revs_and_paths(repo, revs, 1)
     rev = rev_list[0] if rev_list else None
@@ -134,6 +143,14 @@ def log(repo, max_count: int | None, oneline: bool, stat: bool, patch: bool,
         from ..prompts.includes import commits_following_includes
 
         commits = commits_following_includes(repo, rev, rels[0], max_count)
+    elif pickaxe_s is not None or pickaxe_g is not None:
+        from ..grep import pickaxe, pickaxe_log
+
+        if pickaxe_s is not None and pickaxe_g is not None:
+            raise click.UsageError("give -S or -G, not both")
+        wanted = pickaxe(repo, string=pickaxe_s, regex=pickaxe_g, ignore_case=pickaxe_i,
+                         specs=rels)
+        commits = pickaxe_log(repo, wanted, rev, exclude, max_count)
     else:
         commits = repo.log(rev, limit=max_count, paths=rels or None, exclude=exclude)
     changes = repo.changes_many([c.id for c in commits]) if (stat or as_json) else {}

@@ -51,6 +51,7 @@ COMMAND_MODULES = {
     "tui": "tui_cmd",
     "render": "prompt_cmds", "check": "prompt_cmds",
     "fsck": "maint", "config": "maint", "debug": "maint",
+    "grep": "search_cmds", "search": "search_cmds",
 }
 cli.lazy_commands = COMMAND_MODULES
 

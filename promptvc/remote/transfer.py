@@ -603,6 +603,10 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
                 r.close()
     finally:
         main.close()
+    from ..search import after_write
+
+    # the search index's text for the fetched versions
+    after_write(repo, budget_s=None, max_bytes=None)
     result.seconds = time.monotonic() - started
     return result
 

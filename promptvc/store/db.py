@@ -840,6 +840,20 @@ class Store:
         """Set a ref without a reflog entry (repair: back to its last recorded move)."""
         self._exec("UPDATE refs SET target = ? WHERE name = ?", (_b(target), name))
 
+    # -- search index (queries in store/search_index.py) ------------------------------------
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def search_index(self):
+        """The search tables of this database (see store/search_index.py)."""
+        from .search_index import SearchIndex
+
+        import sqlite3
+
+        return SearchIndex(self._all, self._exec,
+                           vectors=not isinstance(self.conn, sqlite3.Connection))
+
     # -- checks -----------------------------------------------------------------------
     def integrity_check(self) -> list[str]:
         rows = self._all("PRAGMA integrity_check")

@@ -11,7 +11,7 @@ value outside the 32-bit range (libsql binds those as REAL).
 from __future__ import annotations
 
 
-from .spec import experiment_ddl, table
+from .spec import SEARCH_DDL, experiment_ddl, table
 
 # Experiments and outcome events: the same tables locally, on the primary, and in outboxes.
 EXPERIMENT_DDL = experiment_ddl()
@@ -152,6 +152,8 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0004_experiments", list(EXPERIMENT_DDL)),
     # format 2 (issue #13); the steps above are format 1, kept as they were
     ("0005_format2_compact_rows", _format2_steps()),
+    # the search index (issue #17): derived data, local only
+    ("0006_search_index", list(SEARCH_DDL)),
 ]
 
 FORMAT2_VERSION = 5

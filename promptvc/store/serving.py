@@ -41,6 +41,13 @@ class ReadOnlyDb:
     def tables(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
+    def search_index(self):
+        """The search tables, read-only (FTS5; vectors are scored by the caller)."""
+        from .search_index import SearchIndex
+
+        return SearchIndex(lambda sql, args: self.conn.execute(sql, tuple(args)).fetchall(),
+                           None, vectors=False)
+
     # -- what VersionStore needs ------------------------------------------------------------
     def version_chain(self, version_id: str, limit: int = 100_000) -> list[VersionRow]:
         rows = self.conn.execute(VERSION_CHAIN_SQL, (self._key(version_id), limit)).fetchall()

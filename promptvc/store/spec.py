@@ -376,3 +376,55 @@ FORMAT_QUERY = "SELECT key, value FROM pvc_format"
 REQUIRES_QUERY = "SELECT feature FROM pvc_requires ORDER BY feature"
 HAS_HISTORY_QUERY = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'refs'"
 BRANCH_DBS_QUERY = "SELECT branch, db_name, url, state FROM branch_dbs ORDER BY branch"
+
+
+# -- search index (issue #17): derived data, local only, rebuilt by `pvc search --reindex` -------
+SEARCH_DDL = [
+    # Search index: derived data, local only (never pushed), rebuilt by
+    # `pvc search --reindex`. One row per prompt version (keyed by the version id,
+    # i.e. the SHA-256 of its content) with its full text, so grep --all-versions,
+    # log -S/-G and snippets read plain text instead of rebuilding diff chains.
+    """CREATE TABLE search_docs (
+        doc INTEGER PRIMARY KEY,
+        version_id TEXT NOT NULL UNIQUE,
+        path TEXT,
+        content TEXT NOT NULL
+    )""",
+    # full-text index over search_docs (external content: the text is stored once)
+    """CREATE VIRTUAL TABLE search_fts USING fts5(
+        path, content, content='search_docs', content_rowid='doc',
+        tokenize='porter unicode61')""",
+    # key/value bookkeeping: the versions.rowid indexed up to ("text_mark")
+    "CREATE TABLE search_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # one row per embedding model ("space"); its vectors live in search_vec_<space>,
+    # created by search_vector_ddl() when the model is first used (the width of an
+    # F32_BLOB column is fixed in its DDL and depends on the model)
+    """CREATE TABLE search_spaces (
+        space INTEGER PRIMARY KEY,
+        model TEXT NOT NULL UNIQUE,
+        dim INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    # which commits introduced a version: grep --all-versions, search results
+    "CREATE INDEX search_changes_version ON changes(version_id)",
+]
+
+
+def search_vector_ddl(space: int, dim: int) -> list[str]:
+    """DDL of the vector table of embedding space SPACE (vectors of DIM floats), keyed by
+    version id: a version's vector is computed once per model (vectors are cached by content
+    hash, which is the version id)."""
+    space, dim = int(space), int(dim)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS search_vec_{space} (
+            version_id TEXT NOT NULL UNIQUE,
+            embedding F32_BLOB({dim}) NOT NULL
+        )""",
+        f"CREATE INDEX IF NOT EXISTS search_vec_{space}_idx ON search_vec_{space}"
+        "(libsql_vector_idx(embedding, 'metric=cosine'))",
+    ]
+
+
+def search_vector_drop_ddl(space: int) -> list[str]:
+    space = int(space)
+    return [f"DROP INDEX IF EXISTS search_vec_{space}_idx", f"DROP TABLE IF EXISTS search_vec_{space}"]

@@ -1,0 +1,419 @@
+"""The search index (kept current) and ranked search: full-text BM25 fused with vectors.
+
+Indexing is incremental: every prompt version stored since the last run (versions are
+append-only rows; a mark remembers the last one indexed) gets one text document. Text
+indexing is cheap and runs right after a commit, an import or a fetch; vectors need an
+embedder, which may be slow or down, so they are computed later (by `pvc search`, by the
+daemon, or by `pvc search --reindex`) and never inside a commit.
+
+Ranking: the text score is BM25 normalised to the best hit (1.0), the vector score is the
+cosine similarity (clamped to 0..1); the fused score is ``text_weight * text +
+vector_weight * vector`` (defaults 0.3 / 0.7, ``search.text_weight`` /
+``search.vector_weight``). Without an embedder the score is the text score alone.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from .errors import SearchError
+
+Progress = Callable[[int, int], None]
+BATCH = 500
+VECTOR_BATCH = 256
+HL_START, HL_END = "\x02", "\x03"
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+# -- indexing ---------------------------------------------------------------------------------
+def index_text(repo, progress: Progress | None = None, budget_s: float | None = None,
+               max_bytes: int | None = None) -> int:
+    """Index the text of every prompt version stored since the last run; returns how many.
+    BUDGET_S stops early, and MAX_BYTES skips the run when more text than that is waiting
+    (the rest is indexed next time: by a search, a grep --all-versions or a pickaxe)."""
+    store = repo.store
+    if store.readonly:
+        return 0
+    ix = store.search_index()
+    if max_bytes is not None and ix.pending_size(ix.text_mark()) > max_bytes:
+        return 0
+    started = time.monotonic()
+    total = ix.count_pending(ix.text_mark()) if progress else 0
+    done = 0
+    while True:
+        with store.transaction():
+            mark = ix.text_mark()
+            rows = ix.pending_versions(mark, BATCH)
+            for _rowid, vid, path in rows:
+                ix.add_doc(vid, path, _text(repo.versions.get(vid)))
+            if len(rows) < BATCH:
+                ix.set_text_mark(ix.last_version_mark())
+            else:
+                ix.set_text_mark(rows[-1][0])
+        done += len(rows)
+        if progress and total:
+            progress(min(done, total), total)
+        if len(rows) < BATCH:
+            return done
+        if budget_s is not None and time.monotonic() - started > budget_s:
+            return done
+
+
+SYNC_MAX_BYTES = 4 * 2**20  # a commit indexes at most this much text on the spot
+
+
+def after_write(repo, budget_s: float | None = 2.0, max_bytes: int | None = SYNC_MAX_BYTES) -> None:
+    """Called after a commit, import or fetch: index the new versions' text (small and
+    fast); never raises, so a write never fails because of its derived index."""
+    try:
+        if not repo.store.in_transaction:
+            index_text(repo, budget_s=budget_s, max_bytes=max_bytes)
+    except Exception:  # noqa: BLE001 - derived data: `pvc search` catches up later
+        pass
+
+
+def index_vectors(repo, embedder, progress: Progress | None = None,
+                  budget_s: float | None = None) -> int:
+    """Embed every indexed document that has no vector for EMBEDDER's model yet (vectors
+    are cached by content hash: a version is embedded once). The embedder runs outside any
+    transaction, so a slow one never holds the write lock."""
+    store = repo.store
+    if store.readonly:
+        return 0
+    ix = store.search_index()
+    space = _space(repo, ix, embedder)
+    total = ix.count_without_vectors(space) if progress else 0
+    started = time.monotonic()
+    done = 0
+    while True:
+        rows = ix.docs_without_vectors(space, VECTOR_BATCH)
+        if not rows:
+            return done
+        blobs = embedder.embed([content for _, content in rows])
+        with store.transaction():
+            ix.add_vectors(space, list(zip((vid for vid, _ in rows), blobs)))
+        done += len(rows)
+        if progress and total:
+            progress(min(done, total), total)
+        if budget_s is not None and time.monotonic() - started > budget_s:
+            return done
+
+
+def _space(repo, ix, embedder) -> int:
+    found = ix.space(embedder.model)
+    if found:
+        return found[0]
+    from .repo import now_iso
+
+    dim = len(embedder.embed(["dimension probe"])[0]) // 4
+    with repo.store.transaction():
+        return ix.create_space(embedder.model, dim, now_iso())
+
+
+def reindex(repo, embedder=None, progress: Progress | None = None) -> dict:
+    """Rebuild the text index from the versions; with EMBEDDER, drop the vectors of other
+    models and embed what lacks a vector (kept vectors are reused)."""
+    store = repo.store
+    ix = store.search_index()
+    with store.transaction():
+        ix.clear_text()
+    texts = index_text(repo, progress)
+    dropped = 0
+    if embedder is not None:  # without one (none configured, --text-only) vectors stay
+        with store.transaction():
+            for space, model, _dim in ix.spaces():
+                if model != embedder.model:
+                    ix.drop_space(space)
+                    dropped += 1
+    vectors = index_vectors(repo, embedder, progress) if embedder is not None else 0
+    return {"documents": texts, "vectors": vectors, "dropped_models": dropped}
+
+
+def status(repo, embedder_model: str | None) -> dict:
+    ix = repo.store.search_index()
+    out = {"documents": ix.doc_count(), "pending": ix.count_pending(ix.text_mark()),
+           "models": []}
+    for space, model, dim in ix.spaces():
+        out["models"].append({"model": model, "dim": dim, "vectors": ix.vector_count(space),
+                              "current": model == embedder_model})
+    return out
+
+
+def check(repo) -> list[tuple[str, str, str]]:
+    """(object, path, message) for each inconsistency between the index and the versions
+    (used by fsck). An index that is only behind is not a problem."""
+    ix = repo.store.search_index()
+    if not ix.exists():
+        return [("search index", "", "the search tables are missing")]
+    problems = []
+    mark = ix.text_mark()
+    pending = set(v for _, v, _ in ix.pending_versions(mark, 10 ** 9))
+    for vid in ix.unindexed_versions(10 ** 6):
+        if vid not in pending:
+            problems.append((vid, "", "prompt version is missing from the search index "
+                                      "(run `pvc search --reindex`)"))
+    for vid in ix.orphan_docs():
+        problems.append((vid, "", "search index names a version that does not exist "
+                                  "(run `pvc search --reindex`)"))
+    from .objects import sha256
+
+    for vid, path, content in ix.iter_docs():
+        if sha256(content.encode("utf-8", "replace")) != vid and _stored_text(repo, vid) != content:
+            problems.append((vid, path or "", "search index text does not match the version "
+                                              "(run `pvc search --reindex`)"))
+    if ix.fts_count() != ix.doc_count():
+        problems.append(("search_fts", "", f"full-text index has {ix.fts_count()} rows for "
+                                           f"{ix.doc_count()} documents (run `pvc search --reindex`)"))
+    for space, model, _dim in ix.spaces():
+        for vid in ix.orphan_vectors(space):
+            problems.append((vid, "", f"vector ({model}) for a version that is not indexed "
+                                      "(run `pvc search --reindex`)"))
+    return problems
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def _stored_text(repo, vid: str) -> str | None:
+    try:
+        return _text(repo.versions.get(vid))
+    except Exception:  # noqa: BLE001 - a damaged version is fsck's own finding
+        return None
+
+
+# -- ranking ------------------------------------------------------------------------------------
+@dataclass
+class Hit:
+    version: str
+    path: str
+    score: float
+    text_score: float | None = None
+    vector_score: float | None = None
+    snippet: str = ""
+    highlights: list[tuple[int, int]] = field(default_factory=list)
+    commit: str | None = None
+    commits: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "version": self.version, "commit": self.commit,
+                "commits": self.commits, "score": round(self.score, 6),
+                "text_score": None if self.text_score is None else round(self.text_score, 6),
+                "vector_score": None if self.vector_score is None else round(self.vector_score, 6),
+                "snippet": self.snippet, "highlights": [list(h) for h in self.highlights]}
+
+
+@dataclass
+class Results:
+    mode: str  # hybrid | text
+    note: str | None
+    hits: list[Hit]
+    weights: dict[str, float]
+
+    def to_json(self) -> dict:
+        return {"mode": self.mode, "note": self.note, "weights": self.weights,
+                "results": [h.to_json() for h in self.hits]}
+
+
+def fts_query(text: str, max_terms: int = 64) -> str | None:
+    """An FTS5 query matching any word of TEXT (each quoted: no query syntax leaks in)."""
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:max_terms]
+    if not words:
+        return None
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def like_terms(text: str, n: int = 24) -> str:
+    """The most frequent longer words of a document: the text half of `--like`."""
+    counts = Counter(w.lower() for w in _WORD.findall(text) if len(w) >= 4 and not w.isdigit())
+    return " ".join(w for w, _ in counts.most_common(n))
+
+
+def rank(ix, query_text: str, scope: dict[str, str] | None, *, k: int, embedder=None,
+         query_vector: bytes | None = None, text_weight: float = 0.3,
+         vector_weight: float = 0.7, exclude_paths: Sequence[str] = ()) -> tuple[list[Hit], str | None]:
+    """Best K hits among the versions SCOPE (version -> path), or every version (None).
+    Returns the hits and a note when vectors could not be used."""
+    note = None
+    pool = max(50, k * 5)
+    match = fts_query(query_text)
+    text: dict[str, float] = {}
+    paths: dict[str, str] = {}
+    if match:
+        try:
+            rows = ix.fts_top(match, pool, None if scope is None else list(scope))
+        except Exception as exc:  # noqa: BLE001 - e.g. an FTS syntax error
+            raise SearchError(f"the full-text query failed: {exc}",
+                              hint="simplify the query") from None
+        best = min((r for _, _, r in rows), default=0.0)
+        for vid, path, r in rows:
+            text[vid] = (r / best) if best else 1.0
+            paths[vid] = path or ""
+    vec: dict[str, float] = {}
+    space = None
+    if embedder is not None:
+        found = ix.space(embedder.model)
+        if found is None:
+            note = "no vectors for this embedder yet; full-text only"
+        else:
+            space = found[0]
+            if query_vector is None:
+                query_vector = embedder.embed([query_text])[0]
+            vec = _vector_scores(ix, space, query_vector, scope, pool, list(text))
+    hybrid = space is not None
+    scores: dict[str, tuple[float, float | None, float | None]] = {}
+    for vid in set(text) | set(vec):
+        t, v = text.get(vid, 0.0), vec.get(vid)
+        if hybrid:
+            total = text_weight * t + vector_weight * (v or 0.0)
+            scores[vid] = (total, t, v if v is not None else 0.0)
+        else:
+            scores[vid] = (t, t, None)
+    excluded = set(exclude_paths)
+    hits = []
+    for vid, (total, t, v) in scores.items():
+        path = scope.get(vid, "") if scope is not None else paths.get(vid, "")
+        if path in excluded:
+            continue
+        hits.append(Hit(vid, path, total, t, v))
+    hits.sort(key=lambda h: (-h.score, h.path, h.version))
+    hits = hits[:k]
+    contents = ix.contents([h.version for h in hits]) if hits else {}
+    for h in hits:
+        _snippet(ix, h, match, contents.get(h.version, ""))
+    return hits, (note if embedder is not None else None)
+
+
+def _vector_scores(ix, space: int, q: bytes, scope, pool: int, extra: list[str]) -> dict[str, float]:
+    def sim(dist: float) -> float:
+        return max(0.0, min(1.0, 1.0 - dist))
+
+    if not ix.has_vector_functions:  # read-only stdlib connection: exact scan in Python
+        from .embedders import cosine_distance, unpack
+
+        qv = unpack(q)
+        rows = ix.raw_vectors(space, None if scope is None else list(scope))
+        dists = sorted(((cosine_distance(qv, unpack(b)), vid) for vid, b in rows))
+        out = {vid: sim(d) for d, vid in dists[:pool]}
+        want = set(extra) - set(out)
+        out.update({vid: sim(d) for d, vid in dists if vid in want})
+        return out
+    if scope is None:
+        out = {vid: sim(d) for vid, d in ix.vector_top(space, q, pool)}
+        missing = [v for v in extra if v not in out]
+        if missing:
+            out.update({vid: sim(d) for vid, d in ix.vector_distances(space, q, missing).items()})
+        return out
+    dists = ix.vector_distances(space, q, list(scope))
+    best = sorted(dists.items(), key=lambda kv: kv[1])[:pool]
+    out = {vid: sim(d) for vid, d in best}
+    out.update({vid: sim(dists[vid]) for vid in extra if vid in dists})
+    return out
+
+
+def _snippet(ix, hit: Hit, match: str | None, content: str) -> None:
+    raw = ix.snippet(match, hit.version, HL_START, HL_END) if match and hit.text_score else None
+    if not raw:
+        first = " ".join(line.strip() for line in content.splitlines() if line.strip())
+        raw = first[:120] + ("…" if len(first) > 120 else "")
+    raw = " ".join(raw.split())
+    plain, spans, pos, start = [], [], 0, None
+    for ch in raw:
+        if ch == HL_START:
+            start = pos
+        elif ch == HL_END:
+            if start is not None:
+                spans.append((start, pos))
+            start = None
+        else:
+            plain.append(ch)
+            pos += 1
+    hit.snippet = "".join(plain)
+    hit.highlights = spans
+
+
+def weights(config) -> tuple[float, float]:
+    tw = config.get_float("search", "text_weight", 0.3)
+    vw = config.get_float("search", "vector_weight", 0.7)
+    if tw < 0 or vw < 0 or tw + vw == 0:
+        from .errors import ConfigError
+
+        raise ConfigError(f"search weights {tw} / {vw} are not usable",
+                          hint="set search.text_weight and search.vector_weight to numbers >= 0, "
+                               "not both 0")
+    return tw, vw
+
+
+# -- the repository-level entry point --------------------------------------------------------------
+def search(repo, query: str, *, rev: str | None = None, all_versions: bool = False, k: int = 10,
+           like: str | None = None, embedder=None, text_only: bool = False,
+           progress: Progress | None = None, cwd=None) -> Results:
+    """Ranked hits for QUERY (or for prompts like the file LIKE) in the tree of REV (default
+    HEAD) or among every stored version."""
+    tw, vw = weights(repo.config)
+    index_text(repo, progress)
+    note = None
+    if text_only:
+        embedder = None
+        note = "full-text only (--text-only)"
+    elif embedder is None:
+        note = "no embedder configured: full-text only (set `pvc config search.embedder wordllama`)"
+    else:
+        try:
+            index_vectors(repo, embedder, progress)
+        except SearchError as exc:
+            note = f"embedder unavailable, full-text only: {exc.message}"
+            embedder = None
+    exclude: list[str] = []
+    query_vector = None
+    if like is not None:
+        rel = repo.rel(like, cwd)
+        path = repo.abspath(rel)
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+        else:
+            data = repo.read("HEAD", rel)
+        content = _text(data)
+        query = like_terms(content)
+        exclude = [rel]
+        if embedder is not None:
+            try:
+                query_vector = embedder.embed([content])[0]
+            except SearchError as exc:
+                note = f"embedder unavailable, full-text only: {exc.message}"
+                embedder = None
+    ix = repo.store.search_index()
+    cid = None
+    scope = None
+    if not all_versions:
+        cid = repo.resolve(rev or "HEAD")
+        scope = {}
+        for path, vid in sorted(repo.tree(cid).items()):
+            scope.setdefault(vid, path)
+    try:
+        hits, rank_note = rank(ix, query, scope, k=k, embedder=embedder, query_vector=query_vector,
+                               text_weight=tw, vector_weight=vw, exclude_paths=exclude)
+    except SearchError as exc:
+        if embedder is None or "full-text" in exc.message:
+            raise
+        hits, rank_note = rank(ix, query, scope, k=k, exclude_paths=exclude)
+        note = f"embedder unavailable, full-text only: {exc.message}"
+        embedder = None
+    note = rank_note or note
+    if cid is not None:
+        for h in hits:
+            h.commit, h.commits = cid, [cid]
+    else:
+        intro = ix.introducing_commits([h.version for h in hits])
+        for h in hits:
+            pairs = intro.get(h.version, [])
+            h.commits = [c for c, _ in pairs]
+            h.commit = pairs[0][0] if pairs else None
+            if pairs and not h.path:
+                h.path = pairs[0][1]
+    mode = "hybrid" if embedder is not None and rank_note is None else "text"
+    return Results(mode, note, hits, {"text": tw, "vector": vw})
