@@ -462,7 +462,8 @@ def _status(pvc) -> dict:
 def _prompt_versions(root: Path) -> set[str]:
     conn = sqlite3.connect(f"file:{root / '.pvc' / 'pvc.db'}?mode=ro", uri=True)
     try:
-        return {r[0] for r in conn.execute("SELECT id FROM versions WHERE kind = 'prompt'")}
+        return {r[0] for r in conn.execute(
+            "SELECT lower(hex(id)) FROM versions WHERE kind = 'prompt'")}
     finally:
         conn.close()
 
