@@ -79,3 +79,7 @@ class RemoteError(PvcError):
 
 class LockedError(PvcError):
     pass
+
+
+class DamagedRepository(PvcError):
+    """The database under .pvc/ is missing, empty or unreadable; pvc never replaces it."""

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,11 @@ from typing import Callable
 
 from .. import refs as R
 from ..errors import IntegrityError, RemoteError
-from ..objects import commit_id
+from ..objects import commit_id, parse_manifest
+from ..paths import check_path
 from ..store import ChangeRow, CommitRow, VersionRow
 from . import hrana
+from .branchdb import check_db_name
 from .remotes import Remote
 from .replica import ReplicaReader, SyncFailed, sync_replica
 
@@ -58,6 +61,8 @@ ROWS_PER_INSERT = 200
 
 def replica_path(repo, remote: Remote, db_name: str | None = None) -> Path:
     """The replica file of REMOTE's main database, or of its branch database DB_NAME."""
+    if db_name is not None:
+        check_db_name(db_name, remote.name)
     name = remote.name if db_name is None else f"{remote.name}@{db_name}"
     return repo.pvc_dir / "remotes" / f"{name}.db"
 
@@ -423,6 +428,7 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
     main = ReplicaReader(replica_path(repo, remote))
     try:
         mapping = main.branch_dbs()
+        check_mapping(remote, mapping)  # before a row names a file or a host
         sources: list[tuple[ReplicaReader, dict[str, str]]] = []
         main_refs = {k: v for k, v in main.refs(R.HEADS).items()
                      if k[len(R.HEADS):] not in mapping
@@ -453,7 +459,100 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
     return result
 
 
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+#: the largest row a primary may send (a version's data); a prompt is far smaller
+MAX_ROW_BYTES = 32 * 2**20
+_STATES = ("active", "frozen", "deleted")
+
+
+def _bad(remote: Remote, what: str) -> IntegrityError:
+    return IntegrityError(f"the primary '{remote.name}' sent {what}; nothing was fetched",
+                          hint="the remote database is damaged or hostile; ask its owner "
+                               "(your local repository was not changed)")
+
+
+def _check_id(remote: Remote, value, what: str, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not _HEX64.fullmatch(value):
+        raise _bad(remote, f"a bad {what} {str(value)[:80]!r}")
+
+
+def check_mapping(remote: Remote, mapping: dict[str, dict]) -> None:
+    """Every branch -> database row from a primary, checked before anything uses it."""
+    from .remotes import check_url
+
+    for branch, row in mapping.items():
+        try:
+            R.check_ref_name(branch)
+        except Exception:  # noqa: BLE001 - any refusal of the name
+            raise _bad(remote, f"a branch database row for a bad branch name {branch[:80]!r}") from None
+        if row.get("state") not in _STATES:
+            raise _bad(remote, f"a branch database row for '{branch}' with a bad state")
+        try:
+            check_db_name(str(row.get("db_name")), remote.name)
+            check_url(str(row.get("url")))
+        except Exception as exc:  # noqa: BLE001
+            raise _bad(remote, f"a bad branch database row for '{branch}' "
+                               f"({getattr(exc, 'message', exc)})") from None
+
+
+def check_refs(remote: Remote, refs: dict[str, str]) -> None:
+    for name, target in refs.items():
+        short = name.split("/", 2)[-1] if name.startswith("refs/") else name
+        try:
+            R.check_ref_name(short)
+        except Exception:  # noqa: BLE001
+            raise _bad(remote, f"a ref with a bad name {name[:80]!r}") from None
+        _check_id(remote, target, f"target for {name[:80]!r}")
+
+
+def _check_incoming(remote: Remote, row: tuple, chs: list[tuple]) -> None:
+    """A commit row and its change rows from a primary: ids and paths, before use."""
+    cid = row[0]
+    _check_id(remote, row[1], f"tree id in commit {str(cid)[:12]}")
+    _check_id(remote, row[2], f"parent in commit {str(cid)[:12]}", optional=True)
+    _check_id(remote, row[3], f"parent in commit {str(cid)[:12]}", optional=True)
+    for c in chs:
+        for i, what in ((4, "version id"), (5, "old version id")):
+            _check_id(remote, c[i], f"{what} in commit {str(cid)[:12]}", optional=True)
+        for p in (c[1], c[3]):
+            if p is not None:
+                check_path(p, source=f"the primary '{remote.name}'",
+                           hint="the remote holds a name pvc refuses; nothing was fetched "
+                                "(your local repository was not changed)")
+
+
+def _check_version(remote: Remote, v: tuple) -> None:
+    _check_id(remote, v[0], "version id")
+    _check_id(remote, v[2], f"diff base of version {str(v[0])[:12]}", optional=True)
+    _check_id(remote, v[3], f"parent of version {str(v[0])[:12]}", optional=True)
+    data = v[7]
+    if not isinstance(data, (bytes, bytearray, memoryview, str)) or len(data) > MAX_ROW_BYTES \
+            or not isinstance(v[8], int) or v[8] > MAX_ROW_BYTES or v[8] < 0:
+        raise _bad(remote, f"version {str(v[0])[:12]} larger than {MAX_ROW_BYTES // 2**20} MiB "
+                           "or malformed")
+
+
+def _check_trees(repo, remote: Remote, new_commits: list[tuple]) -> None:
+    """Inside the import transaction: every new tree's paths pass pvc's name rule."""
+    source = f"the primary '{remote.name}'"
+    for row in new_commits:
+        try:
+            tree = parse_manifest(repo.versions.get(row[1]))
+        except IntegrityError:
+            raise _bad(remote, f"a malformed tree in commit {row[0][:12]}") from None
+        for path, vid in tree.items():
+            check_path(path, source=source,
+                       hint="the remote holds a name pvc refuses; nothing was fetched "
+                            "(your local repository was not changed)")
+            _check_id(remote, vid, f"version id in the tree of commit {row[0][:12]}")
+
+
 def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: FetchResult) -> None:
+    check_mapping(remote, mapping)
+    for _, refs in sources:
+        check_refs(remote, refs)
     new_commits: list[tuple] = []
     versions: dict[str, tuple] = {}
     changes: list[tuple] = []
@@ -477,9 +576,10 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
                     raise IntegrityError(
                         f"commit {cid[:12]} from {remote.name} does not match its id",
                         hint="the remote database is damaged; nothing was fetched")
+                chs = reader.changes(cid)
+                _check_incoming(remote, row, chs)
                 new_commits.append(row)
                 stack.extend(p for p in (row[2], row[3]) if p)
-                chs = reader.changes(cid)
                 changes.extend(chs)
                 for vid in [row[1]] + [c[4] for c in chs if c[4]]:
                     while vid and vid not in versions and not repo.store.has_version(vid):
@@ -487,6 +587,9 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
                         if v is None:
                             raise IntegrityError(f"version {vid[:12]} is missing on {remote.name}",
                                                  hint="the remote database is damaged")
+                        _check_version(remote, v)
+                        if v[0] != vid:
+                            raise _bad(remote, f"version {vid[:12]} under another id")
                         versions[vid] = v
                         vid = v[2] if v[5] == "diff" else None
     author = repo.author()
@@ -503,6 +606,7 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
         # every new version must rebuild to its hash before anything points at it
         for vid in versions:
             repo.versions.get(vid)
+        _check_trees(repo, remote, new_commits)
         for branch, m in mapping.items():
             repo.store.put_branch_db(BranchDbRow(remote.name, branch, m["db_name"], m["url"],
                                                  m["parent"], m["created_at"], m["state"]))
@@ -568,7 +672,7 @@ def pull(repo, remote: Remote, branch: str | None = None, *,
         raise RemoteError(f"{remote.name} has no branch '{branch}'",
                           hint=f"push it with `pvc push {remote.name} {branch}`")
     if repo.current_branch() == branch and repo.head() is None:
-        with repo.store.transaction():
+        with repo.updating_work():
             changes, head_tree = repo.working_changes()
             repo._checkout(head_tree, repo.tree(tracking), changes, what="pull")
             repo.move_ref(R.HEADS + branch, None, tracking, f"pull: from {remote.name}")
@@ -592,11 +696,23 @@ def clone(url: str, directory: Path, *, name: str = "origin", token_env: str | N
     from ..repo import Repo
     from .remotes import add_remote
 
+    from ..locks import FileLock
+
+    if directory.exists() and any(directory.iterdir()):
+        _clear_killed_clone(directory)
     if directory.exists() and any(directory.iterdir()):
         raise RemoteError(f"destination '{directory}' already exists and is not empty",
                           hint="choose a new folder")
     created = not directory.exists()
-    repo = Repo.init(directory)
+    # the marker (held locked while the clone runs) lets a retry clear what a killed clone left
+    (directory / ".pvc").mkdir(parents=True, exist_ok=True)
+    marker = FileLock(directory / ".pvc" / CLONE_MARKER)
+    marker.acquire(0)
+    try:
+        repo = Repo.init(directory)
+    except BaseException:
+        marker.release()
+        raise
     try:
         remote = add_remote(repo.config, name, url, token_env)
         fr = fetch(repo, remote)
@@ -606,13 +722,16 @@ def clone(url: str, directory: Path, *, name: str = "origin", token_env: str | N
             if chosen not in branches:
                 raise RemoteError(f"{name} has no branch '{chosen}'",
                                   hint="branches: " + ", ".join(sorted(branches)))
-            with repo.store.transaction():
+            with repo.updating_work():
                 repo.store.set_state("HEAD", R.HEADS + chosen)
                 repo.move_ref(R.HEADS + chosen, None, branches[chosen], f"clone: from {url}")
                 repo._checkout({}, repo.tree(branches[chosen]), [], what="clone")
+        (directory / ".pvc" / CLONE_MARKER).unlink()
+        marker.release()
         return repo, fr, chosen
     except BaseException:
         repo.close()
+        marker.release()
         import shutil
 
         if created:
@@ -620,6 +739,49 @@ def clone(url: str, directory: Path, *, name: str = "origin", token_env: str | N
         else:
             shutil.rmtree(directory / ".pvc", ignore_errors=True)
         raise
+
+
+CLONE_MARKER = "CLONING"
+
+
+def _clear_killed_clone(directory: Path) -> None:
+    """DIRECTORY holds what a killed `pvc clone` left (its marker is there and nobody holds
+    it): remove the repository folder and the files that clone wrote (only those whose
+    content is what it wrote), so the retry can start afresh."""
+    import shutil
+
+    from ..locks import FileLock
+    from ..objects import sha256
+    from ..repo import Repo
+
+    pvc = directory / ".pvc"
+    marker = pvc / CLONE_MARKER
+    leftover = marker.exists() or (pvc.is_dir() and not any(pvc.iterdir()))
+    if not leftover:
+        return
+    lock = FileLock(marker)
+    if marker.exists() and not lock.acquire(0):
+        raise RemoteError(f"another pvc clone into '{directory}' is running",
+                          hint="wait for it to finish")
+    try:
+        if (pvc / "pvc.db").exists():
+            try:
+                repo = Repo(directory)  # settles the clone's checkout journal, if any
+            except Exception:  # noqa: BLE001 - killed before the database was whole
+                repo = None
+            if repo is not None:
+                try:
+                    head = repo.head()
+                    tree = repo.tree(head) if head else {}
+                    for path, vid in tree.items():
+                        data = repo.read_work_bytes(path)
+                        if data is not None and sha256(data) == vid:
+                            repo.remove_work(path)
+                finally:
+                    repo.close()
+        shutil.rmtree(pvc, ignore_errors=True)
+    finally:
+        lock.release()
 
 
 # -- tags ---------------------------------------------------------------------------------------
