@@ -199,13 +199,13 @@ def shared_remote(repo):
     return default_remote(repo.config)
 
 
-def source_db(repo, refresh: bool = True):
+def source_db(repo, refresh: bool = True, remote=None):
     """A read-only view of where experiments live: the synced main replica, or the local
     repository. Returns (ReadOnlyDb, warning or None)."""
     from .remote.transfer import replica_path, sync
     from .store.serving import ReadOnlyDb
 
-    remote = shared_remote(repo)
+    remote = remote or shared_remote(repo)
     if remote is None:
         return ReadOnlyDb(repo.pvc_dir / "pvc.db"), None
     warning = None
@@ -221,11 +221,11 @@ def source_db(repo, refresh: bool = True):
     return ReadOnlyDb(path), warning
 
 
-def _write(repo, exp: Experiment) -> None:
+def _write(repo, exp: Experiment, remote=None) -> None:
     from .remote.transfer import SHARED_DDL, run_batch
     from .store.serving import EXPERIMENT_DDL, upsert_experiment_sql
 
-    remote = shared_remote(repo)
+    remote = remote or shared_remote(repo)
     if remote is not None:
         run_batch(remote, [(s, ()) for s in SHARED_DDL + EXPERIMENT_DDL]
                   + [upsert_experiment_sql(exp.to_row())], f"record experiment {exp.name}")
@@ -233,11 +233,16 @@ def _write(repo, exp: Experiment) -> None:
         repo.store.put_experiment(exp.to_row())
 
 
-def load(repo, name: str, refresh: bool = True) -> tuple[Experiment, object, str | None]:
-    db, warning = source_db(repo, refresh)
+def load(repo, name: str, refresh: bool = True,
+         remote=None) -> tuple[Experiment, object, str | None]:
+    db, warning = source_db(repo, refresh, remote)
     row = db.experiment(name)
     if row is None:
         db.close()
+        if warning:  # the real reason: the remote could not be read
+            raise ExperimentError(f"cannot tell whether experiment '{name}' exists: the remote "
+                                  f"could not be read ({warning.split(': ', 1)[-1]})",
+                                  hint="run the command again when the remote answers")
         raise ExperimentError(f"no experiment named '{name}'",
                               hint="see `pvc experiment list`")
     return Experiment.from_row(row), db, warning
@@ -265,10 +270,10 @@ def create(repo, name: str, arm_specs: list[str], split: str | None) -> Experime
     return exp
 
 
-def stop(repo, name: str, winner: str | None = None) -> Experiment:
+def stop(repo, name: str, winner: str | None = None, remote=None) -> Experiment:
     from .repo import now_iso
 
-    exp, db, _ = load(repo, name)
+    exp, db, _ = load(repo, name, remote=remote)
     db.close()
     if exp.state == "stopped" and winner is None:
         return exp
@@ -277,7 +282,7 @@ def stop(repo, name: str, winner: str | None = None) -> Experiment:
     if winner is not None:
         exp.branch_of(winner)
         exp.winner = winner
-    _write(repo, exp)
+    _write(repo, exp, remote)
     return exp
 
 
@@ -286,14 +291,18 @@ def promote(repo, name: str, arm: str, tag: str = "production") -> tuple[Experim
     from .errors import MergeError
     from .remote.transfer import fetch, push, push_tags
 
-    exp, db, _ = load(repo, name)
+    remote = shared_remote(repo)
+    remote = remote.with_deadline() if remote is not None else None  # one deadline in all
+    exp, db, warning = load(repo, name, remote=remote)
     db.close()
+    if warning:  # promoting from a stale copy would move the label blindly
+        raise ExperimentError(f"cannot promote '{name}': {warning.split(': ', 1)[-1]}",
+                              hint="run the command again when the remote answers")
     branch = exp.branch_of(arm)
     target = exp.arms[0][1]
     if repo.current_branch() != target:
         raise ExperimentError(f"promote merges into '{target}', but the current branch is "
                               f"'{repo.current_branch()}'", hint=f"run `pvc switch {target}` first")
-    remote = shared_remote(repo)
     if branch != target:
         if remote is not None:
             fetch(repo, remote, branches=[branch])
@@ -314,5 +323,5 @@ def promote(repo, name: str, arm: str, tag: str = "production") -> tuple[Experim
     repo.tag(tag, "HEAD", force=True)
     if remote is not None:
         push_tags(repo, remote, [tag])
-    exp = stop(repo, name, winner=arm)
+    exp = stop(repo, name, winner=arm, remote=remote)
     return exp, repo.head()

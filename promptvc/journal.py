@@ -185,3 +185,21 @@ class WorkJournal:
                 with self.repo.store.transaction():
                     self.repo.store.set_state(RECOVERED_KEY, rec.message())
         return rec
+
+
+def busy_reason(repo) -> str | None:
+    """Why an automatic writer (the daemon) must wait now, or None: a merge is in progress
+    (the user resolves it and runs `pvc merge --continue`), or another pvc process is in the
+    middle of updating the working files."""
+    if repo.store.get_state("MERGE_HEAD"):
+        return "a merge is in progress (finish it with `pvc merge --continue` or `--abort`)"
+    journal = repo.work
+    if journal.held:
+        return None
+    probe = FileLock(repo.pvc_dir / LOCK)
+    if not probe.acquire(0):
+        return "another pvc command is updating the working files"
+    probe.release()
+    if journal.path.exists():
+        return "an interrupted working-tree update is being settled"
+    return None

@@ -752,8 +752,10 @@ class Repo:
     # -- commit -----------------------------------------------------------------------
     def commit_changes(self, message: str, author: str | None = None,
                        paths: Iterable[str] | None = None, cwd: Path | None = None,
-                       date: str | None = None) -> CommitInfo:
-        """Commit changed tracked files (all, or those under PATHS)."""
+                       date: str | None = None, *, conclude_merge: bool = True) -> CommitInfo:
+        """Commit changed tracked files (all, or those under PATHS). During a merge this
+        concludes it, as in git, unless CONCLUDE_MERGE is False (automatic committers):
+        then MergeError, checked inside the commit's transaction."""
         if not message or not message.strip():
             raise NothingToCommit("empty commit message; nothing was committed",
                                   hint='give one with -m "what changed"')
@@ -765,12 +767,17 @@ class Repo:
                 if rel and rel not in known and not any(k.startswith(rel + "/") for k in known):
                     raise PathError(f"'{raw}' is not tracked by pvc",
                                     hint=f"start tracking it with `pvc add {raw}`")
-        if self.store.get_state("MERGE_HEAD"):
+        if self.store.get_state("MERGE_HEAD") and conclude_merge:
             from .merging import merge_continue  # `pvc commit` concludes a merge, as in git
 
             return merge_continue(self, message, author, date)
         author = self.author(author)
         with self.store.transaction():
+            if self.store.get_state("MERGE_HEAD"):
+                from .errors import MergeError
+
+                raise MergeError("a merge is in progress; nothing was committed",
+                                 hint="finish it with `pvc merge --continue` or `pvc merge --abort`")
             changes, head_tree = self.working_changes(select)
             if not changes:
                 raise NothingToCommit(

@@ -165,3 +165,265 @@ def test_repair_rebuilds_an_empty_database_from_the_remote(tmp_path, pvc, monkey
     assert Path("p.md").read_text() == "v2 not committed\n"
     assert "modified:   p.md" in pvc("status").stdout
     assert pvc("fsck").exit_code == 0
+
+
+# -- 3. journaled working-tree updates (deterministic kill points) --------------------------
+KILL_AFTER = '''
+import os, sys
+from promptvc import repo as R
+n = int(sys.argv[1]); real = R.Repo._write_work; count = [0]
+def write(self, rel, data):
+    if count[0] == n:
+        os._exit(9)          # like SIGKILL: no cleanup, no rollback code runs
+    count[0] += 1
+    real(self, rel, data)
+R.Repo._write_work = write
+from promptvc.cli._common import run_main
+from promptvc.cli.main import cli
+run_main(cli, sys.argv[2:])
+'''
+
+
+def _kill_after(n: int, *args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", KILL_AFTER, str(n), *args],
+                          capture_output=True, text=True)
+
+
+def _two_branches(pvc, n: int = 6):
+    for i in range(n):
+        Path(f"f{i}.md").write_text(f"base {i}\nmiddle\nend {i}\n")
+    pvc("add", ".")
+    pvc("commit", "-m", "base")
+    pvc("branch", "feature")
+    for i in range(n):
+        Path(f"f{i}.md").write_text(f"base {i}\nmiddle\nmain end {i}\n")
+    r = pvc("commit", "-m", "main")
+    assert r.exit_code == 0, r.output
+    pvc("switch", "feature")
+    for i in range(n):
+        Path(f"f{i}.md").write_text(f"feature base {i}\nmiddle\nend {i}\n")
+    assert pvc("commit", "-m", "feature").exit_code == 0
+    pvc("switch", "main")
+
+
+def _files():
+    return {p.name: p.read_text() for p in Path(".").glob("*.md")}
+
+
+@pytest.mark.parametrize("args, what", [(("merge", "feature"), "merge"),
+                                        (("switch", "feature"), "switching to 'feature'")])
+def test_killed_update_is_rolled_back_by_the_next_command(repo, pvc, args, what):
+    _two_branches(pvc)
+    before, head = _files(), pvc("log", "--oneline").stdout
+    p = _kill_after(3, *args)
+    assert p.returncode == 9
+    assert _files() != before  # three files of the new state were written, HEAD did not move
+    r = pvc("status")
+    assert r.exit_code == 0
+    assert r.stderr == (f"note: the interrupted {what} was rolled back (3 working files "
+                        "updated)\n")
+    assert r.stdout.splitlines()[:2] == [
+        "On branch main", f"Note: the interrupted {what} was rolled back (3 working files "
+        "updated)"]
+    assert _files() == before
+    assert pvc("log", "--oneline").stdout == head
+    assert not Path(".pvc/worktree.journal").exists()
+    assert pvc("fsck").exit_code == 0
+    r = pvc(*args)  # and it simply runs again
+    assert r.exit_code == 0, r.output
+    assert "Note:" not in pvc("status").stdout  # the note lasts until the next update
+
+
+def test_killed_restore_is_finished_by_the_next_command(repo, pvc):
+    _two_branches(pvc)
+    committed = _files()
+    for i in range(6):
+        Path(f"f{i}.md").write_text(f"dirty {i}\n")
+    assert _kill_after(2, "restore", ".").returncode == 9
+    r = pvc("status")
+    assert r.stderr == "note: the interrupted restore was finished (4 working files updated)\n"
+    assert _files() == committed
+
+
+def test_failed_write_rolls_back_at_once(repo, pvc, monkeypatch):
+    """A write that fails (a full disk) leaves the old state and no temporary file."""
+    import errno
+
+    _two_branches(pvc)
+    before = _files()
+    count = [0]
+    real_open = open
+
+    def full_open(path, mode="r", *a, **k):
+        if "w" in mode and str(path).endswith(".pvc-tmp"):
+            count[0] += 1
+            if count[0] == 3:
+                fh = real_open(path, mode, *a, **k)
+                fh.close()
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, mode, *a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr("builtins.open", full_open)
+        r = pvc("switch", "feature")
+    assert r.exit_code == 1
+    assert r.stderr == ("error: cannot write 'f2.md': No space left on device\nhint: free some "
+                        "space (or fix the permissions) and run the command again; nothing "
+                        "else was changed\n")
+    assert _files() == before
+    assert not list(Path(".").glob(".*.pvc-tmp"))
+    assert pvc("status").stdout.startswith("On branch main\n")
+
+
+def test_restore_on_a_full_disk(repo, pvc, monkeypatch):
+    import errno
+
+    Path("p.md").write_text("v1\n")
+    pvc("add", "p.md")
+    pvc("commit", "-m", "v1")
+    Path("p.md").write_text("edited\n")
+    real_replace = os.replace
+
+    def full(src, dst):
+        if str(src).endswith(".pvc-tmp"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(src, dst)
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", full)
+        r = pvc("restore", "p.md")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: cannot write 'p.md': No space left on device\n")
+    assert "internal error" not in r.output
+    assert not Path(".p.md.pvc-tmp").exists()
+    assert Path("p.md").read_text() == "edited\n"
+
+
+# -- 8. the daemon never finishes a user's merge ----------------------------------------------
+@pytest.mark.timeout(60)
+def test_daemon_waits_during_a_merge(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import wait_for
+    from tests.test_daemon import DaemonProc, cli
+
+    root = tmp_path / "r"
+    root.mkdir()
+    cli(root, "init")
+    (root / "p.md").write_text("base\n")
+    cli(root, "add", "p.md")
+    cli(root, "commit", "-m", "base")
+    cli(root, "branch", "other")
+    (root / "p.md").write_text("main\n")
+    cli(root, "commit", "-m", "main")
+    cli(root, "switch", "other")
+    (root / "p.md").write_text("other\n")
+    cli(root, "commit", "-m", "other")
+    cli(root, "switch", "main")
+    assert cli(root, "merge", "other", check=False).returncode == 1  # conflicts
+    d = DaemonProc(root)
+    try:
+        (root / "p.md").write_text("resolved\n")  # the user fixed the markers
+        wait_for(lambda: (d.state() or {}).get("waiting"), what="daemon waiting")
+        assert d.state()["waiting"] == ("a merge is in progress (finish it with `pvc merge "
+                                        "--continue` or `--abort`)")
+        st = cli(root, "daemon", "status").stdout
+        assert "waiting: a merge is in progress" in st
+        assert _messages(root) == ["main", "base"]
+        r = cli(root, "merge", "--continue", check=False)
+        assert r.returncode == 0, r.stderr
+    finally:
+        d.stop()
+    msgs = _messages(root)
+    assert msgs[0].startswith("Merge") and "autosave" not in " ".join(msgs)
+    assert subprocess.run([sys.executable, "-m", "promptvc", "fsck"], cwd=root).returncode == 0
+
+
+def _messages(root):
+    import json
+
+    from tests.test_daemon import cli
+
+    return [c["message"] for c in json.loads(cli(root, "log", "--json").stdout)]
+
+
+def test_commit_changes_refuses_to_conclude_merge_for_automatic_committers(repo, pvc):
+    from promptvc.errors import MergeError
+    from promptvc.repo import Repo
+
+    Path("p.md").write_text("base\n")
+    pvc("add", "p.md")
+    pvc("commit", "-m", "base")
+    pvc("branch", "o")
+    Path("p.md").write_text("main\n")
+    pvc("commit", "-m", "main")
+    pvc("switch", "o")
+    Path("p.md").write_text("o\n")
+    pvc("commit", "-m", "o")
+    pvc("switch", "main")
+    assert pvc("merge", "o").exit_code == 1
+    Path("p.md").write_text("fixed\n")
+    r = Repo.open()
+    try:
+        with pytest.raises(MergeError):
+            r.commit_changes("autosave", conclude_merge=False)
+        assert r.store.get_state("MERGE_HEAD")
+    finally:
+        r.close()
+
+
+# -- 9. bounds and messages -------------------------------------------------------------------
+@pytest.mark.parametrize("key, value, why", [
+    ("remote.origin.timeout", "-5", "is out of range (0.1 to 3600)"),
+    ("remote.origin.timeout", "soon", "is not a number"),
+    ("remote.origin.retries", "0", "is out of range (1 to 100)"),
+    ("core.max_chain_length", "0", "is out of range (1 to 100000)"),
+])
+def test_bad_settings_refused_when_set(repo, pvc, key, value, why):
+    pvc("remote", "add", "origin", "http://localhost:1")
+    r = pvc("config", "--", key, value)
+    assert r.exit_code == 1
+    assert r.stderr.startswith(f"error: config value {key} = '{value}' {why}\n")
+    assert pvc("config", key).stdout != f"{value}\n"
+
+
+def test_bad_setting_in_the_file_refused_when_read(repo, pvc):
+    pvc("remote", "add", "origin", "http://localhost:1")
+    cfg = Path(".pvc/config")
+    cfg.write_text(cfg.read_text().replace("url = http://localhost:1",
+                                           "url = http://localhost:1\ntimeout = -5"))
+    r = pvc("push")
+    assert r.exit_code == 1
+    assert r.stderr.startswith(f"error: config value remote.origin.timeout = '-5' in "
+                               f"{repo / '.pvc' / 'config'} is out of range (0.1 to 3600)\n")
+
+
+def test_one_deadline_for_all_network_calls_of_a_command():
+    import time
+
+    from promptvc.remote.remotes import Remote
+
+    r = Remote("origin", "http://localhost:1", timeout=10).with_deadline()
+    first = r.deadline()
+    branch = r.for_database("http://b.localhost:1")
+    assert branch.deadline_at == r.deadline_at
+    assert branch.deadline() <= r.deadline_at
+    assert r.with_deadline() is r  # a second call keeps the first deadline
+    assert first <= time.monotonic() + 10
+
+
+def test_truncated_database_hint_is_not_fsck(repo, pvc):
+    _committed(pvc)
+    db = Path(".pvc/pvc.db")
+    data = db.read_bytes()
+    for side in (".pvc/pvc.db-wal", ".pvc/pvc.db-shm"):
+        Path(side).unlink(missing_ok=True)
+    db.write_bytes(data[:100])
+    r = pvc("fsck")
+    assert r.exit_code == 1
+    assert "run `pvc fsck`" not in r.stderr
+    assert "pvc fsck --repair" in r.stderr

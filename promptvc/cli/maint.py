@@ -140,6 +140,10 @@ def config(repo, key: str | None, value: str | None, unset: bool, list_: bool) -
             sys.exit(1)
         click.echo(current)
         return
+    from ..config import check_setting
+
+    check_setting("remote" if section.startswith("remote ") else section, name, value,
+                  shown=key)  # refuse `timeout = -5` before it is saved
     repo.config.set(section, name, value)
     repo.config.save()
 

@@ -13,7 +13,8 @@ from ._common import emit_json, json_option, plural, with_repo
 def _remote(repo, name: str | None):
     from ..remote.remotes import default_remote, get_remote
 
-    return get_remote(repo.config, name) if name else default_remote(repo.config)
+    r = get_remote(repo.config, name) if name else default_remote(repo.config)
+    return r.with_deadline()  # one deadline for every network call of the command
 
 
 @click.group(invoke_without_command=True)
@@ -159,6 +160,8 @@ def _print_fetch(fr, remote_name: str) -> None:
             click.echo(f" * [new branch]      {branch} -> {remote_name}/{branch}")
         else:
             click.echo(f"   {old[:8]}..{new[:8]}  {branch} -> {remote_name}/{branch}")
+    for branch in sorted(getattr(fr, "pruned", [])):
+        click.echo(f" - [deleted]         {remote_name}/{branch} (deleted on {remote_name})")
 
 
 @click.command()
@@ -173,7 +176,8 @@ def fetch(repo, remote_name: str | None, as_json: bool) -> None:
     fr = do_fetch(repo, r)
     if as_json:
         emit_json({"remote": r.name, "commits": fr.commits, "versions": fr.versions,
-                   "updated": {b: {"old": o, "new": n} for b, (o, n) in fr.updated.items()}})
+                   "updated": {b: {"old": o, "new": n} for b, (o, n) in fr.updated.items()},
+                   "deleted": sorted(fr.pruned)})
         return
     _print_fetch(fr, r.name)
 
@@ -217,19 +221,27 @@ def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> No
 @click.argument("remote_name", required=False, metavar="[REMOTE]")
 @click.argument("branch", required=False)
 @click.option("--tags", is_flag=True, help="Also publish every tag (labels such as production).")
+@click.option("--force", "force_tags", is_flag=True,
+              help="With --tags: overwrite tags moved on the remote since your last fetch "
+                   "(recorded in the remote's reflog as forced).")
 @json_option
 @with_repo
-def push(repo, remote_name: str | None, branch: str | None, tags: bool, as_json: bool) -> None:
+def push(repo, remote_name: str | None, branch: str | None, tags: bool, force_tags: bool,
+         as_json: bool) -> None:
     """Send the current branch's commits to a remote, in one atomic step.
 
     Refused with "non-fast-forward" when the remote branch has commits you do not have:
-    `pvc pull` first. With --tags, tags are published too, moved to where they are here.
+    `pvc pull` first. With --tags, tags are published too, moved to where they are here,
+    by compare-and-swap: a tag someone else moved since your last fetch is refused
+    (`pvc fetch`, then push again, or --force to overwrite it).
     """
     from ..remote.transfer import push as do_push, push_tags
 
     r = _remote(repo, remote_name)
     res = do_push(repo, r, branch)
-    pushed_tags = push_tags(repo, r) if tags else []
+    if force_tags and not tags:
+        raise click.UsageError("--force applies to tags only: use it with --tags")
+    pushed_tags = push_tags(repo, r, force=force_tags) if tags else []
     if as_json:
         emit_json({"remote": r.name, "branch": res.branch, "old": res.old, "new": res.new,
                    "commits": res.commits, "versions": res.versions,

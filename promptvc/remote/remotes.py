@@ -42,6 +42,8 @@ class Remote:
     turso_api_url: str = "https://api.turso.tech"
     # the URL the remote was configured with, when this one points at a branch database
     home_url: str | None = None
+    # monotonic time at which the whole command's network work must end (see with_deadline)
+    deadline_at: float | None = None
 
     @property
     def http_url(self) -> str:
@@ -69,6 +71,23 @@ class Remote:
         import dataclasses
 
         return dataclasses.replace(self, url=url, home_url=self.home_url or self.url)
+
+    def with_deadline(self) -> "Remote":
+        """This remote with ONE deadline (now + timeout) for every network call made through
+        it and through its branch databases: a command takes at most `timeout` in all."""
+        import dataclasses
+        import time
+
+        if self.deadline_at is not None:
+            return self
+        return dataclasses.replace(self, deadline_at=time.monotonic() + self.timeout)
+
+    def deadline(self) -> float:
+        """The monotonic deadline for the network call starting now."""
+        import time
+
+        own = time.monotonic() + self.timeout
+        return own if self.deadline_at is None else min(own, self.deadline_at)
 
     @property
     def on_home_server(self) -> bool:
@@ -181,6 +200,12 @@ def get_remote(config: Config, name: str) -> Remote:
         raise ConfigError(f"remote '{name}' has no url in {config.path}",
                           hint=f"set it with `pvc remote add {name} URL` after removing it")
     get = config.parser.get
+    from ..config import check_setting
+
+    for key in ("timeout", "retries", "backoff"):
+        if config.parser.has_option(section, key):
+            check_setting("remote", key, config.parser.get(section, key), config.path,
+                          shown=f"remote.{name}.{key}")
     try:
         return Remote(
             name=name, url=url,

@@ -133,7 +133,7 @@ def with_retries(remote: Remote, deadline: float, fn: Callable[[float], object],
 def run_batch(remote: Remote, statements: list[tuple[str, tuple]], what: str) -> None:
     """Run STATEMENTS on REMOTE as one atomic Hrana batch, retrying transient errors, never
     past the remote's timeout."""
-    deadline = time.monotonic() + remote.timeout
+    deadline = remote.deadline()
     client = hrana.HranaClient(remote.http_url, auth_token=remote.token(), timeout=remote.timeout)
 
     def attempt(remaining: float):
@@ -292,7 +292,7 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
     stmts.append(("INSERT INTO reflog (ref, old, new, who, at, action) VALUES (?,?,?,?,?,?)",
                   (remote_ref, tracking, head, author, at, f"push: {len(commits)} commit(s)")))
     token = remote.token()
-    deadline = time.monotonic() + remote.timeout
+    deadline = remote.deadline()
     client = hrana.HranaClient(remote.http_url, auth_token=token, timeout=remote.timeout)
 
     def attempt(remaining: float):
@@ -366,6 +366,7 @@ def _non_ff(remote: Remote, branch: str) -> RemoteError:
 @dataclass
 class FetchResult:
     updated: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    pruned: list[str] = field(default_factory=list)  # branches deleted on the remote
     commits: int = 0
     versions: int = 0
     seconds: float = 0.0
@@ -374,7 +375,7 @@ class FetchResult:
 def sync(repo, remote: Remote, deadline: float | None = None,
          db_name: str | None = None) -> float:
     """Bring the replica up to date with the primary (bounded by DEADLINE)."""
-    deadline = deadline or time.monotonic() + remote.timeout
+    deadline = deadline or remote.deadline()
     path = replica_path(repo, remote, db_name)
     token = remote.token()
     try:
@@ -422,7 +423,7 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
     (the main database always is)."""
     result = FetchResult()
     started = time.monotonic()
-    deadline = time.monotonic() + remote.timeout
+    deadline = remote.deadline()
     if do_sync:
         _sync_with_retries(repo, remote, deadline, None)
     main = ReplicaReader(replica_path(repo, remote))
@@ -638,6 +639,7 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
             if R.HEADS + name[len(prefix):] not in remote_refs:  # a branch gone from the remote
                 repo.store.cas_ref(name, target, None, at=at)
                 repo.store.append_reflog(name, target, None, author, at, "fetch: pruned")
+                result.pruned.append(name[len(prefix):])
     result.commits = len(new_commits)
     result.versions = len(versions)
 
@@ -785,9 +787,13 @@ def _clear_killed_clone(directory: Path) -> None:
 
 
 # -- tags ---------------------------------------------------------------------------------------
-def push_tags(repo, remote: Remote, names: list[str] | None = None) -> list[str]:
+def push_tags(repo, remote: Remote, names: list[str] | None = None, *,
+              force: bool = False) -> list[str]:
     """Publish tags (labels such as `production`) on the main database, moving them there as
-    they are here (tags are labels: the local move is the authority). One atomic request."""
+    they are here. One atomic request, compare-and-swap per tag against the value this clone
+    last saw on the remote (recorded at each fetch and push): a tag moved there since is
+    refused with TagConflict and nothing is pushed. FORCE overwrites, recorded as forced in
+    the remote's reflog."""
     tags = dict(repo.tags())
     chosen = sorted(tags) if names is None else names
     for n in chosen:
@@ -816,14 +822,67 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None) -> list[str]
     author = repo.author()
     stmts = [(sql, ()) for sql in SHARED_DDL]
     stmts += _object_statements(list(uniq.values()), commits, changes)
+    guards: dict[int, str] = {}
     for n in chosen:
         ref = R.TAGS + n
+        seen = repo.store.get_state(f"fetched.{remote.name}.{ref}")
+        action = "push: tag (forced)" if force else "push: tag"
         stmts.append(("INSERT INTO reflog (ref, old, new, who, at, action) SELECT ?, "
                       "(SELECT target FROM refs WHERE name = ?), ?, ?, ?, ? "
                       "WHERE coalesce((SELECT target FROM refs WHERE name = ?), '') != ?",
-                      (ref, ref, tags[n], author, at, "push: tag", ref, tags[n])))
-        stmts.append(("INSERT INTO refs (name, target, updated_at) VALUES (?, ?, ?) "
-                      "ON CONFLICT(name) DO UPDATE SET target = excluded.target, "
-                      "updated_at = excluded.updated_at", (ref, tags[n], at)))
-    run_batch(remote, stmts, "push tags")
+                      (ref, ref, tags[n], author, at, action, ref, tags[n])))
+        if force:
+            stmts.append(("INSERT INTO refs (name, target, updated_at) VALUES (?, ?, ?) "
+                          "ON CONFLICT(name) DO UPDATE SET target = excluded.target, "
+                          "updated_at = excluded.updated_at", (ref, tags[n], at)))
+            continue
+        if seen is None:  # never seen there: create it, or find it already where ours is
+            stmts.append(("INSERT OR IGNORE INTO refs (name, target, updated_at) VALUES (?, ?, ?)",
+                          (ref, tags[n], at)))
+        else:  # move it from where we last saw it (or find it already moved to ours)
+            stmts.append(("UPDATE refs SET target = ?, updated_at = ? WHERE name = ? AND "
+                          "target = ?", (tags[n], at, ref, seen)))
+        guards[len(stmts)] = n
+        stmts.append(("INSERT INTO cas_guard (ok) VALUES ((SELECT 1 FROM refs WHERE name = ? "
+                      "AND target = ?))", (ref, tags[n])))
+        stmts.append(("DELETE FROM cas_guard", ()))
+    deadline = remote.deadline()
+    client = hrana.HranaClient(remote.http_url, auth_token=remote.token(), timeout=remote.timeout)
+
+    def attempt(remaining: float):
+        client.timeout = remaining
+        try:
+            return client.batch(stmts)
+        except hrana.StatementError as exc:
+            if exc.step in guards:
+                client.timeout = max(1.0, deadline - time.monotonic())
+                raise _TagMoved(guards[exc.step], _remote_ref(client, R.TAGS + guards[exc.step])) \
+                    from None
+            raise
+
+    try:
+        with_retries(remote, deadline, attempt, "push tags")
+    except _TagMoved as moved:
+        now = f"it is now at {moved.target[:12]}" if moved.target else "it was deleted there"
+        raise TagConflict(
+            f"tag '{moved.tag}' was moved on {remote.name} since you last fetched ({now}); "
+            "no tag was pushed",
+            hint=f"run `pvc fetch {remote.name}` to see the move, then `pvc push --tags` again; "
+                 "or overwrite it with `pvc push --tags --force`") from None
+    finally:
+        client.close()
+    with repo.store.transaction():
+        for n in chosen:
+            repo.store.set_state(f"fetched.{remote.name}.{R.TAGS + n}", tags[n])
     return chosen
+
+
+class _TagMoved(Exception):
+    def __init__(self, tag: str, target: str | None):
+        super().__init__(tag)
+        self.tag = tag
+        self.target = target
+
+
+class TagConflict(RemoteError):
+    """A tag push lost its compare-and-swap (retry after a fetch, or --force)."""
