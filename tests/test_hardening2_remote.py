@@ -105,3 +105,39 @@ def test_branch_delete_checks_the_branch_databases_own_head(repo_a, pvc, server,
     r = pvc("fetch")
     assert r.exit_code == 0, r.output
     assert " - [deleted]         origin/exp-b (deleted on origin)" in r.stdout.splitlines()
+
+
+# -- 6. a lost primary is detected and re-seeded -----------------------------------------------
+def test_lost_primary_is_detected_and_reseeded(tmp_path, pvc, monkeypatch, server):
+    import shutil
+
+    url = f"http://localhost:{server.http_port}"
+    make_repo(tmp_path / "a", pvc, monkeypatch, url)
+    pvc("config", "remote.origin.timeout", "5")
+    write_commit(pvc, "p.md", "v1\n", "one")
+    pvc("tag", "production")
+    assert pvc("push", "--tags").exit_code == 0
+    write_commit(pvc, "p.md", "v2\n", "two")
+    # the primary comes back with an empty data folder
+    server.stop()
+    shutil.rmtree(server.db_path)
+    server.start(server.db_path, host=server.host, http_port=server.http_port,
+                 admin_port=server.admin_port, grpc_port=server.grpc_port, die_with_parent=True)
+    r = pvc("push")
+    assert r.exit_code == 1
+    head = _id(pvc, "HEAD~1")
+    assert r.stderr == (
+        f"error: origin no longer has main, nor commit {head[:12]} where this clone last saw "
+        "it: the primary has lost its data (re-created or restored empty); nothing was pushed\n"
+        "hint: re-seed it from this clone's history with `pvc push --reseed` (then "
+        "`pvc push --reseed --tags` for the labels)\n")
+    r = pvc("push", "--reseed", "--tags")
+    assert r.exit_code == 0, r.output
+    with HranaClient(url) as c:
+        assert c.execute("SELECT count(*) FROM commits").rows[0][0] == 2
+    assert _remote_tag(url)[0] == head
+    monkeypatch.chdir(tmp_path)
+    assert pvc("clone", url, "b").exit_code == 0
+    assert (tmp_path / "b" / "p.md").read_text() == "v2\n"
+    monkeypatch.chdir(tmp_path / "b")
+    assert pvc("fsck").exit_code == 0

@@ -224,10 +224,12 @@ def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> No
 @click.option("--force", "force_tags", is_flag=True,
               help="With --tags: overwrite tags moved on the remote since your last fetch "
                    "(recorded in the remote's reflog as forced).")
+@click.option("--reseed", is_flag=True,
+              help="The primary lost its data: send this branch's whole history to it again.")
 @json_option
 @with_repo
 def push(repo, remote_name: str | None, branch: str | None, tags: bool, force_tags: bool,
-         as_json: bool) -> None:
+         reseed: bool, as_json: bool) -> None:
     """Send the current branch's commits to a remote, in one atomic step.
 
     Refused with "non-fast-forward" when the remote branch has commits you do not have:
@@ -238,7 +240,9 @@ def push(repo, remote_name: str | None, branch: str | None, tags: bool, force_ta
     from ..remote.transfer import push as do_push, push_tags
 
     r = _remote(repo, remote_name)
-    res = do_push(repo, r, branch)
+    if force_tags and not tags:
+        raise click.UsageError("--force applies to tags only: use it with --tags")
+    res = do_push(repo, r, branch, reseed=reseed)
     if force_tags and not tags:
         raise click.UsageError("--force applies to tags only: use it with --tags")
     pushed_tags = push_tags(repo, r, force=force_tags) if tags else []

@@ -228,17 +228,50 @@ def objects_to_push(repo, head: str, remote: Remote, reader: ReplicaReader,
     return commits, versions, changes
 
 
-def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = False) -> PushResult:
+def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = False,
+         reseed: bool = False) -> PushResult:
+    """Push BRANCH. RESEED: the primary lost its data (PrimaryLost); send the whole history
+    of BRANCH as if the primary were new, without trusting the (stale) replica."""
     branch = branch or repo.current_branch()
     if branch:
         target, db_name = branch_target(repo, remote, branch)
         if db_name is not None:
+            if reseed:
+                raise RemoteError(f"branch '{branch}' lives in a branch database; re-seed the "
+                                  "main database first", hint=f"`pvc switch main` and "
+                                  "`pvc push --reseed`, then recreate the branch database")
             return _push(repo, target, branch, db_name, force_init)
+    if reseed:
+        from .replica import remove_replica
+
+        remove_replica(replica_path(repo, remote))  # its old frames would hide the new data
+        with repo.store.transaction():
+            for name, _ in repo.tags():
+                repo.store.set_state(f"fetched.{remote.name}.{R.TAGS + name}", None)
+            repo.store.set_state(f"remote.initialized.{remote.url}", None)
+        return _push(repo, remote, branch, None, True, reseed=True)
     return _push(repo, remote, branch, None, force_init)
 
 
+class PrimaryLost(RemoteError):
+    """The primary has neither the branch head this clone last saw there nor its commit."""
+
+
+class _NoReplica:
+    """A replica that knows nothing (re-seeding must not trust the old one)."""
+
+    def has_commit(self, cid: str) -> bool:
+        return False
+
+    def has_version(self, vid: str) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
 def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
-          force_init: bool, expected: str | None = None) -> PushResult:
+          force_init: bool, expected: str | None = None, reseed: bool = False) -> PushResult:
     """EXPECTED: where the remote branch really is, when our tracking ref is behind it (a
     push of ours that landed but was not recorded: the process died after the request)."""
     if not branch:
@@ -250,13 +283,17 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
                           hint="commit first, or name another branch")
     tracking_ref = f"{R.REMOTES}{remote.name}/{branch}"
     tracking = expected or repo.store.get_ref(tracking_ref)
-    if tracking == head:
+    if reseed:
+        tracking = None
+    if tracking == head and not reseed:
         return PushResult(branch, tracking, head, 0, 0, 0, up_to_date=True, url=remote.url)
     if tracking is not None and tracking not in repo.store.ancestor_ids([head]):
         raise _non_ff(remote, branch)
-    reader = ReplicaReader(replica_path(repo, remote, db_name))
+    reader = _NoReplica() if reseed else ReplicaReader(replica_path(repo, remote, db_name))
     try:
-        if db_name is not None:  # a branch database knows only its own branch for sure,
+        if reseed:
+            known: list[str] = []
+        elif db_name is not None:  # a branch database knows only its own branch for sure,
             known = [tracking] if tracking else []  # and what it was forked from
             row = repo.store.branch_db(remote.name, branch)
             if not tracking and row is not None and row.parent:
@@ -308,6 +345,13 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
                     return None
                 if now is not None and now != tracking and now in repo.store.ancestor_ids([head]):
                     raise _BehindRemote(now) from None  # our own earlier push landed
+                if now is None and tracking is not None and not _has_commit(client, tracking):
+                    raise PrimaryLost(
+                        f"{remote.name} no longer has {branch}, nor commit {tracking[:12]} where "
+                        "this clone last saw it: the primary has lost its data (re-created or "
+                        "restored empty); nothing was pushed",
+                        hint="re-seed it from this clone's history with `pvc push --reseed` "
+                             "(then `pvc push --reseed --tags` for the labels)") from None
                 raise _non_ff(remote, branch) from None
             if "no such table" in exc.message and not init:
                 raise _Uninitialized() from None
@@ -344,6 +388,14 @@ class _BehindRemote(Exception):
     def __init__(self, target: str):
         super().__init__(target)
         self.target = target
+
+
+def _has_commit(client: hrana.HranaClient, cid: str) -> bool:
+    try:
+        rs = client.execute("SELECT count(*) FROM commits WHERE id = ?", (cid,))
+    except hrana.StatementError:
+        return False
+    return bool(rs.rows and rs.rows[0][0])
 
 
 def _remote_ref(client: hrana.HranaClient, name: str) -> str | None:
