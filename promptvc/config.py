@@ -47,7 +47,7 @@ def check_setting(section: str, key: str, raw: str, path: Path | None = None,
     except ValueError:
         noun = "a whole number" if kind is int else "a number"
         raise ConfigError(f"config value {name} = {raw!r}{where} is not {noun}",
-                          hint=f"set it with `pvc config {name} N` ({low:g} to {high:g})") from None
+                          hint=f"set it with `pvc config {name} N`") from None
     if not (low <= value <= high) or value != value:  # NaN too
         raise ConfigError(f"config value {name} = {raw!r}{where} is out of range "
                           f"({low:g} to {high:g})",

@@ -79,6 +79,7 @@ class WorkJournal:
         self.lock = FileLock(repo.pvc_dir / LOCK)
         self.held = False
         self.recovered: Recovery | None = None
+        self.settle_failed = False  # recovery could not write (a read-only folder)
 
     # -- writing ------------------------------------------------------------------------
     def apply(self, entries: list[Entry], contents: dict[str, bytes], what: str,
@@ -134,7 +135,11 @@ class WorkJournal:
             committed = self.repo.store.get_state(STATE_KEY) == doc["id"]
             mine = self.recovered is None and committed
             forward = committed or doc.get("forward", False)
-            rec = self._replay(entries, forward, doc.get("what", "update"))
+            try:
+                rec = self._replay(entries, forward, doc.get("what", "update"))
+            except BaseException:
+                self._release()
+                raise
             self.path.unlink(missing_ok=True)
             _fsync_dir(self.path.parent)
             if mine and not rec.files and not rec.left:

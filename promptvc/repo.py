@@ -23,7 +23,7 @@ from .errors import (
     AmbiguousRevision, DirtyWorkingTree, NotARepository, NothingToCommit, PathError, RefConflict,
     RefError, RepositoryExists, UnknownRevision,
 )
-from .errors import DamagedRepository, SchemaError
+from .errors import DamagedRepository, PvcError, SchemaError
 from .paths import check_path
 from .objects import EMPTY_TREE, Policy, VersionStore, commit_id, manifest_bytes, parse_manifest, sha256
 from .store import ChangeRow, CommitRow, ReflogRow, Store, TrackedRow
@@ -191,7 +191,10 @@ class Repo:
         self.work = WorkJournal(self)
         self._work_depth = 0
         if self.work.path.exists():  # a command was killed while updating working files
-            self.work.recover()
+            try:
+                self.work.recover()
+            except PvcError:  # e.g. a read-only folder: reads still work, the journal stays
+                self.work.settle_failed = True
 
     # -- lifecycle ------------------------------------------------------------------
     @classmethod

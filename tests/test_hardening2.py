@@ -427,3 +427,46 @@ def test_truncated_database_hint_is_not_fsck(repo, pvc):
     assert r.exit_code == 1
     assert "run `pvc fsck`" not in r.stderr
     assert "pvc fsck --repair" in r.stderr
+
+
+# -- 2. the one HTTP transport: redaction and proxies -----------------------------------------
+@pytest.mark.parametrize("text, secret, expect", [
+    ('{"error": "you sent Authorization: Bearer abc.def.ghi-123456"}', None,
+     '{"error": "you sent Authorization: Bearer ***"}'),
+    ("header authorization=Basic c2VjcmV0a2V5MTIz", None, "header authorization=Basic ***"),
+    ("token eyJhbGciOiJFZERTQSJ9.eyJhIjoicncifQ.c2ln in body", None, "token *** in body"),
+    ("GET /x?authToken=s3cr3t&y=1", None, "GET /x?authToken=***&y=1"),
+    ("echo: my-own-secret-value", "my-own-secret-value", "echo: ***"),
+    ("Authorization forbidden: bad scope", None, "Authorization forbidden: bad scope"),
+])
+def test_redact(text, secret, expect):
+    from promptvc.remote.http import redact
+
+    assert redact(text, [secret]) == expect
+
+
+def test_proxies_from_the_environment(monkeypatch):
+    from promptvc.remote.http import HttpTransport, proxy_for
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    assert proxy_for("https", "db-org.turso.io") == "http://proxy.example:3128"
+    assert proxy_for("https", "x.internal.example") is None
+    assert proxy_for("https", "localhost") is None  # loopback never goes through a proxy
+    assert proxy_for("https", "ns.localhost") is None
+    assert proxy_for("https", "127.0.0.1") is None
+    assert proxy_for("http", "db-org.turso.io") is None  # no HTTP_PROXY set
+    t = HttpTransport("https://db-org.turso.io", authorization="Bearer secret-token-1")
+    assert t.secrets == ["Bearer secret-token-1", "secret-token-1"]
+    assert t.redact("x Bearer secret-token-1 y") == "x Bearer *** y"
+
+
+def test_transport_deadline_bounds_every_request():
+    from promptvc.remote.http import Deadline, HttpTransport, TimedOut
+
+    d = Deadline(0)
+    t = HttpTransport("http://127.0.0.1:9", timeout=30, deadline=d)
+    with pytest.raises(TimedOut) as ei:
+        t.request("GET", "/")
+    assert ei.value.message == "no answer from 127.0.0.1:9: the command's deadline of 0s has passed"
+    assert t.requests == 0  # nothing was sent
