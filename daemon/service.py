@@ -57,6 +57,7 @@ class DaemonState:
     remote: str | None = None
     autocommit: bool = True
     heartbeat: str = ""
+    waiting: str | None = None  # why the daemon does not commit or sync right now
 
 
 def _now() -> str:
@@ -224,7 +225,20 @@ class Daemon:
     def _commit(self, rels: list[str], statuses: dict[str, str] | None) -> None:
         from promptvc.errors import NothingToCommit, PvcError
 
+        from promptvc.journal import busy_reason
+
         repo = self.repo
+        waiting = busy_reason(repo)
+        if waiting:  # never commit in the middle of a merge or another multi-step command
+            if self.state.waiting != waiting:
+                log.info("not committing: waiting: %s", waiting)
+            self.state.waiting = waiting
+            self._write_state()
+            if self.watcher is not None:
+                for r in rels:  # look again once it is over
+                    self.watcher.debouncer.touch(r)
+            return
+        self.state.waiting = None
         try:
             tracked = set(repo.store.tracked())
             head_tree = repo.tree(repo.head())
@@ -250,7 +264,8 @@ class Daemon:
                     verbs.append(f"edit {r}")
             message = "autosave: " + ", ".join(verbs[:5]) + (
                 f" and {len(verbs) - 5} more" if len(verbs) > 5 else "")
-            info = repo.commit_changes(message, paths=paths, cwd=self.root)
+            info = repo.commit_changes(message, paths=paths, cwd=self.root,
+                                       conclude_merge=False)
             self.state.commits_made += 1
             self.state.pending_commits = self._pending()
             if self.backoff == 0:
@@ -274,8 +289,12 @@ class Daemon:
             branch = repo.current_branch()
             self.state.branch = branch
             result = "ok"
-            if repo.store.get_state("MERGE_HEAD"):
-                result = "waiting: a merge is in progress"
+            from promptvc.journal import busy_reason
+
+            waiting = busy_reason(repo)
+            self.state.waiting = waiting
+            if waiting:
+                result = f"waiting: {waiting}"
             else:
                 changes, _ = repo.working_changes()
                 if changes and self.options.autocommit:

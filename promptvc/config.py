@@ -22,6 +22,39 @@ DEFAULTS = {
     },
 }
 
+#: (section, key) -> (type, lowest, highest): settings a bad value would break
+LIMITS: dict[tuple[str, str], tuple[type, float, float]] = {
+    ("core", "max_chain_length"): (int, 1, 100_000),
+    ("core", "max_chain_ratio"): (float, 0.1, 1000.0),
+    ("remote", "timeout"): (float, 0.1, 3600.0),
+    ("remote", "retries"): (int, 1, 100),
+    ("remote", "backoff"): (float, 0.0, 60.0),
+}
+
+
+def check_setting(section: str, key: str, raw: str, path: Path | None = None,
+                  shown: str | None = None):
+    """RAW as the value of SECTION.KEY, or ConfigError when it is not a number in range.
+    SECTION is the plain name (`remote`, not `remote "origin"`)."""
+    rule = LIMITS.get((section, key))
+    if rule is None:
+        return raw
+    kind, low, high = rule
+    name = shown or f"{section}.{key}"
+    where = f" in {path}" if path else ""
+    try:
+        value = kind(str(raw).strip())
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"config value {name} = {raw!r}{where} is not {noun}",
+                          hint=f"set it with `pvc config {name} N`") from None
+    if not (low <= value <= high) or value != value:  # NaN too
+        raise ConfigError(f"config value {name} = {raw!r}{where} is out of range "
+                          f"({low:g} to {high:g})",
+                          hint=f"set it with `pvc config {name} N`")
+    return value
+
+
 _AUTHOR = re.compile(r"^[^<>\n]+ <[^<>\n]*>$")
 
 
@@ -46,6 +79,8 @@ class Config:
 
     def get_int(self, section: str, key: str, default: int) -> int:
         raw = self.get(section, key, str(default))
+        if (section, key) in LIMITS:
+            return int(check_setting(section, key, str(raw), self.path))
         try:
             value = int(str(raw))
         except ValueError:
@@ -57,6 +92,8 @@ class Config:
 
     def get_float(self, section: str, key: str, default: float) -> float:
         raw = self.get(section, key, str(default))
+        if (section, key) in LIMITS:
+            return float(check_setting(section, key, str(raw), self.path))
         try:
             return float(str(raw))
         except ValueError:

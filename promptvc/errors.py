@@ -36,6 +36,7 @@ class ErrorCode(str, enum.Enum):
     MERGE = "merge"
     CONFIG = "config"
     LOCKED = "locked"
+    DAMAGED = "damaged"  # the repository database is missing, empty or unreadable
     GIT = "git"
     EXPERIMENT = "experiment"
     SERVE = "serve"
@@ -176,3 +177,8 @@ class LockedError(PvcError):
 class SearchError(PvcError):
     """The search index or an embedder cannot answer (bad pattern, embedder down, ...)."""
     error_code = ErrorCode.SEARCH
+
+
+class DamagedRepository(PvcError):
+    """The database under .pvc/ is missing, empty or unreadable; pvc never replaces it."""
+    error_code = ErrorCode.DAMAGED

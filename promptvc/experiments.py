@@ -200,13 +200,13 @@ def shared_remote(repo):
     return default_remote(repo.config)
 
 
-def source_db(repo, refresh: bool = True):
+def source_db(repo, refresh: bool = True, remote=None):
     """A read-only view of where experiments live: the synced main replica, or the local
     repository. Returns (ReadOnlyDb, warning or None)."""
     from .remote.transfer import replica_path, sync
     from .store.serving import ReadOnlyDb
 
-    remote = shared_remote(repo)
+    remote = remote or shared_remote(repo)
     if remote is None:
         return ReadOnlyDb(repo.pvc_dir / "pvc.db"), None
     warning = None
@@ -222,11 +222,11 @@ def source_db(repo, refresh: bool = True):
     return ReadOnlyDb(path), warning
 
 
-def _write(repo, exp: Experiment) -> None:
+def _write(repo, exp: Experiment, remote=None) -> None:
     from .remote.transfer import SHARED_DDL, run_batch
     from .store.serving import EXPERIMENT_DDL, upsert_experiment_sql
 
-    remote = shared_remote(repo)
+    remote = remote or shared_remote(repo)
     if remote is not None:
         run_batch(remote, [(s, ()) for s in SHARED_DDL + EXPERIMENT_DDL]
                   + [upsert_experiment_sql(exp.to_row())], f"record experiment {exp.name}")
@@ -234,11 +234,16 @@ def _write(repo, exp: Experiment) -> None:
         repo.store.put_experiment(exp.to_row())
 
 
-def load(repo, name: str, refresh: bool = True) -> tuple[Experiment, object, str | None]:
-    db, warning = source_db(repo, refresh)
+def load(repo, name: str, refresh: bool = True,
+         remote=None) -> tuple[Experiment, object, str | None]:
+    db, warning = source_db(repo, refresh, remote)
     row = db.experiment(name)
     if row is None:
         db.close()
+        if warning:  # the real reason: the remote could not be read
+            raise ExperimentError(f"cannot tell whether experiment '{name}' exists: the remote "
+                                  f"could not be read ({warning.split(': ', 1)[-1]})",
+                                  hint="run the command again when the remote answers")
         raise ExperimentError(f"no experiment named '{name}'",
                               hint="see `pvc experiment list`")
     return Experiment.from_row(row), db, warning
@@ -266,10 +271,10 @@ def create(repo, name: str, arm_specs: list[str], split: str | None) -> Experime
     return exp
 
 
-def stop(repo, name: str, winner: str | None = None) -> Experiment:
+def stop(repo, name: str, winner: str | None = None, remote=None) -> Experiment:
     from .repo import now_iso
 
-    exp, db, _ = load(repo, name)
+    exp, db, _ = load(repo, name, remote=remote)
     db.close()
     if exp.state == "stopped" and winner is None:
         return exp
@@ -278,5 +283,5 @@ def stop(repo, name: str, winner: str | None = None) -> Experiment:
     if winner is not None:
         exp.branch_of(winner)
         exp.winner = winner
-    _write(repo, exp)
+    _write(repo, exp, remote)
     return exp

@@ -30,7 +30,7 @@ from typing import Callable, Iterable
 
 from . import refs as R
 from .errors import DirtyWorkingTree, ErrorCode, PathError, PvcError, RefError
-from .repo import PVC_DIR, SHORT, Repo, is_binary
+from .repo import SHORT, Repo, is_binary
 
 MAP_FILE = "git-import-map"
 _REGULAR = ("100644", "100755", "100664")
@@ -279,8 +279,9 @@ def _storable(path: bytes) -> str | None:
         text = path.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    parts = text.split("/")
-    if "\n" in text or "\r" in text or parts[0] == PVC_DIR or ".." in parts or text.startswith("/"):
+    from .paths import path_problem
+
+    if path_problem(text) is not None:  # the one rule for every name pvc accepts
         return None
     return text
 
@@ -508,7 +509,7 @@ def import_git(repo: Repo, source: str | os.PathLike, rev: str = "HEAD",
                                 "imported head")
     else:
         try:
-            with repo.store.transaction():
+            with repo.updating_work():
                 # the working folder matches the old head: move it to the new one
                 repo._checkout(repo.tree(result.old_head), repo.tree(result.head), [],
                                what="the import")

@@ -230,7 +230,7 @@ def _merge_locked(repo, rev: str, *, message: str | None, no_ff: bool, diff3: bo
     ref = repo.head_ref()
     branch = repo.current_branch() or "HEAD"
     if is_ancestor(repo.store, head, theirs) and not no_ff:
-        with repo.store.transaction():
+        with repo.updating_work():
             new_tree = repo.tree(theirs)
             repo._checkout(head_tree, new_tree, [], what=f"merging {rev}")
             if not repo.store.cas_ref(ref, head, theirs, at=_now(date)):
@@ -256,7 +256,7 @@ def _merge_locked(repo, rev: str, *, message: str | None, no_ff: bool, diff3: bo
                       if p not in new_paths or p not in ours_tree
                       or sha256(tm.contents[p]) != ours_tree[p]})
     tracked_before = sorted(repo.store.tracked())
-    with repo.store.transaction():
+    with repo.updating_work():
         # untracked files in the way?
         for p in touched:
             if p in new_paths and p not in ours_tree and repo.abspath(p).exists():
@@ -264,15 +264,8 @@ def _merge_locked(repo, rev: str, *, message: str | None, no_ff: bool, diff3: bo
                 if data is not None and data != tm.contents[p]:
                     raise DirtyWorkingTree(f"the untracked file '{p}' would be overwritten by the merge",
                                            hint="move or remove it first")
-        for p in touched:
-            if p in new_paths:
-                repo._write_work(p, tm.contents[p])
-            else:
-                try:
-                    repo.abspath(p).unlink()
-                except FileNotFoundError:
-                    pass
-                repo._prune_empty_dirs(p)
+        repo.apply_work({p: (ours_tree.get(p), tm.contents[p] if p in new_paths else None)
+                         for p in touched}, "merge")
         for p in touched:
             if p in new_paths:
                 repo.store.track(p)
@@ -403,16 +396,13 @@ def merge_abort(repo) -> None:
     tree = repo.tree(orig)
     touched = json.loads(repo.store.get_state("MERGE_TOUCHED") or "[]")
     tracked_before = json.loads(repo.store.get_state("MERGE_TRACKED") or "[]")
-    with repo.store.transaction():
+    with repo.updating_work():
+        plan = {}
         for p in touched:
-            if p in tree:
-                repo._write_work(p, repo.versions.get(tree[p]))
-            else:
-                try:
-                    repo.abspath(p).unlink()
-                except FileNotFoundError:
-                    pass
-                repo._prune_empty_dirs(p)
+            data = repo.read_work_bytes(p)
+            plan[p] = (sha256(data) if data is not None else None,
+                       repo.versions.get(tree[p]) if p in tree else None)
+        repo.apply_work(plan, "merge --abort", forward=True)
         current = set(repo.store.tracked())
         for p in current - set(tracked_before):
             repo.store.untrack(p)

@@ -54,7 +54,8 @@ def resolve_remote(repo, remote: Remote | str | None) -> Remote:
 
     if isinstance(remote, Remote):
         return remote
-    return get_remote(repo.config, remote) if remote else default_remote(repo.config)
+    r = get_remote(repo.config, remote) if remote else default_remote(repo.config)
+    return r.with_deadline()  # one deadline for every network call of the command
 
 
 def db_remote(repo) -> Remote | None:
@@ -285,14 +286,18 @@ def promote(repo, name: str, arm: str, tag: str = "production"):
     from .errors import MergeError
     from .experiments import ExperimentError, load, shared_remote, stop
 
-    exp, db, _ = load(repo, name)
+    remote = shared_remote(repo)
+    remote = remote.with_deadline() if remote is not None else None  # one deadline in all
+    exp, db, warning = load(repo, name, remote=remote)
     db.close()  # type: ignore[attr-defined]  # load() types its reader as object
+    if warning:  # promoting from a stale copy would move the label blindly
+        raise ExperimentError(f"cannot promote '{name}': {warning.split(': ', 1)[-1]}",
+                              hint="run the command again when the remote answers")
     branch = exp.branch_of(arm)
     target = exp.arms[0][1]
     if repo.current_branch() != target:
         raise ExperimentError(f"promote merges into '{target}', but the current branch is "
                               f"'{repo.current_branch()}'", hint=f"run `pvc switch {target}` first")
-    remote = shared_remote(repo)
     if branch != target:
         if remote is not None:
             refresh_branch(repo, remote, branch, "promote: fast-forward")
@@ -310,7 +315,7 @@ def promote(repo, name: str, arm: str, tag: str = "production"):
         from .remote.transfer import push_tags
 
         push_tags(repo, remote, [tag])
-    exp = stop(repo, name, winner=arm)
+    exp = stop(repo, name, winner=arm, remote=remote)
     return exp, repo.head()
 
 
@@ -347,14 +352,17 @@ class PushDone:
 
 
 def push(repo, remote: Remote | str | None = None, branch: str | None = None, *,
-         tags: bool = False, progress=None) -> PushDone:
-    """Push BRANCH (default: the current one) to REMOTE; with TAGS, publish every tag.
-    PROGRESS(commits_sent, total) is called after each batch of a large push."""
+         tags: bool = False, force_tags: bool = False, reseed: bool = False,
+         progress=None) -> PushDone:
+    """Push BRANCH (default: the current one) to REMOTE; with TAGS, publish every tag (by
+    compare-and-swap; FORCE_TAGS overwrites tags moved there since the last fetch). RESEED
+    sends the whole history to a primary that lost its data. PROGRESS(commits_sent, total)
+    is called after each batch of a large push."""
     from .remote.transfer import push as do_push, push_tags
 
     r = resolve_remote(repo, remote)
-    res = do_push(repo, r, branch, progress=progress)
-    return PushDone(r, res, push_tags(repo, r) if tags else [])
+    res = do_push(repo, r, branch, reseed=reseed, progress=progress)
+    return PushDone(r, res, push_tags(repo, r, force=force_tags) if tags else [])
 
 
 @dataclass

@@ -7,6 +7,7 @@ changes, refs, reflog) and the local state (HEAD, tracked files and their stat c
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import fnmatch
 import os
@@ -22,6 +23,8 @@ from .errors import (
     AmbiguousRevision, DirtyWorkingTree, NotARepository, NothingToCommit, PathError, RefConflict,
     RefError, RepositoryExists, UnknownRevision,
 )
+from .errors import DamagedRepository, PvcError, SchemaError
+from .paths import check_path
 from .objects import EMPTY_TREE, Policy, VersionStore, commit_id, manifest_bytes, parse_manifest, sha256
 from .store import ChangeRow, CommitRow, ReflogRow, Store, TrackedRow
 
@@ -74,6 +77,7 @@ class Status:
     untracked: list[str] = field(default_factory=list)
     conflicted: list[str] = field(default_factory=list)
     merging: str | None = None
+    recovered: str | None = None  # what the journal did after an interrupted update
 
     @property
     def clean(self) -> bool:
@@ -86,6 +90,7 @@ class Status:
             "renamed": [{"from": a, "to": b} for a, b in self.renamed],
             "untracked": self.untracked, "conflicted": self.conflicted,
             "merging": self.merging, "clean": self.clean,
+            **({"recovered": self.recovered} if self.recovered else {}),
         }
 
 
@@ -118,11 +123,40 @@ class CommitInfo:
 
 
 def find_root(start: Path) -> Path | None:
+    """The nearest folder holding a .pvc/ repository folder (its database may be damaged:
+    opening the repository says so instead of looking further up)."""
     start = start.resolve()
     for folder in (start, *start.parents):
-        if (folder / PVC_DIR / DB_NAME).is_file():
+        pvc = folder / PVC_DIR
+        if (pvc / DB_NAME).is_file() or (pvc / "config").is_file():
             return folder
     return None
+
+
+REPAIR_HINT = ("rebuild it from the remote with `pvc fsck --repair` (the damaged file is kept "
+               "aside, working files are not touched), or clone the repository again")
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_database_file(path: Path) -> None:
+    """Refuse a database file that is missing, empty or not SQLite (never replace it)."""
+    if not path.exists():
+        raise DamagedRepository(f"the pvc database {path} is missing; the repository is damaged "
+                                "and pvc will not create a new, empty one", hint=REPAIR_HINT)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise DamagedRepository(f"the pvc database {path} cannot be read: {exc.strerror}",
+                                hint="check its permissions; " + REPAIR_HINT) from None
+    if not head:
+        raise DamagedRepository(f"the pvc database {path} is empty (0 bytes); the repository is "
+                                "damaged and pvc will not replace it", hint=REPAIR_HINT)
+    if head != SQLITE_HEADER and not os.environ.get("PVC_ENCRYPTION_KEY"):
+        raise DamagedRepository(f"the pvc database {path} is not a SQLite database (its first "
+                                "bytes are wrong); the repository is damaged",
+                                hint="if it is encrypted, set PVC_ENCRYPTION_KEY; otherwise "
+                                     + REPAIR_HINT)
 
 
 class Repo:
@@ -132,14 +166,35 @@ class Repo:
         self.root = root
         self.pvc_dir = root / PVC_DIR
         self.config = Config(self.pvc_dir / "config")
-        self.store = Store(str(self.pvc_dir / DB_NAME))
-        self.store.check_schema()
+        check_database_file(self.pvc_dir / DB_NAME)
+        try:
+            self.store = Store(str(self.pvc_dir / DB_NAME))
+            if self.store.user_version() == 0:  # a database pvc never made: not upgraded
+                self.store.close()
+                raise DamagedRepository(
+                    f"the pvc database {self.pvc_dir / DB_NAME} holds no pvc data; the "
+                    "repository is damaged and pvc will not replace it", hint=REPAIR_HINT)
+            self.store.check_schema()
+        except SchemaError as exc:
+            if "not a readable pvc database" in exc.message and \
+                    not os.environ.get("PVC_ENCRYPTION_KEY"):
+                raise DamagedRepository(exc.message, hint=REPAIR_HINT) from None
+            raise
         self.policy = Policy(
             max_chain_len=self.config.get_int("core", "max_chain_length", 16),
             max_chain_ratio=self.config.get_float("core", "max_chain_ratio", 2.0),
         )
         self.versions = VersionStore(self.store, self.policy)
         self._author: str | None = None
+        from .journal import WorkJournal
+
+        self.work = WorkJournal(self)
+        self._work_depth = 0
+        if self.work.path.exists():  # a command was killed while updating working files
+            try:
+                self.work.recover()
+            except PvcError:  # e.g. a read-only folder: reads still work, the journal stays
+                self.work.settle_failed = True
 
     # -- lifecycle ------------------------------------------------------------------
     @classmethod
@@ -181,7 +236,58 @@ class Repo:
         return cls(root)
 
     def close(self) -> None:
-        self.store.close()
+        try:
+            if self._work_depth == 0:
+                self.work.settle()
+        finally:
+            self.store.close()
+
+    @contextlib.contextmanager
+    def updating_work(self):
+        """One database transaction that also updates working files through the journal
+        (promptvc/journal.py); the journal is settled when the outermost one ends."""
+        self._work_depth += 1
+        try:
+            with self.store.transaction():
+                yield self
+        finally:
+            self._work_depth -= 1
+            if self._work_depth == 0:
+                self.work.settle()
+
+    def read_work_bytes(self, rel: str) -> bytes | None:
+        """A working file's bytes, or None when there is no regular file."""
+        p = self.abspath(rel)
+        try:
+            if p.is_symlink() or not p.is_file():
+                return None
+            return p.read_bytes()
+        except OSError:
+            return None
+
+    def remove_work(self, rel: str) -> None:
+        """Delete a working file (and the folders it leaves empty)."""
+        check_path(rel)
+        try:
+            self.abspath(rel).unlink()
+        except FileNotFoundError:
+            pass
+        self._prune_empty_dirs(rel)
+
+    def apply_work(self, plan: dict[str, tuple[str | None, bytes | None]], what: str,
+                   forward: bool = False) -> None:
+        """Inside updating_work(): PLAN maps path -> (content id it has now or None, new bytes
+        or None to remove it); journaled, then written."""
+        from .journal import Entry
+
+        entries, contents = [], {}
+        for path in sorted(plan):
+            old, data = plan[path]
+            check_path(path)
+            entries.append(Entry(path, old, sha256(data) if data is not None else None))
+            if data is not None:
+                contents[path] = data
+        self.work.apply(entries, contents, what, forward=forward)
 
     # -- identity -------------------------------------------------------------------
     def author(self, override: str | None = None) -> str:
@@ -195,9 +301,6 @@ class Repo:
     def rel(self, user_path: str | os.PathLike, cwd: Path | None = None) -> str:
         """The repository-relative POSIX path of a path the user typed."""
         raw = os.fspath(user_path)
-        if "\n" in raw or "\r" in raw:
-            raise PathError(f"path {raw!r} contains a line break; pvc cannot track it",
-                            hint="rename the file")
         base = cwd or Path(os.getcwd())
         full = Path(os.path.normpath(os.path.join(base, raw)))
         try:
@@ -227,6 +330,7 @@ class Repo:
         if posix.split("/")[0] == PVC_DIR:
             raise PathError(f"'{raw}' is inside .pvc/, pvc's own folder",
                             hint="give a path to a prompt file")
+        check_path(posix)
         return posix
 
     def abspath(self, rel: str) -> Path:
@@ -507,7 +611,8 @@ class Repo:
 
     def status(self, untracked: bool = True) -> Status:
         changes, _ = self.working_changes()
-        st = Status(branch=self.current_branch(), head=self.head())
+        st = Status(branch=self.current_branch(), head=self.head(),
+                    recovered=self.store.get_state("WORK_RECOVERED"))
         for c in changes:
             if c.status == "M":
                 st.modified.append(c.path)
@@ -561,6 +666,7 @@ class Repo:
         for rel in to_add:
             if not _utf8(rel):
                 raise PathError(non_utf8_name(rel), hint="rename it; pvc stores file names as UTF-8")
+            check_path(rel)  # found under a folder: the same rule as a name typed by the user
             data = self.abspath(rel).read_bytes()
             problem = is_binary(data)
             if problem:
@@ -649,8 +755,10 @@ class Repo:
     # -- commit -----------------------------------------------------------------------
     def commit_changes(self, message: str, author: str | None = None,
                        paths: Iterable[str] | None = None, cwd: Path | None = None,
-                       date: str | None = None) -> CommitInfo:
-        """Commit changed tracked files (all, or those under PATHS)."""
+                       date: str | None = None, *, conclude_merge: bool = True) -> CommitInfo:
+        """Commit changed tracked files (all, or those under PATHS). During a merge this
+        concludes it, as in git, unless CONCLUDE_MERGE is False (automatic committers):
+        then MergeError, checked inside the commit's transaction."""
         if not message or not message.strip():
             raise NothingToCommit("empty commit message; nothing was committed",
                                   hint='give one with -m "what changed"')
@@ -662,12 +770,17 @@ class Repo:
                 if rel and rel not in known and not any(k.startswith(rel + "/") for k in known):
                     raise PathError(f"'{raw}' is not tracked by pvc",
                                     hint=f"start tracking it with `pvc add {raw}`")
-        if self.store.get_state("MERGE_HEAD"):
+        if self.store.get_state("MERGE_HEAD") and conclude_merge:
             from .merging import merge_continue  # `pvc commit` concludes a merge, as in git
 
             return merge_continue(self, message, author, date)
         author = self.author(author)
         with self.store.transaction():
+            if self.store.get_state("MERGE_HEAD"):
+                from .errors import MergeError
+
+                raise MergeError("a merge is in progress; nothing was committed",
+                                 hint="finish it with `pvc merge --continue` or `pvc merge --abort`")
             changes, head_tree = self.working_changes(select)
             if not changes:
                 raise NothingToCommit(
@@ -688,6 +801,9 @@ class Repo:
                       ref: str | None = None, update_tracked: bool = True) -> CommitInfo:
         """Inside a transaction: store versions, tree, commit, change rows; move REF
         (default: the current branch) by compare-and-swap."""
+        for c in changes:  # no tree ever holds a name pvc could not list or check out
+            if c.status != "D":
+                check_path(c.path)
         at = date or now_iso()
         ref = ref or self.head_ref()
         head = self.store.get_ref(ref)
@@ -769,10 +885,8 @@ class Repo:
         """
         ref = R.HEADS + (branch or self.current_branch() or DEFAULT_BRANCH)
         renames = renames or {}
-        for path in files:
-            if "\n" in path or path.split("/")[0] == PVC_DIR or path.startswith("/") or \
-                    ".." in path.split("/"):
-                raise PathError(f"path {path!r} cannot be stored", hint="use a relative path")
+        for path in list(files) + list(renames.values()):
+            check_path(path)
         with self.store.transaction():
             head = self.store.get_ref(ref)
             base_tree = self.tree(head)
@@ -971,7 +1085,7 @@ class Repo:
         if target is None:
             raise RefError(f"branch '{name}' not found",
                            hint=f"create it with `pvc branch {name}` or `pvc switch -c {name}`")
-        with self.store.transaction():
+        with self.updating_work():
             changes, head_tree = self.working_changes()
             new_tree = self.tree(target)
             self._checkout(head_tree, new_tree, changes, what=f"switching to '{name}'")
@@ -1000,33 +1114,56 @@ class Repo:
                         f"the untracked file '{p}' would be overwritten by {what}",
                         hint="move or remove it first",
                     )
-        for p in sorted(touched):
-            if p in new_tree:
-                self._write_work(p, self.versions.get(new_tree[p]))
-            else:
-                try:
-                    self.abspath(p).unlink()
-                except FileNotFoundError:
-                    pass
-                self._prune_empty_dirs(p)
+        for p in new_tree:  # every name checked before any file is written
+            check_path(p)
+        self.apply_work({p: (head_tree.get(p),
+                             self.versions.get(new_tree[p]) if p in new_tree else None)
+                         for p in touched}, what)
         keep = {p: t for p, t in tracked.items() if p not in head_tree and p not in touched}
         rows = [TrackedRow(p, None, None, None, None) for p in new_tree]
         rows += [t for p, t in keep.items() if p not in new_tree]
         self.store.replace_tracked(rows)
 
     def _write_work(self, rel: str, data: bytes) -> None:
+        """Write one working file atomically (temporary file, then rename). REL is checked
+        before any file system call, every folder on the way must stay inside the
+        repository (no link leading out), and a failed write (a full disk) leaves no
+        temporary file behind."""
+        check_path(rel)
         p = self.abspath(rel)
-        p.parent.mkdir(parents=True, exist_ok=True)
+        self._check_inside(rel, p.parent)
         try:
-            Path(os.path.realpath(p.parent)).relative_to(self.root)
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise PathError(f"cannot create the folder for '{rel}': {exc.strerror}",
+                            hint="check the working folder (a file where a folder should be, "
+                                 "permissions, free space)") from None
+        self._check_inside(rel, p.parent)
+        tmp = p.with_name(f".{p.name}.pvc-tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, p)
+        except OSError as exc:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            raise PathError(f"cannot write '{rel}': {exc.strerror or exc}",
+                            hint="free some space (or fix the permissions) and run the command "
+                                 "again; nothing else was changed") from None
+
+    def _check_inside(self, rel: str, folder: Path) -> None:
+        """FOLDER (or its nearest existing ancestor) must resolve inside the repository."""
+        probe = folder
+        while not probe.exists() and probe != self.root and probe != probe.parent:
+            probe = probe.parent
+        try:
+            Path(os.path.realpath(probe)).relative_to(self.root)
         except ValueError:
             raise PathError(f"'{rel}' is behind a symbolic link that leads outside the "
                             "repository; pvc will not write there",
                             hint="remove the link, then run the command again") from None
-        tmp = p.with_name(f".{p.name}.pvc-tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, p)
 
     def _prune_empty_dirs(self, rel: str) -> None:
         parent = self.abspath(rel).parent
@@ -1049,10 +1186,13 @@ class Repo:
             if not matches:
                 raise PathError(f"'{raw}' does not exist in {source or 'HEAD'}",
                                 hint="check the path with `pvc show REV`")
-            for p in matches:
-                self._write_work(p, self.versions.get(tree[p]))
-                out.append(p)
-        with self.store.transaction():
+            out.extend(matches)
+        with self.updating_work():
+            plan = {}
+            for p in out:
+                data = self.read_work_bytes(p)
+                plan[p] = (sha256(data) if data is not None else None, self.versions.get(tree[p]))
+            self.apply_work(plan, "restore", forward=True)
             for p in out:
                 self.store.track(p)
         return out

@@ -347,6 +347,9 @@ class PromptSource:
         db_name = entry[0]
         db = self._branch_dbs.get(db_name)
         if db is None:
+            from .remote.branchdb import check_db_name
+
+            check_db_name(db_name)  # it becomes a file name
             path = self.cache / f"branch-{db_name}.db"
             if not path.exists():
                 self._sync_one(path, entry[1])
@@ -422,7 +425,12 @@ class PromptSource:
         if not lock.acquire(0):  # another process of this machine is syncing it: share
             return
         try:
-            sync_replica(path, http_url(url), self._token, time.monotonic() + self.timeout,
+            from .remote.remotes import same_server
+
+            # the token goes only to the server it was given for (a branch database row on
+            # the primary could name any host)
+            token = self._token if same_server(self.url, url) else None
+            sync_replica(path, http_url(url), token, time.monotonic() + self.timeout,
                          lock=False)
         except SyncFailed as exc:
             raise ServeError(f"cannot sync prompts from {url}: {exc.message}",

@@ -829,3 +829,172 @@ def test_daemon_restarted_during_a_save_commits_no_half_written_file(tmp_path):
         repo.close()
     half = [len(t) for t in committed if t not in ("old\n", final)]
     assert half == [], f"half-written p.md committed ({half} of {len(final)} bytes)"
+
+
+# -- journaled working-tree updates: merge, switch, restore, pull, clone ----------------------
+# After a SIGKILL at any moment, the next pvc command (here `pvc status`) finishes or rolls
+# back the interrupted update by itself: the working files are exactly the old or the new
+# state, fsck is clean, no journal and no temporary file is left, and a killed clone leaves
+# nothing that blocks the retry. The default suite runs a short seeded sample; the long run
+# (>= 100 trials per command) is:
+#     PVC_CRASH_LONG=1 ./scripts/test -m crash_long tests/test_crash.py
+WT_FILES = 60
+WT_SAMPLE = 4
+WT_LONG = 100
+
+
+def make_worktree_template(root: Path) -> None:
+    """main with WT_FILES files; `other` changes all of them (switch), `feature` edits their
+    starts and adds a folder (a clean three-way merge of every file), main edits their ends."""
+    repo = init_repo(root)
+    for i in range(WT_FILES):
+        (root / f"w{i:03}.md").write_text(lines(f"w{i} base", 24))
+    repo.add(["."], cwd=root)
+    commit_all(repo, "base")
+    repo.create_branch("feature")
+    repo.create_branch("other")
+    for i in range(WT_FILES):
+        t = (root / f"w{i:03}.md").read_text().splitlines(keepends=True)
+        t[20:22] = [f"main end {i}\n", "main end 2\n"]
+        (root / f"w{i:03}.md").write_text("".join(t))
+    commit_all(repo, "main: ends")
+    repo.switch("feature")
+    for i in range(WT_FILES):
+        t = (root / f"w{i:03}.md").read_text().splitlines(keepends=True)
+        t[1:3] = [f"feature start {i}\n", "feature start 2\n"]
+        (root / f"w{i:03}.md").write_text("".join(t))
+    (root / "fold").mkdir()
+    for j in range(10):
+        (root / "fold" / f"n{j}.md").write_text(lines(f"n{j}", 10))
+    repo.add(["fold"], cwd=root)
+    commit_all(repo, "feature: starts")
+    repo.switch("other")
+    for i in range(WT_FILES):
+        (root / f"w{i:03}.md").write_text(lines(f"w{i} other", 26))
+    commit_all(repo, "other: everything")
+    repo.switch("main")
+    repo.close()
+
+
+def check_worktree_after(root: Path, where: str, allowed: list[dict[str, bytes]]) -> str:
+    """Run `pvc status` (it settles the journal), then check the invariants. Returns which
+    allowed state the working folder is in ('0', '1', ... or 'merge')."""
+    p = cli(root, "status", check=False)
+    assert p.returncode == 0, f"{where}: status failed: {p.stderr}"
+    assert not (root / ".pvc" / "worktree.journal").exists(), f"{where}: journal left"
+    files = work_files(root)
+    assert not [f for f in files if f.endswith(".pvc-tmp")], f"{where}: temporary file left"
+    repo = Repo.open(root)
+    try:
+        check_fsck(repo, where)
+        head = repo.head()
+        if repo.store.get_state("MERGE_HEAD"):
+            return "merge"
+        tree = read_tree(repo, head) if head else {}
+        if files == tree:
+            return "head"
+        for i, state in enumerate(allowed):
+            if files == state:
+                return str(i)
+        diff = sorted(set(files) ^ set(tree)) or sorted(p for p in files if files[p] != tree.get(p))
+        raise AssertionError(f"{where}: working files are neither the old nor the new state "
+                             f"(HEAD {str(head)[:8]}; differing: {diff[:5]})")
+    finally:
+        repo.close()
+
+
+def _worktree_trials(tmp_path: Path, command: str, trials: int, server=None) -> dict:
+    rng = random.Random(SEED + 10 + WT_COMMANDS.index(command))
+    template = tmp_path / "template"
+    make_worktree_template(template)
+    url = None
+    if command in ("pull", "clone"):
+        from tests.sqld_harness import unique_namespace
+
+        ns = unique_namespace("wt")
+        server.create_namespace(ns)
+        url = server.namespace_url(ns)
+        cli(template, "remote", "add", "origin", url)
+        cli(template, "push")
+        if command == "pull":  # the clone to pull into is one commit behind
+            cli(tmp_path, "clone", url, "behind")
+            shutil.rmtree(template)
+            template = tmp_path / "behind"
+            pusher = tmp_path / "pusher"
+            cli(tmp_path, "clone", url, "pusher")
+            for i in range(WT_FILES):
+                (pusher / f"w{i:03}.md").write_text(lines(f"w{i} pushed", 25))
+            repo = Repo.open(pusher)
+            commit_all(repo, "pushed")
+            repo.close()
+            cli(pusher, "push")
+    args = {"merge": ["merge", "feature"], "switch": ["switch", "other"],
+            "restore": ["restore", "."], "pull": ["pull"], "clone": ["clone", url or "", "c"]}[command]
+    if command == "restore":
+        for i in range(WT_FILES):
+            (template / f"w{i:03}.md").write_text(lines(f"w{i} dirty", 23))
+    old_state = work_files(template)
+    # a normal run's time
+    d = tmp_path / "measure"
+    shutil.copytree(template, d)
+    cwd = d if command != "clone" else tmp_path
+    if command == "clone":
+        (tmp_path / "measure").mkdir(exist_ok=True)
+        cwd = tmp_path / "measure"
+    t = time.monotonic()
+    cli(cwd, *args)
+    normal = time.monotonic() - t
+    outcomes: dict[str, int] = {}
+    for trial in range(trials):
+        delay = rng.uniform(0.0, 1.2 * normal)
+        root = tmp_path / f"t{trial}"
+        if command == "clone":
+            root.mkdir()
+            killed, proc, err = run_and_kill(root, args, delay)
+            where = f"clone trial {trial} (delay {delay:.3f}s, killed={killed})"
+            target = root / "c"
+            if killed:  # the retry must not be blocked by what the killed clone left
+                cli(root, *args)
+            assert (target / ".pvc" / "pvc.db").exists(), where
+            assert not (target / ".pvc" / "CLONING").exists(), where
+            state = check_worktree_after(target, where, [])
+            outcomes[f"{state}{' (killed)' if killed else ''}"] = outcomes.get(
+                f"{state}{' (killed)' if killed else ''}", 0) + 1
+            shutil.rmtree(root)
+            continue
+        shutil.copytree(template, root)
+        killed, proc, err = run_and_kill(root, args, delay)
+        where = f"{command} trial {trial} (delay {delay:.3f}s, killed={killed})"
+        if not killed:
+            assert proc.returncode == 0, f"{where}: {err}"
+        state = check_worktree_after(root, where, [old_state])
+        if command == "restore":
+            assert state in ("head", "0"), where
+        key = f"{'old' if state == '0' else state}{' (killed)' if killed else ''}"
+        outcomes[key] = outcomes.get(key, 0) + 1
+        shutil.rmtree(root)
+    print(f"\n{command}: normal run {normal * 1000:.0f} ms, {trials} trials: {outcomes}")
+    return outcomes
+
+
+WT_COMMANDS = ["merge", "switch", "restore", "pull", "clone"]
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("command", WT_COMMANDS)
+def test_worktree_update_sigkill_sample(tmp_path, command, request):
+    server = request.getfixturevalue("server") if command in ("pull", "clone") else None
+    outcomes = _worktree_trials(tmp_path, command, WT_SAMPLE, server)
+    assert sum(outcomes.values()) == WT_SAMPLE
+
+
+@pytest.mark.crash_long
+@pytest.mark.skipif(not os.environ.get("PVC_CRASH_LONG"), reason="long crash run: set "
+                    "PVC_CRASH_LONG=1 (see the comment above WT_FILES)")
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("command", WT_COMMANDS)
+def test_worktree_update_sigkill_long(tmp_path, command, request):
+    server = request.getfixturevalue("server") if command in ("pull", "clone") else None
+    outcomes = _worktree_trials(tmp_path, command, WT_LONG, server)
+    assert sum(outcomes.values()) == WT_LONG
+    assert any("(killed)" in k for k in outcomes), outcomes

@@ -87,7 +87,11 @@ def fail(message: str, hint: str | None = None, code: int = 1) -> None:
 def open_repo():
     from ..repo import Repo
 
-    return Repo.open()
+    repo = Repo.open()
+    rec = repo.work.recovered
+    if rec is not None:  # a command was killed while writing working files: say what was done
+        click.echo(click.style("note: ", fg="yellow") + rec.message(), err=True)
+    return repo
 
 
 def json_option(f):

@@ -137,6 +137,8 @@ def daemon_status(repo, as_json: bool) -> None:
                f"autocommit: {'on' if state.get('autocommit') else 'off'}")
     if state.get("last_sync"):
         click.echo(f"last sync: {state['last_sync']} ({state.get('last_result')})")
+    if state.get("waiting"):
+        click.echo(click.style(f"waiting: {state['waiting']}", fg="yellow"))
     click.echo(f"commits made: {state.get('commits_made', 0)}   waiting to be pushed: "
                f"{state.get('pending_commits', 0)}   sync failures: {state.get('sync_failures', 0)}")
     for c in state.get("conflicts") or []:

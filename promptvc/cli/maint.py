@@ -16,12 +16,49 @@ from ._common import emit_json, json_option, plural, with_repo
 @click.option("--repair", is_flag=True, help="Restore damaged objects from the remote, the "
               "working folder or other diff chains; say exactly what cannot be restored.")
 @click.option("--no-sync", is_flag=True, help="With --repair: use the local replicas as they are.")
-@with_repo
-def fsck(repo, as_json: bool, quiet: bool, repair: bool, no_sync: bool) -> None:
+def fsck(as_json: bool, quiet: bool, repair: bool, no_sync: bool) -> None:
     """Verify the repository: every hash, every diff chain, every ref.
 
-    Reports every problem found and exits 1 if there is any.
+    Reports every problem found and exits 1 if there is any. A missing, empty or
+    unreadable database is damage too; `--repair` then rebuilds it from the remote.
     """
+    from ..errors import DamagedRepository
+    from ._common import open_repo
+
+    try:
+        repo = open_repo()
+    except DamagedRepository as exc:
+        if not repair:
+            raise
+        _rebuild(exc, as_json)
+        return
+    try:
+        _fsck(repo, as_json, quiet, repair, no_sync)
+    finally:
+        repo.close()
+
+
+def _rebuild(damage, as_json: bool) -> None:
+    import os
+    from pathlib import Path
+
+    from ..remote.rebuild import rebuild_from_remote
+    from ..repo import find_root
+
+    root = find_root(Path(os.getcwd()))
+    res = rebuild_from_remote(root)
+    if as_json:
+        emit_json({"ok": True, "rebuilt_from": res.remote, "damaged_copy": str(res.kept_as),
+                   "branch": res.branch, "branches": res.branches, "commits": res.commits})
+        return
+    click.echo(f"{damage.message}")
+    click.echo(f"rebuilt the database from {res.remote}: {plural(res.commits, 'commit')}, "
+               f"{plural(len(res.branches), 'branch', 'es')}; the damaged file is kept as "
+               f"{res.kept_as.name}")
+    click.echo("your working files were not touched; `pvc status` shows how they differ")
+
+
+def _fsck(repo, as_json: bool, quiet: bool, repair: bool, no_sync: bool) -> None:
     if repair:
         _repair(repo, as_json, sync=not no_sync)
         return
@@ -103,6 +140,10 @@ def config(repo, key: str | None, value: str | None, unset: bool, list_: bool) -
             sys.exit(1)
         click.echo(current)
         return
+    from ..config import check_setting
+
+    check_setting("remote" if section.startswith("remote ") else section, name, value,
+                  shown=key)  # refuse `timeout = -5` before it is saved
     repo.config.set(section, name, value)
     repo.config.save()
 

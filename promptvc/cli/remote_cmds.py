@@ -181,6 +181,8 @@ def _print_fetch(fr, remote_name: str) -> None:
             click.echo(f" * [new branch]      {branch} -> {remote_name}/{branch}")
         else:
             click.echo(f"   {old[:8]}..{new[:8]}  {branch} -> {remote_name}/{branch}")
+    for branch in sorted(getattr(fr, "pruned", [])):
+        click.echo(f" - [deleted]         {remote_name}/{branch} (deleted on {remote_name})")
 
 
 @click.command()
@@ -195,7 +197,8 @@ def fetch(repo, remote_name: str | None, as_json: bool) -> None:
     fr = do_fetch(repo, r)
     if as_json:
         emit_json({"remote": r.name, "commits": fr.commits, "versions": fr.versions,
-                   "updated": {b: {"old": o, "new": n} for b, (o, n) in fr.updated.items()}})
+                   "updated": {b: {"old": o, "new": n} for b, (o, n) in fr.updated.items()},
+                   "deleted": sorted(fr.pruned)})
         return
     _print_fetch(fr, r.name)
 
@@ -239,24 +242,34 @@ def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> No
 @click.argument("remote_name", required=False, metavar="[REMOTE]")
 @click.argument("branch", required=False)
 @click.option("--tags", is_flag=True, help="Also publish every tag (labels such as production).")
+@click.option("--force", "force_tags", is_flag=True,
+              help="With --tags: overwrite tags moved on the remote since your last fetch "
+                   "(recorded in the remote's reflog as forced).")
+@click.option("--reseed", is_flag=True,
+              help="The primary lost its data: send this branch's whole history to it again.")
 @click.option("--progress", "show_progress", is_flag=True,
               help="Report each batch of a large push on stderr (default: only on a terminal).")
 @json_option
 @with_repo
-def push(repo, remote_name: str | None, branch: str | None, tags: bool, show_progress: bool,
-         as_json: bool) -> None:
+def push(repo, remote_name: str | None, branch: str | None, tags: bool, force_tags: bool,
+         reseed: bool, show_progress: bool, as_json: bool) -> None:
     """Send the current branch's commits to a remote, in one atomic step.
 
     Refused with "non-fast-forward" when the remote branch has commits you do not have:
-    `pvc pull` first. With --tags, tags are published too, moved to where they are here.
+    `pvc pull` first. With --tags, tags are published too, moved to where they are here,
+    by compare-and-swap: a tag someone else moved since your last fetch is refused
+    (`pvc fetch`, then push again, or --force to overwrite it).
     """
     from ..porcelain import push as do_push
+
+    if force_tags and not tags:
+        raise click.UsageError("--force applies to tags only: use it with --tags")
 
     def report(commits: int, _total) -> None:
         click.echo(f"pushed {plural(commits, 'commit')} so far", err=True)
 
     tty = sys.stderr.isatty() and not as_json
-    done = do_push(repo, remote_name, branch, tags=tags,
+    done = do_push(repo, remote_name, branch, tags=tags, force_tags=force_tags, reseed=reseed,
                    progress=report if (show_progress or tty) else None)
     r, res, pushed_tags = done.remote, done.result, done.tags
     if as_json:

@@ -83,6 +83,8 @@ def status(repo, short: bool, no_untracked: bool, as_json: bool) -> None:
         click.echo(f"On branch {st.branch}")
     else:
         click.echo(f"HEAD detached at {str(st.head)[:8]}")
+    if st.recovered:
+        click.echo(f"Note: {st.recovered}")
     if st.head is None:
         click.echo("\nNo commits yet")
     if st.merging:

@@ -16,7 +16,6 @@ file silently stale; shared/TURSO.md trap 5).
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import secrets
@@ -24,6 +23,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from ..errors import ErrorCode, RemoteError
+from .http import Deadline, HttpTransport, TimedOut, TransportError, redact
 
 NAME_MAX = 64
 
@@ -32,6 +32,20 @@ NAME_MAX = 64
 class BranchDb:
     name: str
     url: str
+
+
+_DB_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+
+
+def check_db_name(name: str, remote: str = "the remote") -> str:
+    """NAME if it is a database name pvc accepts (`[a-z0-9-]`, at most 64, no leading or
+    trailing '-'); it becomes part of a file name, so anything else is refused."""
+    if not isinstance(name, str) or not _DB_NAME.fullmatch(name):
+        raise BackendError(f"{remote} names a branch database {str(name)[:80]!r} that is not a "
+                           "valid database name",
+                           hint="database names are lowercase letters, digits and '-'; "
+                                "the remote's branch_dbs table is damaged")
+    return name
 
 
 def slug(text: str) -> str:
@@ -56,42 +70,42 @@ class BackendError(RemoteError):
         self.status = status
 
 
-def _request(base: str, method: str, path: str, *, headers: dict[str, str],
-             body: object | None = None, timeout: float = 15.0) -> tuple[int, object]:
-    parts = urllib.parse.urlsplit(base)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname, parts.port, timeout=timeout)
+def _request(base: str, method: str, path: str, *, authorization: str | None,
+             body: object | None = None, timeout: float = 15.0,
+             deadline: Deadline | None = None) -> tuple[int, object]:
+    """One call to an admin / platform API through the shared transport: the credential
+    goes to BASE's host only, and the answer comes back redacted (a server may echo the
+    Authorization header)."""
+    transport = HttpTransport(base, authorization=authorization, timeout=timeout,
+                              deadline=deadline)
     data = None if body is None else json.dumps(body).encode()
-    hdrs = dict(headers)
-    if data is not None:
-        hdrs["Content-Type"] = "application/json"
+    hdrs = {"Content-Type": "application/json"} if data is not None else {}
     try:
-        conn.request(method, parts.path.rstrip("/") + path, body=data, headers=hdrs)
-        resp = conn.getresponse()
-        raw = resp.read()
-    except (OSError, http.client.HTTPException) as exc:
-        raise BackendError(f"cannot reach {parts.netloc}: {exc}",
+        status, raw = transport.request(method, path, data, hdrs)
+    except TransportError as exc:
+        raise BackendError(exc.message,
                            hint="check the admin / API URL and that the service runs",
-                           error_code=ErrorCode.UNREACHABLE) from None
+                           error_code=ErrorCode.TIMEOUT if isinstance(exc, TimedOut)
+                           else ErrorCode.UNREACHABLE) from None
     finally:
-        conn.close()
+        transport.close()
     try:
         payload = json.loads(raw) if raw else None
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         payload = raw.decode("utf-8", "replace")
-    return resp.status, payload
+    if 200 <= status < 300:
+        return status, payload  # data (a minted token is an answer, not an echo)
+    return status, _redact(payload, transport.secrets)
 
 
-def _redact(payload: object, secret: str | None) -> object:
-    """Remove SECRET from an answer (a server may echo the Authorization header)."""
-    if not secret:
-        return payload
+def _redact(payload: object, secrets: list[str]) -> object:
+    """PAYLOAD with every secret and credential-looking text removed."""
     if isinstance(payload, str):
-        return payload.replace(secret, "***")
+        return redact(payload, secrets)
     if isinstance(payload, dict):
-        return {k: _redact(v, secret) for k, v in payload.items()}
+        return {k: _redact(v, secrets) for k, v in payload.items()}
     if isinstance(payload, list):
-        return [_redact(v, secret) for v in payload]
+        return [_redact(v, secrets) for v in payload]
     return payload
 
 
@@ -139,9 +153,10 @@ class SqldBackend(BranchBackend):
         self.remote_url = remote_url
         self.admin_key = admin_key
         self.timeout = timeout
+        self.deadline: Deadline | None = None
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Basic {self.admin_key}"} if self.admin_key else {}
+    def _authorization(self) -> str | None:
+        return f"Basic {self.admin_key}" if self.admin_key else None
 
     def database_of_url(self, url: str) -> str:
         host = urllib.parse.urlsplit(url).hostname or ""
@@ -161,8 +176,8 @@ class SqldBackend(BranchBackend):
         return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
     def _call(self, method: str, path: str, body: object | None = None) -> tuple[int, object]:
-        return _request(self.admin_url, method, path, headers=self._headers(), body=body,
-                        timeout=self.timeout)
+        return _request(self.admin_url, method, path, authorization=self._authorization(),
+                        body=body, timeout=self.timeout, deadline=self.deadline)
 
     def create(self, parent: str, name: str, timestamp: str | None = None) -> BranchDb:
         body = {"timestamp": timestamp} if timestamp else {}
@@ -209,17 +224,18 @@ class TursoBackend(BranchBackend):
         self.group = group
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
+        self.deadline: Deadline | None = None
 
-    def _headers(self) -> dict[str, str]:
+    def _authorization(self) -> str:
         if not self.api_token:
             raise BackendError("no Turso platform token",
                                hint="set $TURSO_API_TOKEN (or the remote's platform_token_env)")
-        return {"Authorization": f"Bearer {self.api_token}"}
+        return f"Bearer {self.api_token}"
 
     def _call(self, method: str, path: str, body: object | None = None) -> tuple[int, object]:
         status, payload = _request(self.api_url, method, f"/v1/organizations/{self.org}{path}",
-                                   headers=self._headers(), body=body, timeout=self.timeout)
-        payload = _redact(payload, self.api_token)
+                                   authorization=self._authorization(), body=body,
+                                   timeout=self.timeout, deadline=self.deadline)
         if status == 401:
             raise BackendError("Turso rejected the platform token (HTTP 401)", 401,
                                hint="set $TURSO_API_TOKEN to a valid platform API token")

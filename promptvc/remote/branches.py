@@ -96,6 +96,8 @@ def delete_branch_db(repo, remote: Remote, name: str, force: bool = False) -> tu
     local = repo.store.get_ref(R.HEADS + name)
     if local is not None:
         repo.check_deletable(name, force, anyway="delete it and its database anyway")
+    if not force:  # the database's own head, not our (maybe stale) copy of it
+        _check_server_head(repo, remote.for_database(row.url), name, row.db_name)
     target = local or repo.store.get_ref(f"{R.REMOTES}{remote.name}/{name}") or ""
     backend = remote.backend()
     if backend is None:
@@ -116,6 +118,44 @@ def delete_branch_db(repo, remote: Remote, name: str, force: bool = False) -> tu
             repo.move_ref(tracking, old, None, "branch: database deleted")
     remove_replica(replica_path(repo, remote, row.db_name))
     return target, row
+
+
+def _check_server_head(repo, db_remote: Remote, name: str, db_name: str) -> None:
+    """Refuse to delete branch database DB_NAME when its head on the server holds commits
+    the current branch does not contain (a teammate's pushed, unmerged work)."""
+    from .. import refs as R
+    from . import hrana
+    from .transfer import with_retries
+
+    client = hrana.HranaClient(db_remote.http_url, auth_token=db_remote.token(),
+                               timeout=db_remote.timeout)
+
+    def attempt(remaining: float):
+        client.timeout = remaining
+        rs = client.execute("SELECT target FROM refs WHERE name = ?", (R.HEADS + name,))
+        return rs.rows[0][0] if rs.rows else None
+
+    try:
+        server_head = with_retries(db_remote, db_remote.deadline(), attempt,
+                                   f"read the head of branch database {db_name}")
+    except RemoteError as exc:
+        raise RemoteError(f"cannot check branch '{name}' on its database {db_name}: "
+                          f"{exc.message}; nothing was deleted",
+                          hint=f"run it again when the server answers, or delete anyway with "
+                               f"`pvc branch -D {name}`") from None
+    finally:
+        client.close()
+    if server_head is None:
+        return
+    head = repo.head()
+    if head is None or server_head not in repo.store.ancestor_ids([head]):
+        known = repo.store.get_commit(server_head) is not None
+        raise RefError(
+            f"branch '{name}' on its database {db_name} is at {server_head[:12]}, which is not "
+            f"merged into {repo.current_branch()}"
+            + ("" if known else " (commits you have not fetched)") + "; nothing was deleted",
+            hint=f"`pvc fetch` and merge {db_remote.name}/{name} first, or delete it "
+                 f"and its database anyway with `pvc branch -D {name}`")
 
 
 def freeze_branch_db(repo, remote: Remote, name: str) -> BranchDbRow:

@@ -29,12 +29,8 @@ A ``RemoteTimeout`` means the outcome is unknown: the server may still apply the
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import math
-import select
-import socket
-import ssl
 import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -42,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from ..errors import ErrorCode, PvcError
+from .http import ConnectFailed, ConnectionLost, Deadline, HttpTransport, TimedOut
 
 __all__ = [
     "HranaClient",
@@ -221,26 +218,48 @@ def _parse_url(url: str) -> tuple[str, str, int, str, str | None]:
 
 
 class HranaClient:
-    """Hrana-over-HTTP client with one keep-alive connection.
+    """Hrana-over-HTTP client with one keep-alive connection (through
+    :class:`promptvc.remote.http.HttpTransport`, which binds the token to this URL's host,
+    bounds every wait and redacts what the server echoes).
 
-    ``timeout`` (seconds) applies to connecting and to each wait for data from the server.
+    ``timeout`` (seconds) applies to connecting and to each wait for data from the server;
+    ``deadline`` (a :class:`~promptvc.remote.http.Deadline`) bounds all requests together.
     ``requests`` counts HTTP requests sent (one per ``execute``/``batch``), ``connects``
     counts TCP connections opened. Not for concurrent use from many threads (calls are
     serialised by a lock).
     """
 
-    def __init__(self, url: str, auth_token: str | None = None, timeout: float = 15.0):
+    def __init__(self, url: str, auth_token: str | None = None, timeout: float = 15.0,
+                 deadline: Deadline | None = None):
         scheme, host, port, base, url_token = _parse_url(url)
         self.scheme = scheme
         self.host = host
         self.port = port
-        self.timeout = timeout
-        self._path = f"{base}/v2/pipeline"
+        self._base = base
+        self._path = "/v2/pipeline"
         self._token = auth_token if auth_token is not None else url_token
-        self._conn: http.client.HTTPConnection | None = None
+        hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self._http = HttpTransport(
+            f"{scheme}://{hostport}{base}",
+            authorization=f"Bearer {self._token}" if self._token else None,
+            timeout=timeout, deadline=deadline, user_agent="pvc-hrana/1")
         self._lock = threading.Lock()
-        self.requests = 0
-        self.connects = 0
+
+    @property
+    def timeout(self) -> float:
+        return self._http.timeout
+
+    @timeout.setter
+    def timeout(self, value: float) -> None:
+        self._http.timeout = value
+
+    @property
+    def requests(self) -> int:
+        return self._http.requests
+
+    @property
+    def connects(self) -> int:
+        return self._http.connects
 
     # ------------------------------------------------------------------ public API
     @property
@@ -249,7 +268,7 @@ class HranaClient:
         default = 443 if self.scheme == "https" else 80
         host = f"[{self.host}]" if ":" in self.host else self.host
         port = "" if self.port == default else f":{self.port}"
-        return f"{self.scheme}://{host}{port}{self._path[: -len('/v2/pipeline')]}"
+        return f"{self.scheme}://{host}{port}{self._base}"
 
     @property
     def where(self) -> str:
@@ -341,62 +360,22 @@ class HranaClient:
     def _statement_error(
         self, err: Mapping[str, Any], step: int | None, sql: str | None
     ) -> HranaError:
-        message = str(err.get("message") or "unknown error")
+        message = self._http.redact(str(err.get("message") or "unknown error"))
         code = err.get("code")
+        code = self._http.redact(str(code))[:64] if code is not None else None
         low = message.lower()
         if low.startswith("unauthorized") or low.startswith("authorization forbidden"):
             return AuthError(f"authentication failed: {message}", code)
         return StatementError(message, code, step, sql)
 
     def _drop(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:
-                pass
-            self._conn = None
-
-    def _connection(self) -> http.client.HTTPConnection:
-        conn = self._conn
-        if conn is not None and conn.sock is not None:
-            # The server may have closed an idle keep-alive connection: a readable socket
-            # before we sent anything means EOF (or junk). Reconnect instead of failing later.
-            try:
-                readable, _, _ = select.select([conn.sock], [], [], 0)
-            except (OSError, ValueError):
-                readable = [conn.sock]
-            if readable:
-                self._drop()
-                conn = None
-        elif conn is not None:
-            self._drop()
-            conn = None
-        if conn is None:
-            if self.scheme == "https":
-                conn = http.client.HTTPSConnection(
-                    self.host, self.port, timeout=self.timeout,
-                    context=ssl.create_default_context(),
-                )
-            else:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-            self._conn = conn
-        return conn
-
-    def _headers(self) -> dict[str, str]:
-        h = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": "pvc-hrana/1",
-        }
-        if self._token:
-            h["Authorization"] = f"Bearer {self._token}"
-        return h
+        self._http.close()
 
     def _pipeline(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         data = json.dumps(body, separators=(",", ":")).encode("utf-8")
         with self._lock:
             status, raw = self._send(data)
-        text = raw.decode("utf-8", "replace")
+        text = raw.decode("utf-8", "replace")  # rows are data: only error text is redacted
         payload: Any
         try:
             payload = json.loads(text) if text else None
@@ -405,13 +384,15 @@ class HranaClient:
         if status != 200:
             detail = payload.get("error") if isinstance(payload, dict) else None
             detail = str(detail) if detail is not None else (text.strip()[:200] or "no details")
+            detail = self._http.redact(detail)
             if status in (401, 403):
                 raise AuthError(f"authentication failed: {detail}", f"HTTP_{status}")
             if status == 404:
                 raise NotFoundError(f"not found on {self.where}: {detail}", "HTTP_404")
             raise HranaError(f"HTTP {status} from {self.where}: {detail}", f"HTTP_{status}")
         if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
-            raise HranaError(f"unexpected answer from {self.where}: {text[:200]!r}", "PROTOCOL")
+            raise HranaError(f"unexpected answer from {self.where}: "
+                             f"{self._http.redact(text[:200])!r}", "PROTOCOL")
         results = payload["results"]
         if len(results) != len(body["requests"]):
             raise HranaError(
@@ -420,62 +401,14 @@ class HranaClient:
         return results
 
     def _send(self, data: bytes) -> tuple[int, bytes]:
-        """One HTTP request. A send failing on a reused (idle) connection is retried once on a
-        new connection (the server cannot have read the request); nothing is retried after
-        the request went out."""
-        for attempt in (0, 1):
-            conn = self._connection()
-            reused = conn.sock is not None
-            if not reused:
-                self.connects += 1
-            self.requests += 1
-            try:
-                conn.request("POST", self._path, body=data, headers=self._headers())
-            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
-                self._drop()
-                if reused and attempt == 0:
-                    continue
-                raise ConnectError(
-                    f"cannot reach {self.where}: {_reason(exc)}", "CONNECT"
-                ) from None
-            except (socket.timeout, TimeoutError):
-                self._drop()
-                raise RemoteTimeout(
-                    f"no answer from {self.where} within {_secs(self.timeout)}s", "TIMEOUT"
-                ) from None
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop()
-                raise ConnectError(
-                    f"cannot reach {self.where}: {_reason(exc)}", "CONNECT"
-                ) from None
-            try:
-                resp = conn.getresponse()
-                raw = resp.read()
-            except (socket.timeout, TimeoutError):
-                self._drop()
-                raise RemoteTimeout(
-                    f"no answer from {self.where} within {_secs(self.timeout)}s", "TIMEOUT"
-                ) from None
-            except (OSError, http.client.HTTPException) as exc:
-                self._drop()
-                raise ConnectError(
-                    f"connection to {self.where} lost before an answer ({_reason(exc)}); "
-                    "the request may or may not have been applied",
-                    "CONNECTION_LOST",
-                ) from None
-            if resp.will_close:
-                self._drop()
-            return resp.status, raw
-        raise AssertionError("unreachable")
-
-
-def _secs(t: float) -> str:
-    return f"{t:g}"
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, socket.gaierror):
-        return f"name not resolved ({exc.strerror or exc})"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
+        """One HTTP request (the transport retries a send on a stale keep-alive connection
+        once; nothing is retried after the request went out)."""
+        try:
+            return self._http.request("POST", self._path, data,
+                                      {"Content-Type": "application/json"})
+        except TimedOut as exc:
+            raise RemoteTimeout(exc.message, "TIMEOUT") from None
+        except ConnectionLost as exc:
+            raise ConnectError(exc.message, "CONNECTION_LOST") from None
+        except ConnectFailed as exc:
+            raise ConnectError(exc.message, "CONNECT") from None

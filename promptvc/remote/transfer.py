@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,11 @@ from typing import Callable
 from .. import refs as R
 from ..errors import ErrorCode, IntegrityError, RemoteError
 from ..history import is_ancestor, walk
-from ..objects import commit_id
+from ..objects import commit_id, parse_manifest
+from ..paths import check_path
 from ..store import ChangeRow, CommitRow, VersionRow, spec
 from . import hrana
+from .branchdb import check_db_name
 from .remotes import Remote
 from .replica import ReplicaReader, SyncFailed, sync_replica
 
@@ -71,6 +74,8 @@ ROWS_PER_INSERT = 200
 
 def replica_path(repo, remote: Remote, db_name: str | None = None) -> Path:
     """The replica file of REMOTE's main database, or of its branch database DB_NAME."""
+    if db_name is not None:
+        check_db_name(db_name, remote.name)
     name = remote.name if db_name is None else f"{remote.name}@{db_name}"
     return repo.pvc_dir / "remotes" / f"{name}.db"
 
@@ -148,7 +153,7 @@ def with_retries(remote: Remote, deadline: float, fn: Callable[[float], object],
 def run_batch(remote: Remote, statements: list[tuple[str, tuple]], what: str) -> None:
     """Run STATEMENTS on REMOTE as one atomic Hrana batch, retrying transient errors, never
     past the remote's timeout."""
-    deadline = time.monotonic() + remote.timeout
+    deadline = remote.deadline()
     client = hrana.HranaClient(remote.http_url, auth_token=remote.token(), timeout=remote.timeout)
 
     statements = announced(statements)
@@ -243,19 +248,53 @@ def objects_to_push(repo, head: str, remote: Remote, reader: ReplicaReader,
 
 
 def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = False,
+         reseed: bool = False,
          progress: Callable[[int, int | None], None] | None = None) -> PushResult:
     """Push BRANCH (default: the current one). A large push goes as several batches;
-    PROGRESS(commits sent, None) is called after each batch but the last."""
+    PROGRESS(commits sent, None) is called after each batch but the last. RESEED: the
+    primary lost its data (PrimaryLost); send the whole history of BRANCH as if the primary
+    were new, without trusting the (stale) replica."""
     branch = branch or repo.current_branch()
     if branch:
         target, db_name = branch_target(repo, remote, branch)
         if db_name is not None:
+            if reseed:
+                raise RemoteError(f"branch '{branch}' lives in a branch database; re-seed the "
+                                  "main database first", hint="`pvc switch main` and "
+                                  "`pvc push --reseed`, then recreate the branch database")
             return _push(repo, target, branch, db_name, force_init, progress=progress)
+    if reseed:
+        from .replica import remove_replica
+
+        remove_replica(replica_path(repo, remote))  # its old frames would hide the new data
+        with repo.store.transaction():
+            for name, _ in repo.tags():
+                repo.store.set_state(f"fetched.{remote.name}.{R.TAGS + name}", None)
+            repo.store.set_state(f"remote.initialized.{remote.url}", None)
+        return _push(repo, remote, branch, None, True, reseed=True, progress=progress)
     return _push(repo, remote, branch, None, force_init, progress=progress)
 
 
+class PrimaryLost(RemoteError):
+    """The primary has neither the branch head this clone last saw there nor its commit."""
+
+
+class _NoReplica:
+    """A replica that knows nothing (re-seeding must not trust the old one)."""
+
+    def has_commit(self, cid: str) -> bool:
+        return False
+
+    def has_version(self, vid: str) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
 def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
-          force_init: bool, expected: str | None = None, progress=None) -> PushResult:
+          force_init: bool, expected: str | None = None, reseed: bool = False,
+          progress=None) -> PushResult:
     """EXPECTED: where the remote branch really is, when our tracking ref is behind it (a
     push of ours that landed but was not recorded: the process died after the request)."""
     if not branch:
@@ -267,13 +306,15 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
                           hint="commit first, or name another branch")
     tracking_ref = f"{R.REMOTES}{remote.name}/{branch}"
     tracking = expected or repo.store.get_ref(tracking_ref)
-    if tracking == head:
+    if reseed:
+        tracking = None
+    if tracking == head and not reseed:
         return PushResult(branch, tracking, head, 0, 0, 0, up_to_date=True, url=remote.url)
     if tracking is not None and not is_ancestor(repo.store, tracking, head):
         raise _non_ff(remote, branch)
-    reader = ReplicaReader(replica_path(repo, remote, db_name))
+    reader = _NoReplica() if reseed else ReplicaReader(replica_path(repo, remote, db_name))
     token = remote.token()
-    deadline = time.monotonic() + remote.timeout
+    deadline = remote.deadline()  # one deadline per command (a batch that lands renews it)
     client = hrana.HranaClient(remote.http_url, auth_token=token, timeout=remote.timeout)
     progress_key = f"push.progress.{remote.url}.{branch}"
     author = repo.author()
@@ -285,7 +326,9 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
     init = force_init or repo.store.get_state(init_key) != "1"
     sent = [0, 0]  # commits, versions sent by this run
     try:
-        if db_name is not None:  # a branch database knows only its own branch for sure,
+        if reseed:
+            known: list[str] = []
+        elif db_name is not None:  # a branch database knows only its own branch for sure,
             known = [tracking] if tracking else []  # and what it was forked from
             row = repo.store.branch_db(remote.name, branch)
             if not tracking and row is not None and row.parent:
@@ -355,6 +398,13 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
                     return None
                 if now is not None and now != tracking and is_ancestor(repo.store, now, head):
                     raise _BehindRemote(now) from None  # our own earlier push landed
+                if now is None and tracking is not None and not _has_commit(client, tracking):
+                    raise PrimaryLost(
+                        f"{remote.name} no longer has {branch}, nor commit {tracking[:12]} where "
+                        "this clone last saw it: the primary has lost its data (re-created or "
+                        "restored empty); nothing was pushed",
+                        hint="re-seed it from this clone's history with `pvc push --reseed` "
+                             "(then `pvc push --reseed --tags` for the labels)") from None
                 raise _non_ff(remote, branch) from None
             if "no such table" in exc.message and not init:
                 raise _Uninitialized() from None
@@ -367,12 +417,13 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
         with_retries(remote, deadline, attempt, f"push {branch}")
     except _Uninitialized:
         client.close()
-        return _push(repo, remote, branch, db_name, True, expected, progress)
+        return _push(repo, remote, branch, db_name, True, expected, reseed=reseed, progress=progress)
     except _BehindRemote as behind:
         client.close()
         if expected is not None:
             raise _non_ff(remote, branch) from None
-        return _push(repo, remote, branch, db_name, force_init, behind.target, progress)
+        return _push(repo, remote, branch, db_name, force_init, behind.target, reseed=reseed,
+                     progress=progress)
     finally:
         requests = client.requests
         client.close()
@@ -493,6 +544,14 @@ class _BehindRemote(Exception):
         self.target = target
 
 
+def _has_commit(client: hrana.HranaClient, cid: str) -> bool:
+    try:
+        rs = client.execute("SELECT count(*) FROM commits WHERE id = ?", (cid,))
+    except hrana.StatementError:
+        return False
+    return bool(rs.rows and rs.rows[0][0])
+
+
 def _remote_ref(client: hrana.HranaClient, name: str) -> str | None:
     try:
         rs = client.execute("SELECT target FROM refs WHERE name = ?", (name,))
@@ -514,6 +573,7 @@ def _non_ff(remote: Remote, branch: str) -> RemoteError:
 @dataclass
 class FetchResult:
     updated: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    pruned: list[str] = field(default_factory=list)  # branches deleted on the remote
     commits: int = 0
     versions: int = 0
     seconds: float = 0.0
@@ -522,7 +582,7 @@ class FetchResult:
 def sync(repo, remote: Remote, deadline: float | None = None,
          db_name: str | None = None) -> float:
     """Bring the replica up to date with the primary (bounded by DEADLINE)."""
-    deadline = deadline or time.monotonic() + remote.timeout
+    deadline = deadline or remote.deadline()
     path = replica_path(repo, remote, db_name)
     token = remote.token()
     try:
@@ -571,12 +631,13 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
     (the main database always is)."""
     result = FetchResult()
     started = time.monotonic()
-    deadline = time.monotonic() + remote.timeout
+    deadline = remote.deadline()
     if do_sync:
         _sync_with_retries(repo, remote, deadline, None)
     main = ReplicaReader(replica_path(repo, remote))
     try:
         mapping = main.branch_dbs()
+        check_mapping(remote, mapping)  # before a row names a file or a host
         sources: list[tuple[ReplicaReader, dict[str, str]]] = []
         main_refs = {k: v for k, v in main.refs(R.HEADS).items()
                      if k[len(R.HEADS):] not in mapping
@@ -611,7 +672,100 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
     return result
 
 
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+#: the largest row a primary may send (a version's data); a prompt is far smaller
+MAX_ROW_BYTES = 32 * 2**20
+_STATES = ("active", "frozen", "deleted")
+
+
+def _bad(remote: Remote, what: str) -> IntegrityError:
+    return IntegrityError(f"the primary '{remote.name}' sent {what}; nothing was fetched",
+                          hint="the remote database is damaged or hostile; ask its owner "
+                               "(your local repository was not changed)")
+
+
+def _check_id(remote: Remote, value, what: str, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not _HEX64.fullmatch(value):
+        raise _bad(remote, f"a bad {what} {str(value)[:80]!r}")
+
+
+def check_mapping(remote: Remote, mapping: dict[str, dict]) -> None:
+    """Every branch -> database row from a primary, checked before anything uses it."""
+    from .remotes import check_url
+
+    for branch, row in mapping.items():
+        try:
+            R.check_ref_name(branch)
+        except Exception:  # noqa: BLE001 - any refusal of the name
+            raise _bad(remote, f"a branch database row for a bad branch name {branch[:80]!r}") from None
+        if row.get("state") not in _STATES:
+            raise _bad(remote, f"a branch database row for '{branch}' with a bad state")
+        try:
+            check_db_name(str(row.get("db_name")), remote.name)
+            check_url(str(row.get("url")))
+        except Exception as exc:  # noqa: BLE001
+            raise _bad(remote, f"a bad branch database row for '{branch}' "
+                               f"({getattr(exc, 'message', exc)})") from None
+
+
+def check_refs(remote: Remote, refs: dict[str, str]) -> None:
+    for name, target in refs.items():
+        short = name.split("/", 2)[-1] if name.startswith("refs/") else name
+        try:
+            R.check_ref_name(short)
+        except Exception:  # noqa: BLE001
+            raise _bad(remote, f"a ref with a bad name {name[:80]!r}") from None
+        _check_id(remote, target, f"target for {name[:80]!r}")
+
+
+def _check_incoming(remote: Remote, row: tuple, chs: list[tuple]) -> None:
+    """A commit row and its change rows from a primary: ids and paths, before use."""
+    cid = row[0]
+    _check_id(remote, row[1], f"tree id in commit {str(cid)[:12]}")
+    _check_id(remote, row[2], f"parent in commit {str(cid)[:12]}", optional=True)
+    _check_id(remote, row[3], f"parent in commit {str(cid)[:12]}", optional=True)
+    for c in chs:
+        for i, what in ((4, "version id"), (5, "old version id")):
+            _check_id(remote, c[i], f"{what} in commit {str(cid)[:12]}", optional=True)
+        for p in (c[1], c[3]):
+            if p is not None:
+                check_path(p, source=f"the primary '{remote.name}'",
+                           hint="the remote holds a name pvc refuses; nothing was fetched "
+                                "(your local repository was not changed)")
+
+
+def _check_version(remote: Remote, v: tuple) -> None:
+    _check_id(remote, v[0], "version id")
+    _check_id(remote, v[2], f"diff base of version {str(v[0])[:12]}", optional=True)
+    _check_id(remote, v[3], f"parent of version {str(v[0])[:12]}", optional=True)
+    data = v[7]
+    if not isinstance(data, (bytes, bytearray, memoryview, str)) or len(data) > MAX_ROW_BYTES \
+            or not isinstance(v[8], int) or v[8] > MAX_ROW_BYTES or v[8] < 0:
+        raise _bad(remote, f"version {str(v[0])[:12]} larger than {MAX_ROW_BYTES // 2**20} MiB "
+                           "or malformed")
+
+
+def _check_trees(repo, remote: Remote, new_commits: list[tuple]) -> None:
+    """Inside the import transaction: every new tree's paths pass pvc's name rule."""
+    source = f"the primary '{remote.name}'"
+    for row in new_commits:
+        try:
+            tree = parse_manifest(repo.versions.get(row[1]))
+        except IntegrityError:
+            raise _bad(remote, f"a malformed tree in commit {row[0][:12]}") from None
+        for path, vid in tree.items():
+            check_path(path, source=source,
+                       hint="the remote holds a name pvc refuses; nothing was fetched "
+                            "(your local repository was not changed)")
+            _check_id(remote, vid, f"version id in the tree of commit {row[0][:12]}")
+
+
 def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: FetchResult) -> None:
+    check_mapping(remote, mapping)
+    for _, refs in sources:
+        check_refs(remote, refs)
     new_commits: list[tuple] = []
     versions: dict[str, tuple] = {}
     changes: list[tuple] = []
@@ -635,9 +789,10 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
                     raise IntegrityError(
                         f"commit {cid[:12]} from {remote.name} does not match its id",
                         hint="the remote database is damaged; nothing was fetched")
+                chs = reader.changes(cid)
+                _check_incoming(remote, row, chs)
                 new_commits.append(row)
                 stack.extend(p for p in (row[2], row[3]) if p)
-                chs = reader.changes(cid)
                 changes.extend(chs)
                 for vid in [row[1]] + [c[4] for c in chs if c[4]]:
                     while vid and vid not in versions and not repo.store.has_version(vid):
@@ -645,6 +800,9 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
                         if v is None:
                             raise IntegrityError(f"version {vid[:12]} is missing on {remote.name}",
                                                  hint="the remote database is damaged")
+                        _check_version(remote, v)
+                        if v[0] != vid:
+                            raise _bad(remote, f"version {vid[:12]} under another id")
                         versions[vid] = v
                         vid = v[2] if v[5] == "diff" else None
     author = repo.author()
@@ -660,6 +818,7 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
         # every new version must rebuild to its hash before anything points at it
         for vid in versions:
             repo.versions.get(vid)
+        _check_trees(repo, remote, new_commits)
         for branch, m in mapping.items():
             repo.store.put_branch_db(BranchDbRow(remote.name, branch, m["db_name"], m["url"],
                                                  m["parent"], m["created_at"], m["state"]))
@@ -691,6 +850,7 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
             if R.HEADS + name[len(prefix):] not in remote_refs:  # a branch gone from the remote
                 repo.store.cas_ref(name, target, None, at=at)
                 repo.store.append_reflog(name, target, None, author, at, "fetch: pruned")
+                result.pruned.append(name[len(prefix):])
     result.commits = len(new_commits)
     result.versions = len(versions)
 
@@ -725,7 +885,7 @@ def pull(repo, remote: Remote, branch: str | None = None, *,
         raise RemoteError(f"{remote.name} has no branch '{branch}'",
                           hint=f"push it with `pvc push {remote.name} {branch}`")
     if repo.current_branch() == branch and repo.head() is None:
-        with repo.store.transaction():
+        with repo.updating_work():
             changes, head_tree = repo.working_changes()
             repo._checkout(head_tree, repo.tree(tracking), changes, what="pull")
             repo.move_ref(R.HEADS + branch, None, tracking, f"pull: from {remote.name}")
@@ -749,11 +909,23 @@ def clone(url: str, directory: Path, *, name: str = "origin", token_env: str | N
     from ..repo import Repo
     from .remotes import add_remote
 
+    from ..locks import FileLock
+
+    if directory.exists() and any(directory.iterdir()):
+        _clear_killed_clone(directory)
     if directory.exists() and any(directory.iterdir()):
         raise RemoteError(f"destination '{directory}' already exists and is not empty",
                           hint="choose a new folder")
     created = not directory.exists()
-    repo = Repo.init(directory)
+    # the marker (held locked while the clone runs) lets a retry clear what a killed clone left
+    (directory / ".pvc").mkdir(parents=True, exist_ok=True)
+    marker = FileLock(directory / ".pvc" / CLONE_MARKER)
+    marker.acquire(0)
+    try:
+        repo = Repo.init(directory)
+    except BaseException:
+        marker.release()
+        raise
     try:
         remote = add_remote(repo.config, name, url, token_env)
         fr = fetch(repo, remote)
@@ -763,13 +935,16 @@ def clone(url: str, directory: Path, *, name: str = "origin", token_env: str | N
             if chosen not in branches:
                 raise RemoteError(f"{name} has no branch '{chosen}'",
                                   hint="branches: " + ", ".join(sorted(branches)))
-            with repo.store.transaction():
+            with repo.updating_work():
                 repo.store.set_state("HEAD", R.HEADS + chosen)
                 repo.move_ref(R.HEADS + chosen, None, branches[chosen], f"clone: from {url}")
                 repo._checkout({}, repo.tree(branches[chosen]), [], what="clone")
+        (directory / ".pvc" / CLONE_MARKER).unlink()
+        marker.release()
         return repo, fr, chosen
     except BaseException:
         repo.close()
+        marker.release()
         import shutil
 
         if created:
@@ -779,10 +954,57 @@ def clone(url: str, directory: Path, *, name: str = "origin", token_env: str | N
         raise
 
 
+CLONE_MARKER = "CLONING"
+
+
+def _clear_killed_clone(directory: Path) -> None:
+    """DIRECTORY holds what a killed `pvc clone` left (its marker is there and nobody holds
+    it): remove the repository folder and the files that clone wrote (only those whose
+    content is what it wrote), so the retry can start afresh."""
+    import shutil
+
+    from ..locks import FileLock
+    from ..objects import sha256
+    from ..repo import Repo
+
+    pvc = directory / ".pvc"
+    marker = pvc / CLONE_MARKER
+    leftover = marker.exists() or (pvc.is_dir() and not any(pvc.iterdir()))
+    if not leftover:
+        return
+    lock = FileLock(marker)
+    if marker.exists() and not lock.acquire(0):
+        raise RemoteError(f"another pvc clone into '{directory}' is running",
+                          hint="wait for it to finish")
+    try:
+        if (pvc / "pvc.db").exists():
+            try:
+                repo = Repo(directory)  # settles the clone's checkout journal, if any
+            except Exception:  # noqa: BLE001 - killed before the database was whole
+                repo = None
+            if repo is not None:
+                try:
+                    head = repo.head()
+                    tree = repo.tree(head) if head else {}
+                    for path, vid in tree.items():
+                        data = repo.read_work_bytes(path)
+                        if data is not None and sha256(data) == vid:
+                            repo.remove_work(path)
+                finally:
+                    repo.close()
+        shutil.rmtree(pvc, ignore_errors=True)
+    finally:
+        lock.release()
+
+
 # -- tags ---------------------------------------------------------------------------------------
-def push_tags(repo, remote: Remote, names: list[str] | None = None) -> list[str]:
+def push_tags(repo, remote: Remote, names: list[str] | None = None, *,
+              force: bool = False) -> list[str]:
     """Publish tags (labels such as `production`) on the main database, moving them there as
-    they are here (tags are labels: the local move is the authority). One atomic request."""
+    they are here. One atomic request, compare-and-swap per tag against the value this clone
+    last saw on the remote (recorded at each fetch and push): a tag moved there since is
+    refused with TagConflict and nothing is pushed. FORCE overwrites, recorded as forced in
+    the remote's reflog."""
     tags = dict(repo.tags())
     chosen = sorted(tags) if names is None else names
     for n in chosen:
@@ -811,14 +1033,67 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None) -> list[str]
     author = repo.author()
     stmts = [(sql, ()) for sql in SHARED_DDL]
     stmts += _object_statements(list(uniq.values()), commits, changes)
+    guards: dict[int, str] = {}
     for n in chosen:
         ref = R.TAGS + n
+        seen = repo.store.get_state(f"fetched.{remote.name}.{ref}")
+        action = "push: tag (forced)" if force else "push: tag"
         stmts.append(("INSERT INTO reflog (ref, old, new, who, at, action) SELECT ?, "
                       "(SELECT target FROM refs WHERE name = ?), ?, ?, ?, ? "
                       "WHERE coalesce((SELECT target FROM refs WHERE name = ?), '') != ?",
-                      (ref, ref, tags[n], author, at, "push: tag", ref, tags[n])))
-        stmts.append(("INSERT INTO refs (name, target, updated_at) VALUES (?, ?, ?) "
-                      "ON CONFLICT(name) DO UPDATE SET target = excluded.target, "
-                      "updated_at = excluded.updated_at", (ref, tags[n], at)))
-    run_batch(remote, stmts, "push tags")
+                      (ref, ref, tags[n], author, at, action, ref, tags[n])))
+        if force:
+            stmts.append(("INSERT INTO refs (name, target, updated_at) VALUES (?, ?, ?) "
+                          "ON CONFLICT(name) DO UPDATE SET target = excluded.target, "
+                          "updated_at = excluded.updated_at", (ref, tags[n], at)))
+            continue
+        if seen is None:  # never seen there: create it, or find it already where ours is
+            stmts.append(("INSERT OR IGNORE INTO refs (name, target, updated_at) VALUES (?, ?, ?)",
+                          (ref, tags[n], at)))
+        else:  # move it from where we last saw it (or find it already moved to ours)
+            stmts.append(("UPDATE refs SET target = ?, updated_at = ? WHERE name = ? AND "
+                          "target = ?", (tags[n], at, ref, seen)))
+        guards[len(stmts)] = n
+        stmts.append(("INSERT INTO cas_guard (ok) VALUES ((SELECT 1 FROM refs WHERE name = ? "
+                      "AND target = ?))", (ref, tags[n])))
+        stmts.append(("DELETE FROM cas_guard", ()))
+    deadline = remote.deadline()
+    client = hrana.HranaClient(remote.http_url, auth_token=remote.token(), timeout=remote.timeout)
+
+    def attempt(remaining: float):
+        client.timeout = remaining
+        try:
+            return client.batch(stmts)
+        except hrana.StatementError as exc:
+            if exc.step in guards:
+                client.timeout = max(1.0, deadline - time.monotonic())
+                raise _TagMoved(guards[exc.step], _remote_ref(client, R.TAGS + guards[exc.step])) \
+                    from None
+            raise
+
+    try:
+        with_retries(remote, deadline, attempt, "push tags")
+    except _TagMoved as moved:
+        now = f"it is now at {moved.target[:12]}" if moved.target else "it was deleted there"
+        raise TagConflict(
+            f"tag '{moved.tag}' was moved on {remote.name} since you last fetched ({now}); "
+            "no tag was pushed",
+            hint=f"run `pvc fetch {remote.name}` to see the move, then `pvc push --tags` again; "
+                 "or overwrite it with `pvc push --tags --force`") from None
+    finally:
+        client.close()
+    with repo.store.transaction():
+        for n in chosen:
+            repo.store.set_state(f"fetched.{remote.name}.{R.TAGS + n}", tags[n])
     return chosen
+
+
+class _TagMoved(Exception):
+    def __init__(self, tag: str, target: str | None):
+        super().__init__(tag)
+        self.tag = tag
+        self.target = target
+
+
+class TagConflict(RemoteError):
+    """A tag push lost its compare-and-swap (retry after a fetch, or --force)."""

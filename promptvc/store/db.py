@@ -274,7 +274,8 @@ class Store:
         if "file is not a database" in text or "malformed" in text or "notadb" in text:
             return SchemaError(
                 f"{self.path} is not a readable pvc database ({exc})",
-                hint="if it is encrypted, set PVC_ENCRYPTION_KEY; otherwise run `pvc fsck`",
+                hint="if it is encrypted, set PVC_ENCRYPTION_KEY; otherwise restore it from "
+                     "the remote with `pvc fsck --repair`, or clone the repository again",
             )
         return exc
 
