@@ -24,10 +24,12 @@ def test_encryption_at_rest(repo_dir, pvc, monkeypatch):
     monkeypatch.delenv("PVC_ENCRYPTION_KEY")
     r = pvc("log")
     assert r.exit_code == 1
-    assert r.stderr.startswith(f"error: {repo_dir / '.pvc' / 'pvc.db'} is not a readable pvc "
-                               "database")
-    assert r.stderr.endswith("hint: if it is encrypted, set PVC_ENCRYPTION_KEY; otherwise run "
-                             "`pvc fsck`\n")
+    assert r.stderr.startswith(f"error: the pvc database {repo_dir / '.pvc' / 'pvc.db'} is not "
+                               "a SQLite database")
+    assert r.stderr.endswith("hint: if it is encrypted, set PVC_ENCRYPTION_KEY; otherwise "
+                             "rebuild it from the remote with `pvc fsck --repair` (the damaged "
+                             "file is kept aside, working files are not touched), or clone the "
+                             "repository again\n")
     monkeypatch.setenv("PVC_ENCRYPTION_KEY", "wrong key")
     assert pvc("log").exit_code == 1
 

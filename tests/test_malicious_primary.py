@@ -200,6 +200,14 @@ def _seeded(tmp_path, pvc, monkeypatch, url):
     monkeypatch.chdir(tmp_path)
 
 
+def _write_as_pvc(client: HranaClient, statements: list) -> None:
+    """Rows written straight into the primary, announced as a format-2 writer would (the
+    primary's writer guard is for honest old clients, not a defence against an attacker)."""
+    from promptvc.remote.transfer import announced
+
+    client.batch(announced([(s, ()) if isinstance(s, str) else s for s in statements]))
+
+
 @pytest.mark.parametrize("sql, expect", [
     ("UPDATE refs SET target = '../../../etc/passwd' WHERE name = 'refs/heads/main'",
      "error: the primary 'origin' sent a bad target for 'refs/heads/main' "
@@ -223,7 +231,7 @@ def test_bad_rows_refused(tmp_path, pvc, monkeypatch, sqld_namespace, sql, expec
     url = sqld_namespace.url
     _seeded(tmp_path, pvc, monkeypatch, url)
     with HranaClient(url) as c:
-        c.batch(["CREATE TABLE IF NOT EXISTS branch_dbs (branch TEXT PRIMARY KEY, db_name TEXT "
+        _write_as_pvc(c, ["CREATE TABLE IF NOT EXISTS branch_dbs (branch TEXT PRIMARY KEY, db_name TEXT "
                  "NOT NULL, url TEXT NOT NULL, parent TEXT, created_at TEXT NOT NULL, state TEXT "
                  "NOT NULL)", sql])
     r = pvc("clone", url, "victim")
@@ -244,7 +252,7 @@ def test_branch_db_on_foreign_host_gets_no_token(tmp_path, pvc, monkeypatch, sql
     url = sqld_namespace.url
     _seeded(tmp_path, pvc, monkeypatch, url)
     with HranaClient(url) as c:
-        c.batch(["CREATE TABLE IF NOT EXISTS branch_dbs (branch TEXT PRIMARY KEY, db_name TEXT "
+        _write_as_pvc(c, ["CREATE TABLE IF NOT EXISTS branch_dbs (branch TEXT PRIMARY KEY, db_name TEXT "
                  "NOT NULL, url TEXT NOT NULL, parent TEXT, created_at TEXT NOT NULL, state TEXT "
                  "NOT NULL)",
                  ("INSERT INTO branch_dbs VALUES ('exp', 'exp-1', ?, 'main', 'x', 'active')",

@@ -1032,6 +1032,7 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None, *,
     at = now_iso()
     author = repo.author()
     stmts = [(sql, ()) for sql in SHARED_DDL]
+    stmts.append(spec.writer_announce())
     stmts += _object_statements(list(uniq.values()), commits, changes)
     guards: dict[int, str] = {}
     for n in chosen:
@@ -1057,6 +1058,7 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None, *,
         stmts.append(("INSERT INTO cas_guard (ok) VALUES ((SELECT 1 FROM refs WHERE name = ? "
                       "AND target = ?))", (ref, tags[n])))
         stmts.append(("DELETE FROM cas_guard", ()))
+    stmts.append(spec.WRITER_DONE)
     deadline = remote.deadline()
     client = hrana.HranaClient(remote.http_url, auth_token=remote.token(), timeout=remote.timeout)
 
@@ -1069,6 +1071,9 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None, *,
                 client.timeout = max(1.0, deadline - time.monotonic())
                 raise _TagMoved(guards[exc.step], _remote_ref(client, R.TAGS + guards[exc.step])) \
                     from None
+            refused = format_error(remote, exc)
+            if refused is not None:
+                raise refused from None
             raise
 
     try:
