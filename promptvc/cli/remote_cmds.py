@@ -82,6 +82,9 @@ def remote_add(repo, name: str, url: str, token_env: str | None, admin_url: str 
     elif r.turso_org:
         extra = f"; branch databases in Turso organisation {r.turso_org}"
     click.echo(f"Added remote {r.name} ({r.url}){extra}")
+    if extra:
+        click.echo("Clones will use the same branch-database settings once you push "
+                   "(tokens are never shared).")
 
 
 @remote.command("remove")

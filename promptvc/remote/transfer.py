@@ -22,6 +22,7 @@ from .. import refs as R
 from ..errors import IntegrityError, RemoteError
 from ..objects import commit_id
 from ..store import ChangeRow, CommitRow, VersionRow
+from ..store.team import TEAM_SETTINGS_DDL
 from . import hrana
 from .remotes import Remote
 from .replica import ReplicaReader, SyncFailed, sync_replica
@@ -49,6 +50,7 @@ SHARED_DDL = [
     """CREATE TABLE IF NOT EXISTS branch_dbs (
         branch TEXT PRIMARY KEY, db_name TEXT NOT NULL, url TEXT NOT NULL, parent TEXT,
         created_at TEXT NOT NULL, state TEXT NOT NULL)""",
+    TEAM_SETTINGS_DDL,
     "CREATE INDEX IF NOT EXISTS changes_path ON changes(path)",
     "CREATE INDEX IF NOT EXISTS commits_parent1 ON commits(parent1)",
 ]
@@ -275,6 +277,12 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
     if init:
         stmts += [(sql, ()) for sql in SHARED_DDL]
     stmts += _object_statements(versions, commits, changes)
+    team_fp = None
+    if db_name is None:  # the team's branch-database backend, for clones (remote/team.py)
+        from .team import record_statements
+
+        team_stmts, team_fp = record_statements(repo, remote)
+        stmts += team_stmts
     cas_step = len(stmts)
     if tracking is None:
         stmts.append(("INSERT INTO refs (name, target, updated_at) VALUES (?, ?, ?)",
@@ -324,6 +332,10 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
     with repo.store.transaction():
         if init:
             repo.store.set_state(init_key, "1")
+        if team_fp is not None:
+            from .team import remember_recorded
+
+            remember_recorded(repo, remote, team_fp)
         current = repo.store.get_ref(tracking_ref)
         repo.store.cas_ref(tracking_ref, current, head, at=at)
         repo.store.append_reflog(tracking_ref, current, head, author, at, "update by push")
@@ -422,6 +434,9 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
         _sync_with_retries(repo, remote, deadline, None)
     main = ReplicaReader(replica_path(repo, remote))
     try:
+        from .team import adopt
+
+        adopt(repo.config, remote.name, main.team_settings())
         mapping = main.branch_dbs()
         sources: list[tuple[ReplicaReader, dict[str, str]]] = []
         main_refs = {k: v for k, v in main.refs(R.HEADS).items()
