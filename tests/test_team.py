@@ -119,3 +119,60 @@ def test_clone_of_a_primary_without_backend_says_why(tmp_path, pvc, monkeypatch,
         "hint: give origin a backend with `pvc config remote.origin.admin_url URL` (sqld) or "
         "`pvc config remote.origin.turso_org ORG`; `pvc branch --local` skips this note\n")
     assert pvc("branch", "--local", "exp2").stderr == ""
+
+
+# -- push --json failures, tags, conflicts, unreachable primary ----------------------------------
+def test_push_json_non_fast_forward_is_an_error_object(primary, pvc, tmp_path, monkeypatch):
+    a, url = primary
+    monkeypatch.chdir(tmp_path)
+    assert pvc("clone", url, "mate").exit_code == 0
+    monkeypatch.chdir(tmp_path / "mate")
+    Path("p.md").write_text("teammate\n")
+    pvc("commit", "-m", "teammate")
+    assert pvc("push").exit_code == 0
+    monkeypatch.chdir(a)
+    Path("p.md").write_text("mine\n")
+    pvc("commit", "-m", "mine")
+    r = pvc("push", "--json")
+    assert r.exit_code == 1
+    assert json.loads(r.stdout) == {"error": {
+        "code": "non-fast-forward",
+        "message": "non-fast-forward: origin/main has commits that your main does not have; "
+                   "nothing was pushed",
+        "hint": "run `pvc pull origin main` first (it merges them), then push again",
+        "exit_code": 1}}
+    # pull reports the conflict in merge's words
+    r = pvc("pull")
+    assert r.exit_code == 1
+    assert r.stdout.endswith("CONFLICT (content): Merge conflict in p.md\n")
+
+
+def test_push_tags_names_only_the_tags_that_moved(primary, pvc):
+    pvc("tag", "v1")
+    pvc("tag", "production")
+    r = pvc("push", "--tags")
+    assert r.stdout == "Published 2 tags: production, v1\n"
+    Path("p.md").write_text("next\n")
+    pvc("commit", "-m", "next")
+    pvc("tag", "-f", "production")
+    r = pvc("push", "--tags")
+    assert r.exit_code == 0
+    assert r.stdout.endswith("Published 1 tag: production (v1 already up to date)\n")
+    r = pvc("push", "--tags")
+    assert r.stdout == "Everything up-to-date\n"
+    j = json.loads(pvc("push", "--tags", "--json").stdout)
+    assert (j["tags"], j["tags_up_to_date"]) == ([], ["production", "v1"])
+
+
+def test_clone_of_an_unreachable_primary_says_it_once(tmp_path, pvc, monkeypatch, server):
+    monkeypatch.chdir(tmp_path)
+    url = f"http://127.0.0.1:{server.http_port}"
+    server.stop()
+    r = pvc("clone", url, "x")
+    assert r.exit_code == 1
+    assert r.stderr == (
+        "Cloning into 'x'...\n"
+        f"error: cannot reach 127.0.0.1:{server.http_port} while trying to fetch: Connection "
+        "refused\n"
+        "hint: check the URL and that the server is running, then clone again\n")
+    assert not (tmp_path / "x").exists()

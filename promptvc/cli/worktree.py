@@ -29,7 +29,7 @@ def add(repo, paths: tuple[str, ...]) -> None:
     The next `pvc commit` records their content.
     """
     added = repo.add(paths)
-    for rel in added:
+    for rel in sorted(added):
         click.echo(f"add '{rel}'")
 
 
@@ -116,7 +116,7 @@ def status(repo, short: bool, no_untracked: bool, as_json: bool) -> None:
 @click.command()
 @click.option("-m", "--message", help="The commit message.")
 @click.option("-a", "--all", "all_", is_flag=True,
-              help="Commit every changed tracked file (what pvc always does; for git habits).")
+              help="Commit all tracked changes (pvc always does).")
 @click.option("--author", metavar='"NAME <EMAIL>"', help="Override the author.")
 @click.option("--date", metavar="ISO-8601", help="Override the commit date.")
 @json_option
