@@ -322,3 +322,14 @@ def test_team_settings_validation():
          "db_prefix '../../etc' is not [a-z0-9-], at most 40 characters; using the database name",
          "unknown setting 'admin_key_env' ignored"])
     assert validate({"backend": "ftp"}) == ({}, ["backend 'ftp' is neither sqld nor turso"])
+
+
+def test_branch_all_without_a_backend(repo, pvc):
+    write("a.md", "a\n")
+    pvc("add", "a.md")
+    commit(pvc, "first")
+    pvc("remote", "add", "origin", "http://localhost:1")
+    r = pvc("branch", "-a", "-v")
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert r.stdout.startswith("* main ")
+    assert json.loads(pvc("branch", "-a", "--json").stdout)[0]["database"] is None
