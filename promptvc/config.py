@@ -160,6 +160,25 @@ def default_author(config: Config | None = None) -> str:
     return f"{name} <{email}>"
 
 
+def author_is_configured(config: Config | None = None) -> bool:
+    """Did the user say who they are (PVC_AUTHOR, user.name and user.email in a config,
+    git's author variables), as opposed to pvc guessing from the login and host names?"""
+    if os.environ.get("PVC_AUTHOR"):
+        return True
+    name = email = None
+    if config is not None:
+        name, email = config.get("user", "name"), config.get("user", "email")
+    if not (name and email):
+        user_cfg = user_config_dir() / "config"
+        if user_cfg.exists():
+            uc = Config(user_cfg)
+            name = name or uc.get("user", "name")
+            email = email or uc.get("user", "email")
+    name = name or os.environ.get("GIT_AUTHOR_NAME")
+    email = email or os.environ.get("GIT_AUTHOR_EMAIL")
+    return bool(name and email)
+
+
 def check_author(author: str) -> str:
     author = author.strip()
     if not _AUTHOR.match(author):

@@ -170,6 +170,12 @@ class FormatError(RemoteError):
         self.code = code
 
 
+class NonFastForward(RemoteError):
+    """A push was refused: the remote branch has commits the local one lacks."""
+
+    code = "non-fast-forward"
+
+
 class LockedError(PvcError):
     error_code = ErrorCode.LOCKED
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import fnmatch
+import functools
 import os
 import re
 import stat as _stat
@@ -35,6 +36,14 @@ SHORT = 8
 _REV_SUFFIX = re.compile(r"^(.*?)((?:~\d*|\^\d?)+)$")
 _IGNORED_DIRS = {".pvc", ".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__"}
 _TEMP_PATTERNS = ("*.swp", "*.swo", "*.swx", "*~", ".#*", "#*#", "*.tmp", "4913", ".*.kate-swp")
+
+
+@functools.lru_cache(maxsize=8)
+def _ignore_spec(patterns: tuple[str, ...]):
+    """The compiled .gitignore-style matcher for PATTERNS (pathspec, imported on first use)."""
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def now_iso() -> str:
@@ -481,28 +490,24 @@ class Repo:
         return (self.config.get("core", "prompt_globs") or "").split()
 
     def _ignore_patterns(self) -> list[str]:
+        """Editor temp-file patterns, then the lines of `.pvcignore` (gitignore syntax)."""
         pats = list(_TEMP_PATTERNS)
         ign = self.root / ".pvcignore"
         if ign.is_file():
             for line in ign.read_text(encoding="utf-8", errors="replace").splitlines():
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    pats.append(line.rstrip("/"))
+                line = line.rstrip("\r")
+                if line.strip() and not line.startswith("#"):
+                    pats.append(line)
         return pats
 
     def is_ignored(self, rel: str, patterns: list[str] | None = None) -> bool:
+        """Is REL (repository-relative, `/`-separated) ignored? Patterns follow .gitignore:
+        `**`, `!` negation, `dir/`, a leading `/` anchors at the repository root."""
         patterns = patterns if patterns is not None else self._ignore_patterns()
-        name = rel.rsplit("/", 1)[-1]
         parts = rel.split("/")
         if any(p in _IGNORED_DIRS for p in parts[:-1]):
             return True
-        for pat in patterns:
-            if "/" in pat:
-                if fnmatch.fnmatchcase(rel, pat.lstrip("/")) or rel.startswith(pat.lstrip("/") + "/"):
-                    return True
-            elif fnmatch.fnmatchcase(name, pat) or any(fnmatch.fnmatchcase(p, pat) for p in parts[:-1]):
-                return True
-        return False
+        return _ignore_spec(tuple(patterns)).match_file(rel)
 
     def matches_prompt_globs(self, rel: str) -> bool:
         name = rel.rsplit("/", 1)[-1]
@@ -1201,7 +1206,9 @@ class Repo:
     def tags(self) -> list[tuple[str, str]]:
         return [(R.short(n), t) for n, t in self.store.list_refs(R.TAGS)]
 
-    def tag(self, name: str, rev: str | None = None, force: bool = False) -> tuple[str | None, str]:
+    def tag(self, name: str, rev: str | None = None, force: bool = False,
+            why: str | None = None) -> tuple[str | None, str]:
+        """Create or (with FORCE) move tag NAME to REV; WHY is added to the reflog entry."""
         R.check_ref_name(name, "tag")
         ref = R.TAGS + name
         cid = self.resolve(rev or "HEAD")
@@ -1211,7 +1218,8 @@ class Repo:
                            hint=f"move it with `pvc tag -f {name} {rev or 'HEAD'}`")
         if old == cid:
             return old, cid  # idempotent: nothing moves, nothing is logged
-        self.move_ref(ref, old, cid, f"tag: {'moved' if old else 'created'} at {rev or 'HEAD'}")
+        action = f"tag: {'moved' if old else 'created'} at {rev or 'HEAD'}"
+        self.move_ref(ref, old, cid, f"{action} ({why})" if why else action)
         return old, cid
 
     def delete_tag(self, name: str) -> str:

@@ -29,7 +29,9 @@ def repo_a(tmp_path, pvc, monkeypatch, server):
     r = pvc("remote", "add", "origin", f"http://localhost:{server.http_port}",
             "--admin-url", server.admin_url)
     assert r.stdout == (f"Added remote origin (http://localhost:{server.http_port}); branch "
-                        f"databases via sqld admin API {server.admin_url}\n")
+                        f"databases via sqld admin API {server.admin_url}\n"
+                        "Clones will use the same branch-database settings once you push "
+                        "(tokens are never shared).\n")
     assert pvc("push").exit_code == 0
     return a
 

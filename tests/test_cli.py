@@ -286,7 +286,7 @@ def test_show_missing_path_and_bad_revs(history, pvc):
     r = pvc("show", "HEAD:nope.md")
     assert r.exit_code == 1
     assert r.stderr == (f"error: path 'nope.md' does not exist in HEAD ({history[2][:8]})\n"
-                        "hint: see `pvc show HEAD` for the files it has\n")
+                        "hint: HEAD has 2 files: a.md, b.md\n")
     r = pvc("show", "HEAD~5")
     assert r.exit_code == 1
     assert r.stderr == "error: revision 'HEAD~5' goes past the first commit\nhint: use a smaller number\n"
@@ -474,7 +474,7 @@ def test_branch_reflog_records_commits(history, pvc):
 def test_fsck_clean(history, pvc):
     r = pvc("fsck")
     assert r.exit_code == 0
-    assert r.stdout == "checked 7 versions, 3 commits, 1 ref: no problems found\n"
+    assert r.stdout == "checked 7 versions (file contents and trees), 3 commits, 1 ref: no problems found\n"
 
 
 # -- misc -------------------------------------------------------------------------------

@@ -209,7 +209,7 @@ def fsck() -> tuple[int, list[str], str]:
 
 def summary(t: Template, problems: int) -> str:
     noun = "problem" if problems == 1 else "problems"
-    return (f"checked {t.versions} versions, {N_COMMITS} commits, {t.refs} refs: "
+    return (f"checked {t.versions} versions (file contents and trees), {N_COMMITS} commits, {t.refs} refs: "
             f"{problems} {noun} found\n" + HINT)
 
 
@@ -238,7 +238,7 @@ def pick(rows, path: str, storage: str, codec: str, with_descendants: bool = Fal
 def test_fsck_clean_repository(template, work):
     r = invoke("fsck")
     assert (r.exit_code, r.stderr) == (0, "")
-    assert r.stdout == (f"checked {template.versions} versions, {N_COMMITS} commits, "
+    assert r.stdout == (f"checked {template.versions} versions (file contents and trees), {N_COMMITS} commits, "
                         f"{template.refs} refs: no problems found\n")
     stored = {(r.storage, r.chain_len <= 5) for r in rows_of(work)}
     assert stored == {("snapshot", True), ("diff", True)}

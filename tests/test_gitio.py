@@ -118,7 +118,7 @@ def test_import_replays_history_byte_for_byte(repo, pvc, src):
     assert r.exit_code == 0, r.output
     assert r.stdout == (
         f"Imported 4 git commits from {src} (HEAD) onto branch 'main': 4 commits, "
-        "8 file versions\n"
+        "8 files added or changed\n"
         "Skipped 2 binary files (3 versions): latin1.txt, logo.png\n"
         f"Updated the working files to {pvc_json(pvc, 'log')[0]['id'][:8]}.\n")
     assert r.stderr == ""  # no progress bar when stderr is not a terminal
@@ -165,7 +165,7 @@ def test_import_is_idempotent_and_incremental(repo, pvc, src):
     commit_all(src, "Rewrite b", date="2024-05-01T00:00:00+00:00")
     r = pvc("import", "git", str(src))
     assert r.stdout.splitlines()[0] == (
-        f"Imported 1 git commit from {src} (HEAD) onto branch 'main': 1 commit, 1 file version "
+        f"Imported 1 git commit from {src} (HEAD) onto branch 'main': 1 commit, 1 file added or changed "
         "(4 already imported before)")
     log = pvc_json(pvc, "log")
     assert len(log) == 5 and log[1]["id"] == head
@@ -368,7 +368,7 @@ def test_export_round_trip(repo, pvc, tmp_path):
     assert r.exit_code == 0, r.output
     log = list(reversed(pvc_json(pvc, "log")))
     git_head = git(out, "rev-parse", "HEAD").strip()
-    assert r.stdout == (f"Exported 4 commits of branch 'main' (9 file versions) to the git "
+    assert r.stdout == (f"Exported 4 commits of branch 'main' (9 distinct file contents) to the git "
                         f"repository {out}\npvc {log[-1]['id'][:8]} = git {git_head[:8]}\n")
     fsck = subprocess.run(["git", "fsck", "--strict", "--no-progress"], cwd=out,
                           capture_output=True, text=True)
@@ -486,7 +486,8 @@ def test_progress_is_shown_on_a_terminal(repo, src):
         err += chunk
     os.close(leader)
     assert proc.returncode == 0
-    assert b"importing git commits: 4/4 (100%)" in err
+    # click's progress bar, drawn on the terminal only
+    assert b"importing git commits  [" + b"#" * 36 + b"]  4/4" in err
     assert proc.stdout.startswith(b"Imported 4 git commits")
 
 

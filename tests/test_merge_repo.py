@@ -92,7 +92,7 @@ def test_same_sentence_conflicts_then_continue(base, pvc):
     theirs = PARA.replace("Cite the article.", "Cite the help article.")
     assert (base / "p.md").read_text() == (f"# Support\n\n<<<<<<< HEAD\n{ours}=======\n{theirs}"
                                            ">>>>>>> exp\n\n- rule one\n- rule two\n")
-    assert pvc("status", "-s").stdout == "UU p.md\n M p.md\n"
+    assert pvc("status", "-s").stdout == "UU p.md\n"  # listed once, as unmerged
     r = pvc("merge", "--continue")
     assert r.exit_code == 1
     assert r.stderr == ("error: conflict markers remain in p.md\nhint: edit the files to resolve "

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SQL_PATTERNS = (r"\bSELECT\s+[\w*,. ()]+\s+FROM\s+\w+", r"\bINSERT\s+(OR\s+\w+\s+)?INTO\s+\w+",
                 r"\bUPDATE\s+\w+\s+SET\b", r"\bDELETE\s+FROM\s+\w+", r"\bCREATE\s+TABLE\b")
 HEAVY = ("textual", "watchdog", "diff_match_patch", "libsql_experimental", "merge3", "rich",
-         "jinja2", "yaml", "wordllama", "numpy")
+         "jinja2", "yaml", "wordllama", "numpy", "pathspec")
 
 
 def test_cli_import_does_not_load_heavy_modules():

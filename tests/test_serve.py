@@ -125,7 +125,8 @@ def test_local_experiment_record_report_promote(local_repo, pvc):
         assert src.get("p.md").content == "Hi {{ name }}!\n"  # production moved
         assert src.assign("tone", "anyone") == "b"  # stopped: everyone gets the winner
     log = json.loads(pvc("reflog", "production", "--json").stdout)
-    assert log[0]["action"] == "tag: moved at HEAD"
+    assert log[0]["action"] == ("tag: moved at HEAD (experiment tone: promoted arm b, "
+                                "branch exp-b)")
     assert json.loads(pvc("experiment", "show", "tone", "--json").stdout)["winner"] == "b"
 
 

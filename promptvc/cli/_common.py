@@ -27,9 +27,48 @@ class PvcGroup(click.Group):
                 self.add_command(command)
         return self.commands.get(name)
 
+    def resolve_command(self, ctx, args):
+        """An unknown command gets a suggestion, as an unknown option does."""
+        name = click.utils.make_str(args[0])
+        if self.get_command(ctx, name) is None and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            if close:
+                choices = " or ".join(f"'{c}'" for c in close)
+                ctx.fail(f"No such command '{name}'. Did you mean {choices}?")
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx, formatter):
+        """The command list with each command's whole first paragraph (click cuts it to the
+        width, often mid-sentence), wrapped."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            rows.append((name, summary(cmd)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def summary(cmd: click.Command) -> str:
+    """A command's one-paragraph summary: short_help, else the first paragraph of its help."""
+    import inspect
+
+    if cmd.short_help:
+        return cmd.short_help
+    text = inspect.cleandoc(cmd.help or "")
+    first = text.split("\n\n", 1)[0]
+    return " ".join(first.replace("\b", "").split())
+
 
 class DashDashCommand(click.Command):
     """A command that takes `-- PATH...`: paths after `--` land in ctx.meta['paths']."""
+
+    def collect_usage_pieces(self, ctx):
+        return [*super().collect_usage_pieces(ctx), "[-- PATH...]"]
 
     def parse_args(self, ctx, args):
         if "--" in args:
@@ -43,9 +82,33 @@ class DashDashCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
+def wants_json(argv: list[str]) -> bool:
+    """Did the command line ask for --json (before any `--`)?"""
+    head = argv[: argv.index("--")] if "--" in argv else argv
+    return "--json" in head
+
+
+def error_code(exc: BaseException) -> str:
+    """A stable, machine-readable name for an error: its `code`, else its class in
+    kebab-case (`RemoteError` -> `remote-error`)."""
+    import re
+
+    code = getattr(exc, "code", None)
+    if isinstance(code, str) and code:
+        return code
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__).lower()
+
+
+def emit_json_error(code: str, message: str, hint: str | None, exit_code: int) -> None:
+    """The failure of a --json command, on stdout, for scripts: {"error": {...}}."""
+    click.echo(json.dumps({"error": {"code": code, "message": message, "hint": hint,
+                                     "exit_code": exit_code}}, indent=2, ensure_ascii=False))
+
+
 def run_main(cli: click.Group, argv: list[str]) -> None:
     from ..errors import PvcError
 
+    as_json = wants_json(argv)
     try:
         rv = cli.main(args=argv, prog_name="pvc", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -54,9 +117,14 @@ def run_main(cli: click.Group, argv: list[str]) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.ClickException as exc:
+        if as_json:
+            emit_json_error("usage" if exc.exit_code == 2 else "error", exc.format_message(),
+                            None, exc.exit_code)
         exc.show()
         sys.exit(exc.exit_code)
     except PvcError as exc:
+        if as_json:
+            emit_json_error(error_code(exc), exc.message, exc.hint, exc.exit_code)
         fail(exc.message, exc.hint, exc.exit_code)
     except BrokenPipeError:
         # output piped into `head`: not an error
@@ -72,6 +140,8 @@ def run_main(cli: click.Group, argv: list[str]) -> None:
 
         if os.environ.get("PVC_DEBUG"):
             raise
+        if as_json:
+            emit_json_error("internal-error", f"{type(exc).__name__}: {exc}", None, 1)
         fail(f"internal error: {type(exc).__name__}: {exc}",
              "this is a bug in pvc; run again with PVC_DEBUG=1 for details and report it")
     sys.exit(rv if isinstance(rv, int) else 0)
@@ -138,6 +208,55 @@ def color_diff(data: bytes) -> None:
             click.echo(click.style(line, fg="red"), nl=False)
         else:
             click.echo(line, nl=False)
+
+
+class Progress:
+    """Click's progress bar on stderr, drawn only when stderr is a terminal (silent when
+    piped, in CI, or with QUIET). Call it as ``bar(done, total)``, or ``bar.index(i, total)``
+    with a 0-based index; ``close()`` when finished."""
+
+    def __init__(self, label: str, quiet: bool = False, file=None):
+        self.file = file if file is not None else sys.stderr
+        isatty = getattr(self.file, "isatty", None)
+        self.enabled = not quiet and bool(isatty and isatty())
+        self.label = label
+        self.bar = None
+        self.done = 0
+        self.total = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None or total != self.total:
+            self.close()
+            self.total = total
+            self.bar = click.progressbar(length=max(total, 1), label=self.label,
+                                         file=self.file, show_pos=True, show_eta=False)
+            self.bar.__enter__()
+            self.done = 0
+        step = max(0, min(done, total) - self.done)
+        if step:
+            self.bar.update(step)
+            self.done += step
+
+    def index(self, i: int, total: int) -> None:
+        if (i + 1) % 200 == 0 or i + 1 == total:  # redraw now and then, and at the end
+            self(i + 1, total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def echo_conflicts(conflicts) -> None:
+    """One wording for a conflict wherever it is found (merge, pull, sync), git's."""
+    for c in conflicts:
+        if c.kind in ("content", "add/add"):
+            click.echo(click.style(f"CONFLICT ({c.kind}): Merge conflict in {c.path}", fg="red"))
+        else:
+            click.echo(click.style(f"CONFLICT ({c.kind}): {c.path} {c.detail}; the surviving "
+                                   "version is left in the working folder", fg="red"))
 
 
 def plural(n: int, word: str, suffix: str = "s") -> str:

@@ -29,7 +29,7 @@ def daemon_options(f):
 
 @click.group()
 def daemon() -> None:
-    """Run the sync daemon: saves become commits, commits reach the primary."""
+    """Run the sync daemon: saves become commits, commits get pushed."""
 
 
 def _args(no_autocommit, interval, debounce, remote_name, metrics_port) -> list[str]:
@@ -132,7 +132,7 @@ def daemon_status(repo, as_json: bool) -> None:
         if state.get("last_sync"):
             click.echo(f"last sync: {state['last_sync']} ({state.get('last_result')})")
         return
-    click.echo(f"pvc daemon: running (pid {pid}), {state.get('state', '?')}")
+    click.echo(f"pvc daemon: {_daemon_line(pid, state.get('state'))}")
     click.echo(f"branch: {state.get('branch')}   remote: {state.get('remote') or 'none'}   "
                f"autocommit: {'on' if state.get('autocommit') else 'off'}")
     if state.get("last_sync"):
@@ -145,6 +145,15 @@ def daemon_status(repo, as_json: bool) -> None:
         click.echo(click.style(f"conflict: {c}", fg="red"))
     for e in (state.get("errors") or [])[-3:]:
         click.echo(click.style(f"error: {e}", fg="red"))
+
+
+def _daemon_line(pid: int, state: str | None) -> str:
+    """`running (pid N)`, plus what is wrong when the daemon is not simply running."""
+    if state == "starting":
+        return f"starting (pid {pid})"
+    extra = {"offline": ", offline (the remote cannot be reached; it keeps retrying)",
+             "error": ", the last sync failed (see the errors below)"}.get(state or "", "")
+    return f"running (pid {pid}){extra}"
 
 
 COMMANDS = [daemon]

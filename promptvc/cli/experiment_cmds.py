@@ -9,7 +9,7 @@ from ._common import emit_json, json_option, with_repo
 
 @click.group()
 def experiment() -> None:
-    """A/B experiments: arms served from branches (and branch databases).
+    """A/B experiments: arms served from branches or their databases.
 
     Applications assign units to arms and record outcomes with the Python API
     (promptvc.serve.PromptSource); see docs/serving.md.

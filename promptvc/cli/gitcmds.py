@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from ._common import PvcGroup, emit_json, json_option, plural, with_repo
 
 
 def _progress(label: str, quiet: bool):
-    """A progress callback that redraws one stderr line, or None when stderr is no terminal."""
-    if quiet or not sys.stderr.isatty():
-        return None
-    import time
+    """Click's progress bar on a terminal (stderr); None elsewhere (nothing printed)."""
+    from ._common import Progress
 
-    last = [0.0]
-
-    def report(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == total or now - last[0] > 0.1:
-            last[0] = now
-            click.echo(f"\r{label}: {done}/{total} ({100 * done // max(total, 1)}%)", err=True,
-                       nl=False)
-            if done == total:
-                click.echo("\r" + " " * (len(label) + 30) + "\r", err=True, nl=False)
-
-    return report
+    bar = Progress(label, quiet=quiet)
+    return bar if bar.enabled else None
 
 
 def _names(paths: list[str], limit: int = 5) -> str:
@@ -60,8 +46,13 @@ def import_git(repo, source: str, rev: str, include: tuple[str, ...], exclude: t
     """
     from ..gitio import import_git as run, short
 
-    res = run(repo, source, rev=rev, include=include, exclude=exclude, branch=branch,
-              progress=_progress("importing git commits", as_json))
+    bar = _progress("importing git commits", as_json)
+    try:
+        res = run(repo, source, rev=rev, include=include, exclude=exclude, branch=branch,
+                  progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     if as_json:
         emit_json(res.to_json())
         return
@@ -71,7 +62,7 @@ def import_git(repo, source: str, rev: str, include: tuple[str, ...], exclude: t
         return
     line = (f"Imported {plural(res.replayed, 'git commit')} from {source} ({rev}) onto branch "
             f"'{res.branch}': {plural(res.created, 'commit')}, "
-            f"{plural(res.versions, 'file version')}")
+            f"{plural(res.versions, 'file')} added or changed")
     if res.already:
         line += f" ({res.already} already imported before)"
     click.echo(line)
@@ -108,12 +99,17 @@ def export_git(repo, dest: str, branch: str | None, as_json: bool) -> None:
     """
     from ..gitio import export_git as run, short
 
-    res = run(repo, dest, branch=branch, progress=_progress("exporting commits", as_json))
+    bar = _progress("exporting commits", as_json)
+    try:
+        res = run(repo, dest, branch=branch, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     if as_json:
         emit_json(res.to_json())
         return
     click.echo(f"Exported {plural(res.commits, 'commit')} of branch '{res.branch}' "
-               f"({plural(res.blobs, 'file version')}) to the git repository {dest}")
+               f"({plural(res.blobs, 'distinct file content')}) to the git repository {dest}")
     click.echo(f"pvc {short(res.head)} = git {short(res.git_head)}")
 
 

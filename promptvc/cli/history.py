@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..errors import PvcError
+from ..errors import PathError, PvcError
 from ._common import DashDashCommand, color_diff, emit_json, json_option, plural, with_repo, write_bytes
 
 
@@ -68,19 +68,26 @@ def _format_commit(info, oneline: bool, changes, decorate: dict | None, style) -
     if changes is not None:
         if not oneline:
             out.append("")
-        width = max((len(_stat_name(c)) for c in changes), default=0)
-        for c in changes:
-            total = c.insertions + c.deletions
-            bar = style("+" * min(c.insertions, 40), fg="green") + style(
-                "-" * min(c.deletions, 40), fg="red")
-            out.append(f" {_stat_name(c):<{width}} | {total:>4} {bar}")
-        ins = sum(c.insertions for c in changes)
-        dels = sum(c.deletions for c in changes)
-        out.append(f" {plural(len(changes), 'file')} changed, {plural(ins, 'insertion')}(+), "
-                   f"{plural(dels, 'deletion')}(-)")
+        out.extend(_stat_lines([(_stat_name(c), c.insertions, c.deletions) for c in changes],
+                               style))
     if not oneline:
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def _stat_lines(items: list[tuple[str, int, int]], style) -> list[str]:
+    """A diffstat: `name | N +++--` per (name, insertions, deletions), aligned, then a
+    summary line (the same for log, show and diff)."""
+    out = []
+    width = max((len(name) for name, _, _ in items), default=0)
+    for name, ins, dels in items:
+        bar = style("+" * min(ins, 40), fg="green") + style("-" * min(dels, 40), fg="red")
+        out.append(f" {name:<{width}} | {ins + dels:>4} {bar}")
+    ins = sum(i for _, i, _ in items)
+    dels = sum(d for _, _, d in items)
+    out.append(f" {plural(len(items), 'file')} changed, {plural(ins, 'insertion')}(+), "
+               f"{plural(dels, 'deletion')}(-)")
+    return out
 
 
 def _stat_name(c) -> str:
@@ -153,6 +160,8 @@ def log(repo, max_count: int | None, oneline: bool, stat: bool, patch: bool,
         commits = pickaxe_log(repo, wanted, rev, exclude, max_count)
     else:
         commits = repo.log(rev, limit=max_count, paths=rels or None, exclude=exclude)
+    if not commits and rels:
+        _check_known_paths(repo, rels)
     changes = repo.changes_many([c.id for c in commits]) if (stat or as_json) else {}
     if as_json:
         emit_json([
@@ -197,6 +206,38 @@ def _commit_pairs_json(repo, info) -> list[dict]:
     return pairs_json(tree_pairs(repo, old, repo.tree(info.id)))
 
 
+def _check_known_paths(repo, rels: list[str]) -> None:
+    """Like git: a path that is not in the working folder and that no commit ever touched
+    is an error, not an empty log."""
+    tracked = repo.store.tracked()
+    for rel in rels:
+        if rel in tracked or (repo.root / rel).exists() or repo.store.commits_touching([rel]):
+            continue
+        raise PvcError(f"path '{rel}' is unknown: it is not in the working folder and no "
+                       "commit changed it",
+                       hint="check the spelling; `pvc status` and `pvc log --stat` show the "
+                            "paths pvc knows")
+
+
+def _missing_path_hint(repo, rev: str, path: str) -> str:
+    """What to suggest when REV has no PATH: a close name, else some of the files it has."""
+    import difflib
+
+    try:
+        names = sorted(repo.tree(repo.resolve(rev)))
+    except PvcError:
+        return f"check the revision `{rev}`"
+    if not names:
+        return f"{rev} has no files"
+    close = difflib.get_close_matches(path, names, n=1, cutoff=0.6)
+    same_name = [n for n in names if n.rsplit("/", 1)[-1] == path.rsplit("/", 1)[-1]]
+    guess = (same_name or close or [None])[0]
+    if guess:
+        return f"did you mean `pvc show {rev}:{guess}`?"
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"{rev} has {plural(len(names), 'file')}: {shown}"
+
+
 @click.command()
 @click.argument("objects", nargs=-1)
 @click.option("--stat", is_flag=True, help="Show a diffstat instead of the diff.")
@@ -205,19 +246,26 @@ def _commit_pairs_json(repo, info) -> list[dict]:
 @json_option
 @with_repo
 def show(repo, objects: tuple[str, ...], stat: bool, meta: bool, as_json: bool) -> None:
-    """Show a commit (metadata and diff), or a file's content with REV:PATH."""
+    """Show a commit and its diff, or a file's content (REV:PATH).
+
+    `pvc show REV:PATH` prints the file as committed, byte for byte.
+    """
     for obj in objects or ("HEAD",):
         if meta and ":" not in obj:
             raise click.UsageError(f"--meta shows a file: give REV:PATH, not '{obj}'")
         if ":" in obj:
             rev, _, path = obj.partition(":")
-            data = repo.read(rev or "HEAD", repo.rel(path) if path.startswith(("./", "../")) else path)
+            rel = repo.rel(path) if path.startswith(("./", "../")) else path
+            try:
+                data = repo.read(rev or "HEAD", rel)
+            except PathError as exc:
+                exc.hint = _missing_path_hint(repo, rev or "HEAD", rel)
+                raise
             if meta:
                 from ..prompts.formats import parse
                 from ..prompts.meta import describe, describe_text
 
-                info = describe(parse(data, repo.rel(path) if path.startswith(("./", "../"))
-                                      else path))
+                info = describe(parse(data, rel))
                 if as_json:
                     emit_json(dict(info, rev=rev or "HEAD"))
                 else:
@@ -249,7 +297,9 @@ def show(repo, objects: tuple[str, ...], stat: bool, meta: bool, as_json: bool) 
 @click.argument("revs", nargs=-1)
 @with_repo
 def diff(repo, stat: bool, name_only: bool, as_json: bool, revs: tuple[str, ...]) -> None:
-    """Show changes as a unified diff (`git apply` and `patch -p1` accept it).
+    """Show changes as a unified diff (`git apply` accepts it).
+
+    `git apply` and `patch -p1` accept the output.
 
     \b
     pvc diff                 working files vs HEAD
@@ -286,6 +336,7 @@ def diff(repo, stat: bool, name_only: bool, as_json: bool, revs: tuple[str, ...]
         from ..delta import parse_hunks
 
         files = _split_files(data)
+        items = []
         for name, body in files:
             if name_only:
                 click.echo(name)
@@ -293,8 +344,9 @@ def diff(repo, stat: bool, name_only: bool, as_json: bool, revs: tuple[str, ...]
             hs = parse_hunks(body) if b"@@" in body else []
             ins = sum(1 for h in hs for l in h.lines if l[:1] == b"+")
             dels = sum(1 for h in hs for l in h.lines if l[:1] == b"-")
-            click.echo(f" {name} | {ins + dels} " + click.style("+" * min(ins, 40), fg="green")
-                       + click.style("-" * min(dels, 40), fg="red"))
+            items.append((name, ins, dels))
+        if items:
+            click.echo("\n".join(_stat_lines(items, _styler())))
         return
     if data:
         from ..prompts.meta import annotate, diff_pairs
@@ -318,7 +370,10 @@ def _split_files(data: bytes) -> list[tuple[str, bytes]]:
 @json_option
 @with_repo
 def reflog(repo, ref: str | None, max_count: int | None, as_json: bool) -> None:
-    """Show who moved a branch or tag where and when (all refs without REF)."""
+    """Show who moved a branch or tag, where and when.
+
+    Without REF, the moves of every branch and tag, newest first.
+    """
     from .. import refs as R
 
     entries = repo.reflog(ref, max_count)

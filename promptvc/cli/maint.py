@@ -62,20 +62,19 @@ def _fsck(repo, as_json: bool, quiet: bool, repair: bool, no_sync: bool) -> None
     if repair:
         _repair(repo, as_json, sync=not no_sync)
         return
-    def show_progress(i: int, total: int) -> None:
-        if i % 500 == 0 or i == total - 1:
-            click.echo(f"\rchecking versions: {i + 1}/{total}", err=True, nl=False)
+    from ._common import Progress
 
-    progress = show_progress if sys.stderr.isatty() and not as_json and not quiet else None
-    report = repo.fsck(progress=progress)
-    if progress:
-        click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
+    bar = Progress("checking versions", quiet=as_json or quiet)
+    try:
+        report = repo.fsck(progress=bar.index if bar.enabled else None)
+    finally:
+        bar.close()
     if as_json:
         emit_json(report.to_json())
     else:
         for p in report.problems:
             click.echo(click.style("error: ", fg="red") + str(p))
-        summary = (f"checked {plural(report.versions, 'version')}, "
+        summary = (f"checked {plural(report.versions, 'version')} (file contents and trees), "
                    f"{plural(report.commits, 'commit')}, {plural(report.refs, 'ref')}")
         if report.ok:
             if not quiet:
@@ -118,7 +117,11 @@ def _repair(repo, as_json: bool, sync: bool) -> None:
 @click.option("-l", "--list", "list_", is_flag=True, help="List every setting.")
 @with_repo
 def config(repo, key: str | None, value: str | None, unset: bool, list_: bool) -> None:
-    """Get or set a repository setting, e.g. `pvc config user.name "Jane Doe"`."""
+    """Get or set a repository setting (`pvc config user.name NAME`).
+
+    For example `pvc config user.name "Jane Doe"`, `pvc config remote.origin.timeout 30`;
+    `pvc config -l` lists every setting.
+    """
     if list_ or not key:
         for k, v in repo.config.items():
             click.echo(f"{k}={v}")

@@ -92,12 +92,9 @@ def _report(repo, out, before, as_json: bool) -> None:
         info = repo.commit(out.commit)
         click.echo(f"[{repo.current_branch() or 'HEAD'} {info.short}] {info.summary}")
         return
-    for c in out.conflicts:
-        if c.kind in ("content", "add/add"):
-            click.echo(click.style(f"CONFLICT ({c.kind}): Merge conflict in {c.path}", fg="red"))
-        else:
-            click.echo(click.style(f"CONFLICT ({c.kind}): {c.path} {c.detail}; the surviving "
-                                   "version is left in the working folder", fg="red"))
+    from ._common import echo_conflicts
+
+    echo_conflicts(out.conflicts)
     click.echo("Automatic merge failed; fix conflicts and then run `pvc merge --continue` "
                "(or `pvc merge --abort`).", err=True)
 

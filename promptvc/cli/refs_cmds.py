@@ -30,7 +30,9 @@ from ._common import emit_json, json_option, with_repo
 def branch(repo, name: str | None, start: str | None, delete: bool, force_delete: bool,
            all_: bool, verbose: bool, local_only: bool, timestamp: str | None,
            token_file: str | None, as_json: bool) -> None:
-    """List branches, create NAME at START (default HEAD), or delete one with -d.
+    """List, create (NAME [START]) or delete (-d NAME) branches.
+
+    A new branch starts at START (default HEAD).
 
     With a remote that has branch databases (`pvc remote add ... --admin-url` or
     `--turso-org`), a new branch is also a database forked from the current branch's
@@ -68,19 +70,26 @@ def branch(repo, name: str | None, start: str | None, delete: bool, force_delete
                 click.echo(f"warning: {made.warning}", err=True)
         else:
             click.echo(f"Created branch {name} at {made.commit[:8]}")
+        if made.database is None and not local_only:
+            _note_no_database(repo, name)
         return
     remote = porcelain.db_remote(repo)
     current = repo.current_branch()
     rows = [(n, t, False) for n, t in repo.branches()]
     if all_:
         rows += [(f"remotes/{n}", t, True) for n, t in repo.remote_branches()]
-    dbs = {r.branch: r for r in repo.store.branch_dbs(remote.name)} if remote else {}
+    mapped = {r.branch: r for r in repo.store.branch_dbs(remote.name)} if remote else {}
+    dbs = {}  # row name (`exp-b`, `remotes/origin/exp-b`) -> its live database
+    for n, _, is_remote in (rows if remote is not None else []):
+        key = n.split("/", 2)[2] if is_remote and n.startswith(f"remotes/{remote.name}/") \
+            else (None if is_remote else n)
+        if key in mapped and mapped[key].state != "deleted":
+            dbs[n] = mapped[key]
     if as_json:
         emit_json([{"name": n, "head": t, "current": n == current and not remote_,
                     "remote": remote_,
-                    "database": (dbs[n].db_name if n in dbs and dbs[n].state != "deleted"
-                                 else None),
-                    "url": dbs[n].url if n in dbs and dbs[n].state != "deleted" else None}
+                    "database": dbs[n].db_name if n in dbs else None,
+                    "url": dbs[n].url if n in dbs else None}
                    for n, t, remote_ in rows])
         return
     if not rows and current:
@@ -96,10 +105,26 @@ def branch(repo, name: str | None, start: str | None, delete: bool, force_delete
             info = repo.commit(t)
             line = f"{mark} {label}{' ' * (width - len(n))} {info.short} {info.summary}"
             row = dbs.get(n)
-            if row is not None and row.state != "deleted":
+            if row is not None:
                 frozen = " (frozen)" if row.state == "frozen" else ""
                 line += click.style(f"  [{row.db_name}{frozen} {row.url}]", fg="cyan")
         click.echo(line)
+
+
+def _note_no_database(repo, name: str) -> None:
+    """With a remote but no branch-database backend, say why NAME got no database."""
+    from ..remote.remotes import list_remotes
+    from ..remote.team import why_no_database
+
+    remotes = list_remotes(repo.config)
+    if not remotes:
+        return
+    r = next((x for x in remotes if x.name == "origin"), remotes[0])
+    click.echo(f"note: branch {name} has no database of its own: {why_no_database(repo.config, r)}",
+               err=True)
+    click.echo(f"hint: give {r.name} a backend with `pvc config remote.{r.name}.admin_url URL` "
+               f"(sqld) or `pvc config remote.{r.name}.turso_org ORG`; `pvc branch --local` "
+               "skips this note", err=True)
 
 
 def _branch_url(repo, name: str, token_file: str | None, as_json: bool) -> None:
@@ -139,7 +164,9 @@ def switch(repo, name: str, create: bool) -> None:
 @json_option
 @with_repo
 def tag(repo, name: str | None, rev: str | None, force: bool, delete: bool, as_json: bool) -> None:
-    """List tags, create tag NAME at REV (default HEAD), move one with -f, delete with -d.
+    """List, create (NAME [REV]), move (-f) or delete (-d) tags.
+
+    REV defaults to HEAD, also with -f: `pvc tag -f production` moves the label to HEAD.
 
     Every move is recorded: see `pvc reflog NAME`.
     """

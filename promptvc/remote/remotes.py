@@ -44,6 +44,10 @@ class Remote:
     home_url: str | None = None
     # monotonic time at which the whole command's network work must end (see with_deadline)
     deadline_at: float | None = None
+    # branch database names start with this (default: the main database's name)
+    db_prefix: str | None = None
+    # "primary" when the backend above was adopted from the team settings on the primary
+    team_source: str | None = None
 
     @property
     def http_url(self) -> str:
@@ -112,7 +116,9 @@ class Remote:
         return {"name": self.name, "url": self.url, "token_env": self.token_env,
                 "has_token": self.token() is not None,
                 "branch_databases": ("sqld" if self.admin_url else
-                                     "turso" if self.turso_org else None)}
+                                     "turso" if self.turso_org else None),
+                "branch_databases_from": (self.team_source or "config") if self.has_branch_dbs
+                else None}
 
 
 def http_url(url: str) -> str:
@@ -206,6 +212,22 @@ def get_remote(config: Config, name: str) -> Remote:
         if config.parser.has_option(section, key):
             check_setting("remote", key, config.parser.get(section, key), config.path,
                           shown=f"remote.{name}.{key}")
+    admin_url = get(section, "admin_url", fallback=None)
+    turso_org = get(section, "turso_org", fallback=None)
+    turso_group = get(section, "turso_group", fallback="default")
+    db_prefix = get(section, "db_prefix", fallback=None)
+    team_source = None
+    if not (admin_url or turso_org):  # the team's backend, as recorded on the primary
+        from .team import adopted
+
+        team = adopted(config, name)
+        if team.get("backend") == "sqld" and team.get("admin_url"):
+            admin_url, team_source = team["admin_url"], "primary"
+        elif team.get("backend") == "turso" and team.get("turso_org"):
+            turso_org, team_source = team["turso_org"], "primary"
+            turso_group = team.get("turso_group", "default")
+        if team_source:
+            db_prefix = db_prefix or team.get("db_prefix")
     try:
         return Remote(
             name=name, url=url,
@@ -213,12 +235,13 @@ def get_remote(config: Config, name: str) -> Remote:
             timeout=config.parser.getfloat(section, "timeout", fallback=15.0),
             retries=config.parser.getint(section, "retries", fallback=3),
             backoff=config.parser.getfloat(section, "backoff", fallback=0.5),
-            admin_url=get(section, "admin_url", fallback=None),
+            admin_url=admin_url,
             admin_key_env=get(section, "admin_key_env", fallback=None),
-            turso_org=get(section, "turso_org", fallback=None),
+            turso_org=turso_org,
             platform_token_env=get(section, "platform_token_env", fallback="TURSO_API_TOKEN"),
-            turso_group=get(section, "turso_group", fallback="default"),
+            turso_group=turso_group,
             turso_api_url=get(section, "turso_api_url", fallback="https://api.turso.tech"),
+            db_prefix=db_prefix, team_source=team_source,
         )
     except ValueError as exc:
         raise ConfigError(f"remote '{name}' in {config.path} has a bad setting: {exc}",
@@ -261,6 +284,7 @@ def add_remote(config: Config, name: str, url: str, token_env: str | None = None
 def remove_remote(config: Config, name: str) -> None:
     get_remote(config, name)
     config.parser.remove_section(_section(name))
+    config.parser.remove_section(f'team "{name}"')
     config.save()
 
 

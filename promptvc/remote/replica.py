@@ -163,6 +163,12 @@ class ReplicaReader:
         return {r[0]: {"db_name": r[1], "url": r[2], "parent": r[3], "created_at": r[4],
                        "state": r[5]} for r in rows}
 
+    def team_settings(self) -> dict[str, str] | None:
+        """The team settings recorded on this (main) database; None if it has none."""
+        from ..store.team import read
+
+        return read(self.conn)
+
     def commit(self, cid: str) -> tuple | None:
         if not self.initialized:
             return None

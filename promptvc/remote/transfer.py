@@ -29,6 +29,7 @@ from ..history import is_ancestor, walk
 from ..objects import commit_id, parse_manifest
 from ..paths import check_path
 from ..store import ChangeRow, CommitRow, VersionRow, spec
+from ..store.team import TEAM_SETTINGS_DDL
 from . import hrana
 from .branchdb import check_db_name
 from .remotes import Remote
@@ -36,7 +37,7 @@ from .replica import ReplicaReader, SyncFailed, sync_replica
 
 # the primary's schema, from the one specification in promptvc/store/spec.py: it creates a
 # format-2 primary, confirms one, and refuses (FORMAT1_CHECK) a format-1 primary
-SHARED_DDL = spec.primary_ddl()
+SHARED_DDL = spec.primary_ddl() + [TEAM_SETTINGS_DDL]
 _DDL = set(SHARED_DDL) | set(spec.experiment_ddl())
 
 
@@ -115,8 +116,10 @@ def _explain(remote: Remote, exc: Exception, what: str) -> RemoteError:
             hint="check the server; your local commits are safe, run the command again later",
         )
     if isinstance(exc, hrana.ConnectError):
+        reason = exc.message.split(": ", 1)[1] if exc.message.startswith("cannot reach ") \
+            and ": " in exc.message else exc.message  # the client's text names the host too
         return RemoteError(
-            f"cannot reach {host} while trying to {what}: {exc.message}",
+            f"cannot reach {host} while trying to {what}: {reason}",
             error_code=ErrorCode.UNREACHABLE,
             hint="check the URL and that the server is running; local commits are safe",
         )
@@ -150,22 +153,25 @@ def with_retries(remote: Remote, deadline: float, fn: Callable[[float], object],
             raise _explain(remote, exc, what) from None
 
 
-def run_batch(remote: Remote, statements: list[tuple[str, tuple]], what: str) -> None:
+def run_batch(remote: Remote, statements: list[tuple[str, tuple]], what: str):
     """Run STATEMENTS on REMOTE as one atomic Hrana batch, retrying transient errors, never
-    past the remote's timeout."""
+    past the remote's timeout. Returns one result set per statement of STATEMENTS (the
+    writer's announcement that `announced` adds is not among them)."""
     deadline = remote.deadline()
     client = hrana.HranaClient(remote.http_url, auth_token=remote.token(), timeout=remote.timeout)
 
-    statements = announced(statements)
+    sent = announced(statements)
+    at = sent.index(spec.writer_announce())  # where the announcement stands
 
     def attempt(remaining: float):
         client.timeout = remaining
-        return client.batch(statements)
+        return client.batch(sent)
 
     try:
-        with_retries(remote, deadline, attempt, what)
+        results = with_retries(remote, deadline, attempt, what)
     finally:
         client.close()
+    return results[:at] + results[at + 1:-1] if results else results
 
 
 # -- push ---------------------------------------------------------------------------------------
@@ -372,6 +378,12 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
         stmts += [(sql, ()) for sql in SHARED_DDL]
     stmts.append(spec.writer_announce())
     stmts += _object_statements(versions, commits, changes)
+    team_fp = None
+    if db_name is None:  # the team's branch-database backend, for clones (remote/team.py)
+        from .team import record_statements
+
+        team_stmts, team_fp = record_statements(repo, remote)
+        stmts += team_stmts
     cas_step = len(stmts)
     if tracking is None:
         stmts.append(("INSERT INTO refs (name, target, updated_at) VALUES (?, ?, ?)",
@@ -431,6 +443,10 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
         if init:
             repo.store.set_state(init_key, "1")
         repo.store.set_state(progress_key, None)
+        if team_fp is not None:
+            from .team import remember_recorded
+
+            remember_recorded(repo, remote, team_fp)
         current = repo.store.get_ref(tracking_ref)
         repo.store.cas_ref(tracking_ref, current, head, at=at)
         repo.store.append_reflog(tracking_ref, current, head, author, at, "update by push")
@@ -561,7 +577,9 @@ def _remote_ref(client: hrana.HranaClient, name: str) -> str | None:
 
 
 def _non_ff(remote: Remote, branch: str) -> RemoteError:
-    return RemoteError(
+    from ..errors import NonFastForward
+
+    return NonFastForward(
         f"non-fast-forward: {remote.name}/{branch} has commits that your {branch} does not have; "
         "nothing was pushed",
         hint=f"run `pvc pull {remote.name} {branch}` first (it merges them), then push again",
@@ -636,6 +654,9 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
         _sync_with_retries(repo, remote, deadline, None)
     main = ReplicaReader(replica_path(repo, remote))
     try:
+        from .team import adopt
+
+        adopt(repo.config, remote.name, main.team_settings())
         mapping = main.branch_dbs()
         check_mapping(remote, mapping)  # before a row names a file or a host
         sources: list[tuple[ReplicaReader, dict[str, str]]] = []
@@ -1004,7 +1025,8 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None, *,
     they are here. One atomic request, compare-and-swap per tag against the value this clone
     last saw on the remote (recorded at each fetch and push): a tag moved there since is
     refused with TagConflict and nothing is pushed. FORCE overwrites, recorded as forced in
-    the remote's reflog."""
+    the remote's reflog. Returns the tags that were created or moved there (not those
+    already in place)."""
     tags = dict(repo.tags())
     chosen = sorted(tags) if names is None else names
     for n in chosen:
@@ -1033,6 +1055,10 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None, *,
     author = repo.author()
     stmts = [(sql, ()) for sql in SHARED_DDL]
     stmts.append(spec.writer_announce())
+    before_step = len(stmts)  # where the tags were on the primary before this batch
+    marks = ", ".join("?" for _ in chosen)
+    stmts.append((f"SELECT name, target FROM refs WHERE name IN ({marks})",
+                  tuple(R.TAGS + n for n in chosen)))
     stmts += _object_statements(list(uniq.values()), commits, changes)
     guards: dict[int, str] = {}
     for n in chosen:
@@ -1077,7 +1103,7 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None, *,
             raise
 
     try:
-        with_retries(remote, deadline, attempt, "push tags")
+        results = with_retries(remote, deadline, attempt, "push tags")
     except _TagMoved as moved:
         now = f"it is now at {moved.target[:12]}" if moved.target else "it was deleted there"
         raise TagConflict(
@@ -1090,7 +1116,12 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None, *,
     with repo.store.transaction():
         for n in chosen:
             repo.store.set_state(f"fetched.{remote.name}.{R.TAGS + n}", tags[n])
-    return chosen
+    before: dict[str, str] = {}
+    try:
+        before = {str(name): str(target) for name, target in results[before_step].rows}
+    except (TypeError, IndexError, AttributeError, ValueError):
+        before = {}  # an answer without rows: report every tag as published
+    return [n for n in chosen if before.get(R.TAGS + n) != tags[n]]
 
 
 class _TagMoved(Exception):
