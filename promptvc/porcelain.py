@@ -310,7 +310,7 @@ def promote(repo, name: str, arm: str, tag: str = "production"):
             from .remote.transfer import push as do_push
 
             do_push(repo, remote)
-    repo.tag(tag, "HEAD", force=True)
+    repo.tag(tag, "HEAD", force=True, why=f"experiment {name}: promoted arm {arm}, branch {branch}")
     if remote is not None:
         from .remote.transfer import push_tags
 
