@@ -81,7 +81,8 @@ def branch(repo, name: str | None, start: str | None, delete: bool, force_delete
     mapped = {r.branch: r for r in repo.store.branch_dbs(remote.name)} if remote else {}
     dbs = {}  # row name (`exp-b`, `remotes/origin/exp-b`) -> its live database
     for n, _, is_remote in (rows if remote is not None else []):
-        key = n.split("/", 2)[2] if is_remote and n.startswith(f"remotes/{remote.name}/") \
+        key = n.split("/", 2)[2] if is_remote and remote is not None \
+            and n.startswith(f"remotes/{remote.name}/") \
             else (None if is_remote else n)
         if key in mapped and mapped[key].state != "deleted":
             dbs[n] = mapped[key]
