@@ -1176,3 +1176,27 @@ def test_walkthrough_snapshots(walkthrough, size):
         check_snapshot(f"walkthrough_filter_{name}", await stable_lines(pilot))
 
     drive(make_app(str(walkthrough)), script, size=size)
+
+
+def test_resizing_relays_the_log_out_and_keeps_the_cursor(walkthrough):
+    ids = _ids(walkthrough)
+
+    async def script(pilot, app, notes):
+        await press(pilot, "j")  # the cursor on c2
+        table = app.log_pane.table
+        assert table.get_row_at(0)[2].plain == " 05-20 09:47"
+        assert table.get_row_at(0)[4].plain.startswith(" (main +3) ")
+        await pilot.resize_terminal(160, 50)
+        await settle(pilot)
+        assert table.get_row_at(0)[2].plain == " 2024-05-20 09:47"
+        assert table.get_row_at(0)[4].plain.startswith(" (main, production, v1 +1) ")
+        assert app.log_pane.current.id == ids[1] and app.files_pane.commit == ids[1]
+        lines = await stable_lines(pilot)
+        assert any("2024-05-20 09:47 Test User   (main, production, v1 +1) Onboarding: greet"
+                   in line for line in lines)
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert table.get_row_at(2)[2].plain == " 2023-03-01 "
+        assert app.log_pane.current.id == ids[1]
+
+    drive(make_app(str(walkthrough)), script, size=(80, 24))
