@@ -983,6 +983,8 @@ def test_decorations_list_head_first_and_condense_to_fit():
                      "c2": ["experiment"]}
     detached = tui_data.RefsInfo([("main", "c3")], [("main", "c3")], [], None, "c3")
     assert detached.names_at() == {"c3": ["HEAD", "main", "main"]}
+    same_name = tui_data.RefsInfo([("main", "c3")], [("main", "c3")], [], "main", "c3")
+    assert same_name.names_at() == {"c3": ["HEAD → main", "main"]}  # the tag stays
     from promptvc.tui.log_pane import decoration
     top = names["c3"]
     assert decoration(top) == "(HEAD → main, production, v1, origin/main)"
