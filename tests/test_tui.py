@@ -20,6 +20,7 @@ from promptvc.repo import CommitInfo, Repo
 pytest.importorskip("textual")
 
 from textual.widgets import Input  # noqa: E402
+from textual.worker import WorkerCancelled  # noqa: E402
 
 from promptvc.tui import data as tui_data  # noqa: E402
 from promptvc.tui import files_pane  # noqa: E402
@@ -89,7 +90,10 @@ async def settle(pilot) -> None:
     wait = getattr(pilot, "_wait_for_screen", None) or pilot.pause
     quiet = 0
     for _ in range(200):
-        await app.workers.wait_for_complete()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:  # an exclusive worker replaced by a newer one: go on
+            pass
         await wait()
         busy = any(w.is_running for w in app.workers)
         quiet = 0 if busy else quiet + 1

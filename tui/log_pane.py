@@ -338,6 +338,8 @@ class LogPane(Vertical):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         row = event.cursor_row
+        if row != self.table.cursor_row:
+            return  # overtaken (a relayout on resize puts the cursor back where it was)
         if 0 <= row < len(self.commits):
             self.post_message(self.CommitHighlighted(self.commits[row]))
         if row >= len(self.commits) - self.AHEAD:
