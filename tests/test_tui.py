@@ -20,6 +20,7 @@ from promptvc.repo import CommitInfo, Repo
 pytest.importorskip("textual")
 
 from textual.widgets import Input  # noqa: E402
+from textual.worker import WorkerCancelled  # noqa: E402
 
 from promptvc.tui import data as tui_data  # noqa: E402
 from promptvc.tui import files_pane  # noqa: E402
@@ -89,7 +90,10 @@ async def settle(pilot) -> None:
     wait = getattr(pilot, "_wait_for_screen", None) or pilot.pause
     quiet = 0
     for _ in range(200):
-        await app.workers.wait_for_complete()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:  # an exclusive worker replaced by a newer one: go on
+            pass
         await wait()
         busy = any(w.is_running for w in app.workers)
         quiet = 0 if busy else quiet + 1
@@ -990,6 +994,8 @@ def test_decorations_list_head_first_and_condense_to_fit():
                      "c2": ["experiment"]}
     detached = tui_data.RefsInfo([("main", "c3")], [("main", "c3")], [], None, "c3")
     assert detached.names_at() == {"c3": ["HEAD", "main", "main"]}
+    same_name = tui_data.RefsInfo([("main", "c3")], [("main", "c3")], [], "main", "c3")
+    assert same_name.names_at() == {"c3": ["HEAD → main", "main"]}  # the tag stays
     from promptvc.tui.log_pane import decoration
     top = names["c3"]
     assert decoration(top) == "(HEAD → main, production, v1, origin/main)"
@@ -1183,3 +1189,27 @@ def test_walkthrough_snapshots(walkthrough, size):
         check_snapshot(f"walkthrough_filter_{name}", await stable_lines(pilot))
 
     drive(make_app(str(walkthrough)), script, size=size)
+
+
+def test_resizing_relays_the_log_out_and_keeps_the_cursor(walkthrough):
+    ids = _ids(walkthrough)
+
+    async def script(pilot, app, notes):
+        await press(pilot, "j")  # the cursor on c2
+        table = app.log_pane.table
+        assert table.get_row_at(0)[2].plain == " 05-20 09:47"
+        assert table.get_row_at(0)[4].plain.startswith(" (main +3) ")
+        await pilot.resize_terminal(160, 50)
+        await settle(pilot)
+        assert table.get_row_at(0)[2].plain == " 2024-05-20 09:47"
+        assert table.get_row_at(0)[4].plain.startswith(" (main, production, v1 +1) ")
+        assert app.log_pane.current.id == ids[1] and app.files_pane.commit == ids[1]
+        lines = await stable_lines(pilot)
+        assert any("2024-05-20 09:47 Test User   (main, production, v1 +1) Onboarding: greet"
+                   in line for line in lines)
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert table.get_row_at(2)[2].plain == " 2023-03-01 "
+        assert app.log_pane.current.id == ids[1]
+
+    drive(make_app(str(walkthrough)), script, size=(80, 24))

@@ -11,7 +11,7 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
@@ -129,8 +129,9 @@ class PvcApp(App[None]):
         self.log_pane.table.focus()
         self._startup()
 
-    def on_resize(self) -> None:
-        left = max(22, min(40, self.size.width // 4))
+    def on_resize(self, event: events.Resize) -> None:
+        # the event's size: self.size may still be the previous one here
+        left = max(22, min(40, event.size.width // 4))
         self.query_one("#main").styles.grid_columns = f"{left} 1fr"
 
     def on_unmount(self) -> None:

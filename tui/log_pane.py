@@ -107,9 +107,9 @@ def commit_cells(c: CommitInfo, refs: list[str] | None = None,
         summary.append(decoration(refs, budget) + " ",
                        style=Style(color=_color(colors, "text-warning", "yellow"), bold=True))
     summary.append(c.summary, style="italic" if merge else "")
-    return (glyph, Text(" " + c.short, style=Style(color=_color(colors, "text-primary", "blue"))),
-            Text(" " + format_date(c.date, now, wide)), Text(" " + _clip(author_name(c.author), 12)),
-            summary)
+    short = Text(" " + c.short, style=Style(color=_color(colors, "text-primary", "blue")))
+    return (glyph, short, Text(" " + format_date(c.date, now, wide)),
+            Text(" " + _clip(author_name(c.author), 12)), summary)
 
 
 def log_layout(width: int) -> tuple[bool, int]:
@@ -193,13 +193,16 @@ class LogPane(Vertical):
         yield CommitTable(id="log-table", cursor_type="row", zebra_stripes=False, cell_padding=0)
 
     def on_mount(self) -> None:
+        self._add_columns()
+        self.watch(self.app, "theme", lambda _: self._restyle(), init=False)
+
+    def _add_columns(self) -> None:
         t = self.table
         t.add_column(" ", key="glyph")
         t.add_column(" commit", key="id")
         t.add_column(" date", key="date")
         t.add_column(" author", key="author")
         t.add_column(" message", key="message")
-        self.watch(self.app, "theme", lambda _: self._restyle(), init=False)
 
     def _cells(self, c: CommitInfo, colors: dict[str, str]) -> tuple[Text, ...]:
         return commit_cells(c, self.decorations.get(c.id), colors, now=self.now,
@@ -219,8 +222,8 @@ class LogPane(Vertical):
     def _fit(self) -> bool:
         """Take the date format and the ref-name budget from the table's width; whether
         they changed. The scrollbar's room is always kept, so rows never depend on it."""
-        t = self.table
-        width = t.size.width - t.styles.scrollbar_size_vertical
+        t = self.table  # it fills the pane; its own size may lag behind on a resize
+        width = self.content_size.width - t.styles.scrollbar_size_vertical
         if width <= 0:
             return False
         wide, budget = log_layout(width)
@@ -236,7 +239,8 @@ class LogPane(Vertical):
         colors = self.app.theme_variables
         if wide != self.wide:  # the date column changes width: lay the rows out again
             row = t.cursor_row
-            t.clear()
+            t.clear(columns=True)  # columns only ever grow: start them again
+            self._add_columns()
             for c in self.commits:
                 t.add_row(*self._cells(c, colors), key=c.id)
             t.move_cursor(row=row)
@@ -334,6 +338,8 @@ class LogPane(Vertical):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         row = event.cursor_row
+        if row != self.table.cursor_row:
+            return  # overtaken (a relayout on resize puts the cursor back where it was)
         if 0 <= row < len(self.commits):
             self.post_message(self.CommitHighlighted(self.commits[row]))
         if row >= len(self.commits) - self.AHEAD:
