@@ -91,7 +91,7 @@ def test_url_schemes_and_token_never_shown():
     c = HranaClient("libsql://127.0.0.1:8080?tls=0")
     assert (c.scheme, c.port) == ("http", 8080)
     c = HranaClient("https://example.test/prefix/", auth_token="tok")
-    assert c.url == "https://example.test/prefix" and c._path == "/prefix/v2/pipeline"
+    assert c.url == "https://example.test/prefix" and c._http.base_path + c._path == "/prefix/v2/pipeline"
     with pytest.raises(ValueError):
         HranaClient("ftp://x")
     with pytest.raises(ValueError):
