@@ -39,6 +39,10 @@ same three texts merge the same way on a fast machine and on a loaded one.
 Heavy imports (``merge3``, ``diff_match_patch``) happen lazily inside the
 functions so that importing this module is cheap.  Imports: the standard
 library, ``merge3`` and ``diff_match_patch`` only (no other pvc module).
+
+Why one module of about 700 lines: it is one algorithm whose parts (line
+regions, token alignment, slide envelopes, the clash test) are only correct
+together; none of them is useful, or safe, on its own.
 """
 
 from __future__ import annotations
