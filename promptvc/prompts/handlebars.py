@@ -459,7 +459,8 @@ def _text(value) -> str:
         return ",".join(_text(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    # a value never forges a role or media marker (they are built from NUL characters)
+    return str(value).replace("\x00", "")
 
 
 class Run:
@@ -559,7 +560,8 @@ class Run:
     def helper(self, node: Helper, frame: Frame, out: list[str]) -> None:
         vals = [self.value(p, frame) for p in node.params]
         if node.name == "role":
-            if len(vals) != 1 or not isinstance(vals[0], str):
+            if len(vals) != 1 or not isinstance(vals[0], str) or \
+                    not re.fullmatch(r"[a-z]+", vals[0]):
                 raise TemplateError('role takes one role name, e.g. {{role "system"}}', node.line)
             out.append(f"{ROLE_MARK}{vals[0]}\x00")
         elif node.name == "json":
@@ -585,9 +587,9 @@ class Run:
     def partial(self, node: Partial, frame: Frame, out: list[str]) -> None:
         if self.load_partial is None:
             raise TemplateError(f"partial '{node.name}' cannot be loaded here", node.line)
-        if node.name in self.stack or len(self.stack) > 32:
+        if len(self.stack) > 32:
             chain = " -> ".join([*self.stack, node.name])
-            raise TemplateError(f"include cycle: {chain}", node.line)
+            raise TemplateError(f"partials nest too deep: {chain}", node.line)
         template = self.load_partial(node.name, node.line)
         ctx = self.value(node.params[0], frame) if node.params else frame.ctx
         if node.hash:

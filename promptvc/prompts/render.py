@@ -87,7 +87,7 @@ def render(doc: PromptDoc, variables: dict, snapshot: Snapshot | None = None, *,
     messages = None
     if doc.format == "prompty":
         messages = prompty_messages(text)
-    elif "\x00" in text:
+    elif doc.engine == "handlebars" and "\x00" in text:
         messages = hb.split_messages(text)
         text = hb.clean(text) if messages is None else format_messages(messages)
     if messages is not None:
