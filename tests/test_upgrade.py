@@ -116,8 +116,10 @@ def test_upgrade_is_compact(tmp_path):
     before = db.stat().st_size
     s = Store(str(db))
     s.check_schema()
-    s._exec("VACUUM")
     s.close()
+    conn = sqlite3.connect(db)
+    conn.execute("VACUUM")
+    conn.close()
     assert db.stat().st_size < before
 
 
