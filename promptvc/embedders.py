@@ -24,6 +24,7 @@ from typing import Protocol, Sequence
 from .errors import ConfigError, SearchError
 
 MAX_CHARS = 8000  # longer texts are cut before embedding (prompts rarely are)
+WORDLLAMA_CHARS = 2000  # a static model averages tokens: the start of a text says enough
 
 
 class Embedder(Protocol):
@@ -74,7 +75,11 @@ class WordLlamaEmbedder:
     def embed(self, texts: Sequence[str]) -> list[bytes]:
         if not texts:
             return []
-        matrix = self._model.embed([t[:MAX_CHARS] for t in texts], norm=True)
+        import numpy as np
+
+        with np.errstate(invalid="ignore", divide="ignore"):  # an empty text has no norm
+            matrix = self._model.embed([t[:WORDLLAMA_CHARS] for t in texts], norm=True)
+        matrix = np.nan_to_num(matrix, nan=0.0)
         return [row.astype("<f4").tobytes() for row in matrix]
 
 

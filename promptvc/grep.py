@@ -136,6 +136,8 @@ class FileMatches:
 
 def match_lines(rx: re.Pattern, text: str, invert: bool = False
                 ) -> list[tuple[int, str, list[tuple[int, int]]]]:
+    if not invert and _whole(rx).search(text) is None:  # most texts: one C-level scan
+        return []
     out = []
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -148,21 +150,52 @@ def match_lines(rx: re.Pattern, text: str, invert: bool = False
     return out
 
 
+_WHOLE: dict[re.Pattern, re.Pattern] = {}
+
+
+def _whole(rx: re.Pattern) -> re.Pattern:
+    """RX over a whole text (^ and $ at each line): finds every text that has a matching
+    line, and maybe a few more (a class such as [^x] may cross a line break)."""
+    got = _WHOLE.get(rx)
+    if got is None:
+        got = _WHOLE[rx] = re.compile(rx.pattern, rx.flags | re.MULTILINE)
+    return got
+
+
 def grep_worktree(repo, rx: re.Pattern, specs: list[str], invert: bool = False) -> list[FileMatches]:
-    out = []
-    for rel in sorted(repo.store.tracked()):
-        if not path_matches(rel, specs):
-            continue
-        p = repo.abspath(rel)
-        if p.is_symlink() or not p.is_file():
+    """The tracked files in the working folder. A file whose size and mtime match the stat
+    cache is read from the search index (one query) instead of the disk."""
+    import os
+
+    tracked = repo.store.tracked()
+    cached: dict[str, str] = {}
+    for rel, row in tracked.items():
+        if not path_matches(rel, specs) or not row.sha:
             continue
         try:
-            data = p.read_bytes()
+            st = os.lstat(repo.abspath(rel))
         except OSError:
             continue
-        if b"\0" in data:
+        if row.st_size == st.st_size and row.st_mtime == str(st.st_mtime_ns):
+            cached[rel] = row.sha
+    texts = repo.store.search_index().contents(sorted(set(cached.values()))) if cached else {}
+    out = []
+    for rel in sorted(tracked):
+        if not path_matches(rel, specs):
             continue
-        lines = match_lines(rx, data.decode("utf-8", "replace"), invert)
+        text = texts.get(cached.get(rel, ""))
+        if text is None:
+            p = repo.abspath(rel)
+            if p.is_symlink() or not p.is_file():
+                continue
+            try:
+                data = p.read_bytes()
+            except OSError:
+                continue
+            if b"\0" in data:
+                continue
+            text = data.decode("utf-8", "replace")
+        lines = match_lines(rx, text, invert)
         if lines:
             out.append(FileMatches("", rel, lines))
     return out

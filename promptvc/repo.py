@@ -794,9 +794,9 @@ class Repo:
                     hint="edit a tracked file, or start tracking one with `pvc add`",
                 )
             info = self._write_commit(changes, head_tree, message, author, date)
-        from .search import after_write
+            from .search import after_write
 
-        after_write(self)  # the search index's text: cheap, never fails the commit
+            after_write(self)  # the search index's text, in the same transaction (one fsync)
         return info
 
     def _write_commit(self, changes: list[Change], base_tree: dict[str, str], message: str,
@@ -919,9 +919,9 @@ class Repo:
                 return None
             info = self._write_commit(changes, base_tree, message, check_author(author), date,
                                       contents=contents, ref=ref, update_tracked=False)
-        from .search import after_write
+            from .search import after_write
 
-        after_write(self)  # skipped inside an outer transaction (an import indexes at its end)
+            after_write(self)  # the search index's text, in the same transaction (one fsync)
         return info
 
     # -- history ----------------------------------------------------------------------
@@ -1256,14 +1256,20 @@ class Repo:
 
     def merge(self, rev: str, **kwargs):
         from .merging import merge
+        from .search import after_write
 
-        return merge(self, rev, **kwargs)
+        result = merge(self, rev, **kwargs)
+        after_write(self)
+        return result
 
     def merge_continue(self, message: str | None = None, author: str | None = None,
                        date: str | None = None) -> "CommitInfo":
         from .merging import merge_continue
+        from .search import after_write
 
-        return merge_continue(self, message, author, date)
+        info = merge_continue(self, message, author, date)
+        after_write(self)
+        return info
 
     def merge_abort(self) -> None:
         from .merging import merge_abort

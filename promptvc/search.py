@@ -39,6 +39,8 @@ def index_text(repo, progress: Progress | None = None, budget_s: float | None = 
     if store.readonly:
         return 0
     ix = store.search_index()
+    if not ix.pending_versions(ix.text_mark(), 1):
+        return 0  # nothing new: no write transaction
     if max_bytes is not None and ix.pending_size(ix.text_mark()) > max_bytes:
         return 0
     started = time.monotonic()
@@ -67,13 +69,24 @@ SYNC_MAX_BYTES = 4 * 2**20  # a commit indexes at most this much text on the spo
 
 
 def after_write(repo, budget_s: float | None = 2.0, max_bytes: int | None = SYNC_MAX_BYTES) -> None:
-    """Called after a commit, import or fetch: index the new versions' text (small and
-    fast); never raises, so a write never fails because of its derived index."""
-    try:
-        if not repo.store.in_transaction:
+    """Called by a commit (inside its transaction: one fsync for both), an import or a
+    fetch: index the new versions' text; never raises, so a write never fails because of
+    its derived index."""
+    store = repo.store
+    if not store.in_transaction:
+        try:
             index_text(repo, budget_s=budget_s, max_bytes=max_bytes)
-    except Exception:  # noqa: BLE001 - derived data: `pvc search` catches up later
-        pass
+        except Exception:  # noqa: BLE001 - derived data: `pvc search` catches up later
+            pass
+        return
+    store.savepoint("search_index")
+    try:
+        index_text(repo, budget_s=budget_s, max_bytes=max_bytes)
+    except Exception:
+        if store.rollback_to_savepoint("search_index"):
+            return  # the commit goes on without its text; the next search catches up
+        raise  # the transaction itself is gone (e.g. a full disk): the commit must fail
+    store.release_savepoint("search_index")
 
 
 def index_vectors(repo, embedder, progress: Progress | None = None,
@@ -219,9 +232,17 @@ class Results:
                 "results": [h.to_json() for h in self.hits]}
 
 
+STOPWORDS = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was "
+    "were will with you your".split())
+
+
 def fts_query(text: str, max_terms: int = 64) -> str | None:
-    """An FTS5 query matching any word of TEXT (each quoted: no query syntax leaks in)."""
-    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:max_terms]
+    """An FTS5 query matching any word of TEXT (each quoted: no query syntax leaks in);
+    common English words are left out when the query has others."""
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))
+    kept = [w for w in words if w not in STOPWORDS]
+    words = (kept or words)[:max_terms]
     if not words:
         return None
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
@@ -290,6 +311,8 @@ def rank(ix, query_text: str, scope: dict[str, str] | None, *, k: int, embedder=
 
 def _vector_scores(ix, space: int, q: bytes, scope, pool: int, extra: list[str]) -> dict[str, float]:
     def sim(dist: float) -> float:
+        if dist != dist:  # NaN: an empty text's zero vector is like nothing
+            return 0.0
         return max(0.0, min(1.0, 1.0 - dist))
 
     if not ix.has_vector_functions:  # read-only stdlib connection: exact scan in Python
@@ -351,11 +374,12 @@ def weights(config) -> tuple[float, float]:
 # -- the repository-level entry point --------------------------------------------------------------
 def search(repo, query: str, *, rev: str | None = None, all_versions: bool = False, k: int = 10,
            like: str | None = None, embedder=None, text_only: bool = False,
-           progress: Progress | None = None, cwd=None) -> Results:
+           progress: Progress | None = None, cwd=None, catch_up: bool = True) -> Results:
     """Ranked hits for QUERY (or for prompts like the file LIKE) in the tree of REV (default
-    HEAD) or among every stored version."""
+    HEAD) or among every stored version. CATCH_UP first indexes what is new."""
     tw, vw = weights(repo.config)
-    index_text(repo, progress)
+    if catch_up:
+        index_text(repo, progress)
     note = None
     if text_only:
         embedder = None
@@ -364,7 +388,8 @@ def search(repo, query: str, *, rev: str | None = None, all_versions: bool = Fal
         note = "no embedder configured: full-text only (set `pvc config search.embedder wordllama`)"
     else:
         try:
-            index_vectors(repo, embedder, progress)
+            if catch_up:
+                index_vectors(repo, embedder, progress)
         except SearchError as exc:
             note = f"embedder unavailable, full-text only: {exc.message}"
             embedder = None

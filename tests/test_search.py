@@ -153,6 +153,9 @@ PICKAXE_CASES = [
     ["-S", "polite", "--", "prompts/help"],
     ["-G", "o", "--", "prompts/format.md"],
     ["-S", "nothing like this"],
+    ["-G", "Be polite"],  # a line moved: a minimal diff keeps it, as git's does
+    ["-G", "second"],  # a last line without its newline
+    ["-G", "line$"],
 ]
 
 
@@ -511,6 +514,21 @@ def test_big_commit_defers_text_index_to_the_next_search(repo, pvc):
     res = json.loads(pvc("search", "tiny", "--json").stdout)
     assert [h["path"] for h in res["results"]] == ["small.md"]
     assert (_status(pvc)["documents"], _status(pvc)["pending"]) == (2, 0)
+
+
+def test_index_failure_never_fails_a_commit(repo, pvc, monkeypatch):
+    from promptvc.store.search_index import SearchIndex
+
+    def broken(self, *args):
+        raise RuntimeError("index bug")
+
+    with monkeypatch.context() as m:
+        m.setattr(SearchIndex, "add_doc", broken)
+        _write_commit(pvc, {"a.md": "alpha refund\n"}, "one")  # committed, text not indexed
+    assert [c["message"] for c in json.loads(pvc("log", "--json").stdout)] == ["one"]
+    assert (_status(pvc)["documents"], _status(pvc)["pending"]) == (0, 1)
+    assert pvc("fsck").exit_code == 0  # behind is not damage
+    assert json.loads(pvc("search", "refund", "--json").stdout)["results"][0]["path"] == "a.md"
 
 
 def test_prompt_source_search(labelled, pvc):

@@ -35,8 +35,12 @@ def _progress(label: str):
     return update, close
 
 
+_TTY = [False]
+
+
 def _style():
-    if sys.stdout.isatty():
+    _TTY[0] = sys.stdout.isatty()
+    if _TTY[0]:
         return click.style
     return lambda text, **_kw: text
 
@@ -147,7 +151,7 @@ def _shown(path: str, cwd: str) -> str:
 
 
 def _highlight(text: str, spans, style) -> str:
-    if not spans or style is None or not sys.stdout.isatty():
+    if not spans or style is None or not _TTY[0]:
         return text
     parts, pos = [], 0
     for a, b in spans:

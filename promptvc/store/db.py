@@ -846,6 +846,25 @@ class Store:
     def in_transaction(self) -> bool:
         return self._depth > 0
 
+    def savepoint(self, name: str) -> None:
+        assert name.isidentifier()
+        self._exec(f"SAVEPOINT {name}")
+
+    def release_savepoint(self, name: str) -> None:
+        assert name.isidentifier()
+        self._exec(f"RELEASE {name}")
+
+    def rollback_to_savepoint(self, name: str) -> bool:
+        """Undo the work since savepoint NAME; False when the whole transaction is already
+        gone (SQLite rolls back everything after some errors, e.g. a full disk)."""
+        assert name.isidentifier()
+        try:
+            self._exec(f"ROLLBACK TO {name}")
+            self._exec(f"RELEASE {name}")
+        except Exception:  # noqa: BLE001 - "no such savepoint": the transaction was rolled back
+            return False
+        return True
+
     def search_index(self):
         """The search tables of this database (see store/search_index.py)."""
         from .search_index import SearchIndex

@@ -207,7 +207,8 @@ class SearchIndex:
     def fts_top(self, match: str, limit: int, scope: Sequence[str] | None = None
                 ) -> list[tuple[str, str | None, float]]:
         """(version id, path, bm25) of the best LIMIT matches (bm25: lower is better),
-        optionally only among the versions SCOPE."""
+        optionally only among the versions SCOPE (tested with `rowid + 0`: a bare rowid
+        constraint is pushed into FTS5, which then runs one MATCH per scope row)."""
         if scope is None:
             sql = ("SELECT d.version_id, d.path, bm25(search_fts) AS r FROM search_fts "
                    "JOIN search_docs d ON d.doc = search_fts.rowid WHERE search_fts MATCH ? "
@@ -216,7 +217,7 @@ class SearchIndex:
         else:
             sql = ("SELECT d.version_id, d.path, bm25(search_fts) AS r FROM search_fts "
                    "JOIN search_docs d ON d.doc = search_fts.rowid WHERE search_fts MATCH ? "
-                   "AND search_fts.rowid IN (SELECT doc FROM search_docs WHERE version_id IN "
+                   "AND search_fts.rowid + 0 IN (SELECT doc FROM search_docs WHERE version_id IN "
                    "(SELECT value FROM json_each(?))) ORDER BY r LIMIT ?")
             args = (match, json.dumps(list(scope)), int(limit))
         return [(r[0], r[1], float(r[2])) for r in self._run(sql, args)]

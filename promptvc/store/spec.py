@@ -420,8 +420,10 @@ def search_vector_ddl(space: int, dim: int) -> list[str]:
             version_id TEXT NOT NULL UNIQUE,
             embedding F32_BLOB({dim}) NOT NULL
         )""",
+        # fewer, 8-bit neighbours: about 6 ms an insert instead of 30-40 at 256 dims
         f"CREATE INDEX IF NOT EXISTS search_vec_{space}_idx ON search_vec_{space}"
-        "(libsql_vector_idx(embedding, 'metric=cosine'))",
+        "(libsql_vector_idx(embedding, 'metric=cosine', 'max_neighbors=16', "
+        "'compress_neighbors=float8'))",
     ]
 
 
