@@ -104,6 +104,14 @@ class Policy:
     max_chain_ratio: float = 2.0
     compress_min: int = 64
 
+    def stores_diff(self, diff_len: int, size: int, parent_chain_len: int,
+                    parent_chain_bytes: int) -> bool:
+        """Whether a version of SIZE bytes is stored as its DIFF_LEN-byte diff against a
+        parent whose chain is PARENT_CHAIN_LEN diffs and PARENT_CHAIN_BYTES long."""
+        return (diff_len < size
+                and parent_chain_bytes + diff_len <= self.max_chain_ratio * max(size, 1)
+                and parent_chain_len + 1 <= self.max_chain_len)
+
 
 def _encode(data: bytes, policy: Policy) -> tuple[str, bytes]:
     if len(data) >= policy.compress_min:
@@ -160,11 +168,9 @@ class VersionStore:
             meta = self.store.version_meta(parent)
             if meta is not None:
                 _, p_len, p_bytes, _ = meta
-                new_len, new_bytes = p_len + 1, p_bytes + len(diff)
-                if (len(diff) < len(content)
-                        and new_bytes <= self.policy.max_chain_ratio * max(len(content), 1)
-                        and new_len <= self.policy.max_chain_len):
-                    storage, data, chain_len, chain_bytes = "diff", diff, new_len, new_bytes
+                if self.policy.stores_diff(len(diff), len(content), p_len, p_bytes):
+                    storage, data, chain_len, chain_bytes = ("diff", diff, p_len + 1,
+                                                             p_bytes + len(diff))
         codec, stored = _encode(data, self.policy)
         self.store.insert_version(VersionRow(
             id=vid, kind=kind, parent_version_id=parent, parent2_version_id=parent2, path=path,
@@ -173,6 +179,14 @@ class VersionStore:
         ))
         self._remember(vid, content)
         return vid, ins, dels
+
+    def encode(self, data: bytes) -> tuple[str, bytes]:
+        """(codec, stored bytes) for DATA under this store's policy."""
+        return _encode(data, self.policy)
+
+    def forget(self) -> None:
+        """Drop the cache of rebuilt contents (the next get reads the rows again)."""
+        self._cache.clear()
 
     def get(self, vid: str) -> bytes:
         """The full content of a version, checked against its SHA-256."""

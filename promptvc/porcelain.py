@@ -409,15 +409,16 @@ class CloneDone:
 
 def clone(url: str, directory: str | None = None, *, name: str = "origin",
           token_env: str | None = None, branch: str | None = None,
-          on_event: Notify = _ignore) -> CloneDone:
+          on_event: Notify = _ignore, progress=None) -> CloneDone:
     """Create DIRECTORY (default: clone_directory(URL)) as a new repository with remote
     NAME and its whole history, and check out BRANCH (default: main, else the first).
-    Events: CloningEvent before anything is written."""
+    Events: CloningEvent before anything is written; PROGRESS(i, total) as each received
+    version is checked."""
     from .remote.transfer import clone as do_clone
 
     if directory is None:
         directory = clone_directory(url)
     on_event(CloningEvent(directory))
     repo, fr, chosen = do_clone(url, Path(directory), name=name, token_env=token_env,
-                                branch=branch)
+                                branch=branch, progress=progress)
     return CloneDone(repo, directory, fr, chosen)

@@ -24,7 +24,7 @@ from .errors import (
     AmbiguousRevision, DirtyWorkingTree, NotARepository, NothingToCommit, PathError, RefConflict,
     RefError, RepositoryExists, UnknownRevision,
 )
-from .errors import DamagedRepository, PvcError, SchemaError
+from .errors import DamagedRepository, ErrorCode, PvcError, SchemaError
 from .paths import check_path
 from .objects import EMPTY_TREE, Policy, VersionStore, commit_id, manifest_bytes, parse_manifest, sha256
 from .store import ChangeRow, CommitRow, ReflogRow, Store, TrackedRow
@@ -185,7 +185,7 @@ class Repo:
                     "repository is damaged and pvc will not replace it", hint=REPAIR_HINT)
             self.store.check_schema()
         except SchemaError as exc:
-            if "not a readable pvc database" in exc.message and \
+            if exc.error_code is ErrorCode.DAMAGED and \
                     not os.environ.get("PVC_ENCRYPTION_KEY"):
                 raise DamagedRepository(exc.message, hint=REPAIR_HINT) from None
             raise

@@ -269,7 +269,7 @@ def rank(ix, query_text: str, scope: dict[str, str] | None, *, k: int, embedder=
             rows = ix.fts_top(match, pool, None if scope is None else list(scope))
         except Exception as exc:  # noqa: BLE001 - e.g. an FTS syntax error
             raise SearchError(f"the full-text query failed: {exc}",
-                              hint="simplify the query") from None
+                              hint="simplify the query", stage="text") from None
         best = min((r for _, _, r in rows), default=0.0)
         for vid, path, r in rows:
             text[vid] = (r / best) if best else 1.0
@@ -423,7 +423,7 @@ def search(repo, query: str, *, rev: str | None = None, all_versions: bool = Fal
         hits, rank_note = rank(ix, query, scope, k=k, embedder=embedder, query_vector=query_vector,
                                text_weight=tw, vector_weight=vw, exclude_paths=exclude)
     except SearchError as exc:
-        if embedder is None or "full-text" in exc.message:
+        if embedder is None or exc.fields.get("stage") == "text":
             raise
         hits, rank_note = rank(ix, query, scope, k=k, exclude_paths=exclude)
         note = f"embedder unavailable, full-text only: {exc.message}"

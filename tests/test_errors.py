@@ -33,11 +33,6 @@ ALLOWED = {
     ("promptvc/remote/transfer.py", "cas_guard"): "the same, for the format-1 guard statement",
     ("promptvc/remote/upgrade.py", "no such table"):
         "sqld answers a missing table with the generic SQLITE_ERROR code",
-    # found when the branches were merged; each should become a code (issue #15)
-    ("promptvc/remote/transfer.py", "cannot reach "): "TODO: strip the client's host by a field",
-    ("promptvc/remote/transfer.py", ": "): "TODO: the same",
-    ("promptvc/repo.py", "not a readable pvc database"): "TODO: use the SchemaError's code",
-    ("promptvc/search.py", "full-text"): "TODO: FTS5 query syntax errors carry no code",
     ("tui/filters.py", "quotation"): "shlex reports an unclosed quote by text only",
 }
 MESSAGE_NAMES = {"message", "msg"}

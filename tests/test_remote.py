@@ -127,6 +127,22 @@ def test_push_many_commits_is_one_request(tmp_path, pvc, monkeypatch, sqld_names
     assert data["commits"] == 1 and data["requests"] == 1
 
 
+def test_clone_reports_progress_on_each_received_version(tmp_path, pvc, monkeypatch,
+                                                         sqld_namespace):
+    from promptvc.porcelain import clone
+
+    make_repo(tmp_path / "a", pvc, monkeypatch, sqld_namespace.url)
+    for i in range(5):
+        write_commit(pvc, f"f{i % 2}.md", f"version {i}\n", f"c{i}")
+    assert pvc("push").exit_code == 0
+    calls = []
+    done = clone(sqld_namespace.url, str(tmp_path / "b"), progress=lambda i, n: calls.append((i, n)))
+    done.repo.close()
+    total = done.fetch.versions
+    assert total == 10  # 5 file versions and 5 trees
+    assert calls == [(i, total) for i in range(total)]
+
+
 def test_fetch_verifies_remote_objects(tmp_path, pvc, monkeypatch, sqld_namespace):
     url = sqld_namespace.url
     make_repo(tmp_path / "a", pvc, monkeypatch, url)

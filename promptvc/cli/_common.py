@@ -89,13 +89,13 @@ def wants_json(argv: list[str]) -> bool:
 
 
 def error_code(exc: BaseException) -> str:
-    """A stable, machine-readable name for an error: its `code`, else its class in
-    kebab-case (`RemoteError` -> `remote-error`)."""
+    """A stable, machine-readable name for an error: a PvcError's ErrorCode (`config`,
+    `non-fast-forward`, ...), else its class in kebab-case."""
     import re
 
-    code = getattr(exc, "code", None)
-    if isinstance(code, str) and code:
-        return code
+    code = getattr(exc, "error_code", None)
+    if code:
+        return str(code)
     return re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__).lower()
 
 

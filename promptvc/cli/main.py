@@ -50,7 +50,7 @@ COMMAND_MODULES = {
     "import": "gitcmds", "export": "gitcmds",
     "tui": "tui_cmd",
     "render": "prompt_cmds", "check": "prompt_cmds",
-    "fsck": "maint", "config": "maint", "debug": "maint",
+    "fsck": "maint", "gc": "maint", "config": "maint", "debug": "maint",
     "grep": "search_cmds", "search": "search_cmds",
 }
 cli.lazy_commands = COMMAND_MODULES

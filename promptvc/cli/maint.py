@@ -1,4 +1,4 @@
-"""Maintenance: fsck, config, debug."""
+"""Maintenance: fsck, gc, config, debug."""
 
 from __future__ import annotations
 
@@ -110,6 +110,73 @@ def _repair(repo, as_json: bool, sync: bool) -> None:
         sys.exit(1)
 
 
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def _check_expire(ctx, param, value):
+    if value is None:
+        return None
+    from ..errors import ConfigError
+    from ..maintenance import reflog_expire_days
+
+    try:
+        reflog_expire_days(None, value)
+    except ConfigError:
+        raise click.BadParameter(f"{value!r} is not a number of days (1 or more) or "
+                                 "'never'") from None
+    return value
+
+
+@click.command()
+@click.option("--aggressive", is_flag=True, help="Also choose every version's stored form "
+              "again (snapshot or diff) under the current chain settings; slower.")
+@click.option("--reflog-expire", metavar="DAYS|never", callback=_check_expire,
+              help="Drop reflog entries older than DAYS (default: config gc.reflog_expire, "
+              "else 90); each ref keeps its newest entry.")
+@click.option("--no-vacuum", is_flag=True, help="Skip rewriting the database file.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@json_option
+@with_repo
+def gc(repo, aggressive: bool, reflog_expire: str | None, no_vacuum: bool, quiet: bool,
+       as_json: bool) -> None:
+    """Clean up and compact the repository database.
+
+    Expires old reflog entries (never a ref's newest, never within the expiry, 90 days by
+    default), merges the search index, and rewrites the database without its free pages
+    (VACUUM). `--aggressive` also re-deltas every version. Ids, contents, refs and history
+    stay the same; it is safe to interrupt.
+    """
+    from ..maintenance import gc as run_gc
+    from ._common import Progress
+
+    bar = Progress("re-delta", quiet=as_json or quiet)
+    try:
+        rep = run_gc(repo, aggressive=aggressive, reflog_expire=reflog_expire,
+                     vacuum=not no_vacuum, progress=bar if bar.enabled else None)
+    finally:
+        bar.close()
+    if as_json:
+        emit_json(rep.to_json())
+        return
+    if quiet:
+        return
+    for note in rep.notes:
+        click.echo(f"warning: {note}", err=True)
+    if rep.reflog_expire_days is None:
+        click.echo("reflog: kept every entry (expiry: never)")
+    else:
+        n = rep.reflog_expired
+        click.echo(f"reflog: expired {n} {'entry' if n == 1 else 'entries'} older than "
+                   f"{rep.reflog_expire_days} days")
+    if aggressive:
+        click.echo(f"re-delta: checked {plural(rep.versions_checked, 'version')}; "
+                   f"{rep.to_diff} snapshots became diffs, {rep.to_snapshot} diffs became "
+                   f"snapshots")
+    if rep.vacuumed:
+        click.echo(f"database: {_mb(rep.bytes_before)} -> {_mb(rep.bytes_after)}")
+
+
 @click.command()
 @click.argument("key", required=False)
 @click.argument("value", required=False)
@@ -185,4 +252,4 @@ def debug_chain(repo, path: str, as_json: bool) -> None:
                f"{longest}; stored {stored} bytes for {full} bytes of content ({ratio:.1%})")
 
 
-COMMANDS = [fsck, config, debug]
+COMMANDS = [fsck, gc, config, debug]

@@ -175,13 +175,19 @@ def clone(url: str, directory: str | None, branch: str | None, name: str,
     def cloning(event) -> None:
         click.echo(f"Cloning into '{event.directory}'...", err=True)
 
+    from ._common import Progress
+
+    bar = Progress("Checking versions")
     try:
         done = do_clone(url, directory or clone_folder(url), name=name, token_env=token_env,
-                        branch=branch, on_event=cloning)
+                        branch=branch, on_event=cloning,
+                        progress=bar.index if bar.enabled else None)
     except RemoteError as exc:
         if exc.error_code in TRANSIENT:  # a clone has no local commits to reassure about
             exc.hint = "check the URL and that the server is running, then clone again"
         raise
+    finally:
+        bar.close()
     if done.branch is None:
         click.echo("warning: you appear to have cloned an empty repository.", err=True)
     else:
@@ -227,9 +233,14 @@ def fetch(repo, remote_name: str | None, as_json: bool) -> None:
     Also brings the team's branch-database settings recorded on the primary.
     """
     from ..remote.transfer import fetch as do_fetch
+    from ._common import Progress
 
     r = _remote(repo, remote_name)
-    fr = do_fetch(repo, r)
+    bar = Progress("Checking versions", quiet=as_json)
+    try:
+        fr = do_fetch(repo, r, progress=bar.index if bar.enabled else None)
+    finally:
+        bar.close()
     if as_json:
         emit_json({"remote": r.name, "commits": fr.commits, "versions": fr.versions,
                    "updated": {b: {"old": o, "new": n} for b, (o, n) in fr.updated.items()},

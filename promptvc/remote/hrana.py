@@ -67,9 +67,10 @@ class HranaError(PvcError):
 
     error_code = ErrorCode.REMOTE
 
-    def __init__(self, message: str, code: str | None = None):
+    def __init__(self, message: str, code: str | None = None, reason: str | None = None):
         super().__init__(message)
         self.code = code
+        self.reason = reason if reason is not None else message  # the cause, without the host
 
 
 class AuthError(HranaError):
@@ -409,6 +410,6 @@ class HranaClient:
         except TimedOut as exc:
             raise RemoteTimeout(exc.message, "TIMEOUT") from None
         except ConnectionLost as exc:
-            raise ConnectError(exc.message, "CONNECTION_LOST") from None
+            raise ConnectError(exc.message, "CONNECTION_LOST", exc.reason) from None
         except ConnectFailed as exc:
-            raise ConnectError(exc.message, "CONNECT") from None
+            raise ConnectError(exc.message, "CONNECT", exc.reason) from None

@@ -66,11 +66,14 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
 
 # -- errors ---------------------------------------------------------------------------------
 class TransportError(Exception):
-    """A request did not get an answer. ``.message`` is already redacted."""
+    """A request did not get an answer. ``.message`` is already redacted; ``.reason`` is
+    the cause alone (redacted too), without the host, for callers that name the host
+    themselves."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, reason: str | None = None):
         super().__init__(message)
         self.message = message
+        self.reason = reason if reason is not None else message
 
 
 class ConnectFailed(TransportError):
@@ -280,13 +283,15 @@ class HttpTransport:
                 self.close()
                 if reused and attempt == 0:
                     continue
-                raise ConnectFailed(self.redact(f"cannot reach {self.where}: {_reason(exc)}")) from None
+                raise ConnectFailed(self.redact(f"cannot reach {self.where}: {_reason(exc)}"),
+                                    self.redact(_reason(exc))) from None
             except (socket.timeout, TimeoutError):
                 self.close()
                 raise TimedOut(f"no answer from {self.where} within {_secs(timeout)}s") from None
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
-                raise ConnectFailed(self.redact(f"cannot reach {self.where}: {_reason(exc)}")) from None
+                raise ConnectFailed(self.redact(f"cannot reach {self.where}: {_reason(exc)}"),
+                                    self.redact(_reason(exc))) from None
             try:
                 resp = conn.getresponse()
                 raw = resp.read()

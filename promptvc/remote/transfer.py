@@ -116,10 +116,8 @@ def _explain(remote: Remote, exc: Exception, what: str) -> RemoteError:
             hint="check the server; your local commits are safe, run the command again later",
         )
     if isinstance(exc, hrana.ConnectError):
-        reason = exc.message.split(": ", 1)[1] if exc.message.startswith("cannot reach ") \
-            and ": " in exc.message else exc.message  # the client's text names the host too
         return RemoteError(
-            f"cannot reach {host} while trying to {what}: {reason}",
+            f"cannot reach {host} while trying to {what}: {exc.reason}",
             error_code=ErrorCode.UNREACHABLE,
             hint="check the URL and that the server is running; local commits are safe",
         )
@@ -641,12 +639,14 @@ def _sync_with_retries(repo, remote: Remote, deadline: float, db_name: str | Non
 
 
 def fetch(repo, remote: Remote, *, do_sync: bool = True,
-          branches: list[str] | None = None) -> FetchResult:
+          branches: list[str] | None = None,
+          progress: Callable[[int, int], None] | None = None) -> FetchResult:
     """Sync the replicas and import what they have that we lack.
 
     The main database gives the unmapped branches and the branch -> database mapping; each
     branch database gives its own branch. BRANCHES limits which branch databases are synced
-    (the main database always is)."""
+    (the main database always is). PROGRESS(i, total) is called as each new version is
+    checked (0-based I)."""
     result = FetchResult()
     started = time.monotonic()
     deadline = remote.deadline()
@@ -679,7 +679,7 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
             if ref:
                 sources.append((reader, {R.HEADS + branch: ref}))
         try:
-            _import(repo, remote, sources, mapping, result)
+            _import(repo, remote, sources, mapping, result, progress)
         finally:
             for r in readers:
                 r.close()
@@ -783,7 +783,8 @@ def _check_trees(repo, remote: Remote, new_commits: list[tuple]) -> None:
             _check_id(remote, vid, f"version id in the tree of commit {row[0][:12]}")
 
 
-def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: FetchResult) -> None:
+def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: FetchResult,
+            progress: Callable[[int, int], None] | None = None) -> None:
     check_mapping(remote, mapping)
     for _, refs in sources:
         check_refs(remote, refs)
@@ -837,8 +838,10 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
         repo.store.insert_commits(CommitRow(*row) for row in new_commits)
         repo.store.insert_changes(ChangeRow(*c) for c in changes)
         # every new version must rebuild to its hash before anything points at it
-        for vid in versions:
+        for i, vid in enumerate(versions):
             repo.versions.get(vid)
+            if progress is not None:
+                progress(i, len(versions))
         _check_trees(repo, remote, new_commits)
         for branch, m in mapping.items():
             repo.store.put_branch_db(BranchDbRow(remote.name, branch, m["db_name"], m["url"],
@@ -925,8 +928,9 @@ def pull(repo, remote: Remote, branch: str | None = None, *,
 
 
 def clone(url: str, directory: Path, *, name: str = "origin", token_env: str | None = None,
-          branch: str | None = None):
-    """Create DIRECTORY as a new repository with remote NAME and its history."""
+          branch: str | None = None, progress: Callable[[int, int], None] | None = None):
+    """Create DIRECTORY as a new repository with remote NAME and its history (PROGRESS: as
+    for fetch)."""
     from ..repo import Repo
     from .remotes import add_remote
 
@@ -949,7 +953,7 @@ def clone(url: str, directory: Path, *, name: str = "origin", token_env: str | N
         raise
     try:
         remote = add_remote(repo.config, name, url, token_env)
-        fr = fetch(repo, remote)
+        fr = fetch(repo, remote, progress=progress)
         branches = {n[len(name) + 1:]: t for n, t in repo.remote_branches() if n.startswith(name + "/")}
         chosen = branch or ("main" if "main" in branches else (sorted(branches)[0] if branches else None))
         if chosen is not None:

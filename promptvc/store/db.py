@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
-from ..errors import IntegrityError, LockedError, PvcError, SchemaError
+from ..errors import ErrorCode, IntegrityError, LockedError, PvcError, SchemaError
 from .schema import FORMAT2_VERSION, MIGRATIONS, SCHEMA_VERSION
 from .spec import columns, local_ddl
 
@@ -274,6 +274,7 @@ class Store:
         if "file is not a database" in text or "malformed" in text or "notadb" in text:
             return SchemaError(
                 f"{self.path} is not a readable pvc database ({exc})",
+                error_code=ErrorCode.DAMAGED,
                 hint="if it is encrypted, set PVC_ENCRYPTION_KEY; otherwise restore it from "
                      "the remote with `pvc fsck --repair`, or clone the repository again",
             )
@@ -813,6 +814,62 @@ class Store:
         self._exec("UPDATE versions SET storage = 'snapshot', codec = ?, data = ?, size = ?, "
                    "chain_len = 0, chain_bytes = 0 WHERE id = ?",
                    (codec, data, len(content), _b(version_id)))
+
+    def iter_version_links(self, batch: int = 2000) -> Iterator[tuple[str, str | None, str, int, int]]:
+        """(id, parent version id, storage, chain_len, chain_bytes) of every version in
+        stored order, without its data (gc plans its re-delta from these)."""
+        last = 0
+        while True:
+            rows = self._all(
+                "SELECT vrev, id, parent_version_id, storage, chain_len, chain_bytes "
+                "FROM versions WHERE vrev > ? ORDER BY vrev LIMIT ?", (last, batch))
+            if not rows:
+                return
+            for r in rows:
+                yield _h(r[1]), _h(r[2]), r[3], int(r[4]), int(r[5])
+            last = rows[-1][0]
+
+    def replace_with_diff(self, version_id: str, codec: str, data: bytes, chain_len: int,
+                          chain_bytes: int) -> None:
+        """Rewrite a version's stored data as DATA, a diff against its parent (same id)."""
+        self._exec("UPDATE versions SET storage = 'diff', codec = ?, data = ?, chain_len = ?, "
+                   "chain_bytes = ? WHERE id = ?",
+                   (codec, data, chain_len, chain_bytes, _b(version_id)))
+
+    # -- maintenance (gc) -------------------------------------------------------------
+    def reflog_expiry_candidates(self) -> list[tuple[int, str]]:
+        """(seq, at) of every reflog entry except the newest of each ref: the entries gc
+        may expire (a ref always keeps its last move)."""
+        return [(int(r[0]), r[1]) for r in self._all(
+            "SELECT seq, at FROM reflog WHERE seq NOT IN "
+            "(SELECT max(seq) FROM reflog GROUP BY ref) ORDER BY seq")]
+
+    def delete_reflog_entries(self, seqs: Sequence[int]) -> None:
+        for i in range(0, len(seqs), 500):
+            chunk = [int(s) for s in seqs[i:i + 500]]
+            self._exec(f"DELETE FROM reflog WHERE seq IN ({','.join('?' * len(chunk))})", chunk)
+
+    def database_bytes(self) -> int:
+        """The database's size: its pages, free ones included."""
+        count = self._one("PRAGMA page_count")[0]
+        size = self._one("PRAGMA page_size")[0]
+        return int(count) * int(size)
+
+    def bytes_by_table(self) -> dict[str, int]:
+        """Bytes of the pages of each table and index (SQLite's dbstat), largest first."""
+        return {r[0]: int(r[1]) for r in self._all(
+            "SELECT name, sum(pgsize) AS b FROM dbstat GROUP BY name ORDER BY b DESC")}
+
+    def free_bytes(self) -> int:
+        """Bytes in free pages (what VACUUM would give back at least)."""
+        return int(self._one("PRAGMA freelist_count")[0]) * int(self._one("PRAGMA page_size")[0])
+
+    def vacuum(self) -> None:
+        """Rewrite the database compactly (outside any transaction), then refresh the
+        planner's statistics."""
+        assert not self._depth, "VACUUM cannot run inside a transaction"
+        self._exec("VACUUM")
+        self._exec("PRAGMA optimize")
 
     def update_chain(self, version_id: str, chain_len: int, chain_bytes: int) -> None:
         self._exec("UPDATE versions SET chain_len = ?, chain_bytes = ? WHERE id = ?",

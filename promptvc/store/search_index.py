@@ -107,6 +107,11 @@ class SearchIndex:
         self._write("DELETE FROM search_docs")
         self._write("DELETE FROM search_state WHERE key = ?", (TEXT_MARK,))
 
+    def optimize(self) -> None:
+        """Merge the full-text index's segments into one (gc); a no-op before any index."""
+        if self.exists():
+            self._write("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+
     def doc_count(self) -> int:
         return int(self._run("SELECT count(*) FROM search_docs", ())[0][0])
 
