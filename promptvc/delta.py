@@ -4,8 +4,9 @@ Lines are split on ``\\n`` only and keep their ending, so CR, CRLF and a missing
 newline survive byte for byte. A line without its newline is followed, in a diff, by the
 standard ``\\ No newline at end of file`` marker, which ``patch`` and ``git apply`` know.
 
-Stored deltas are the hunks of a unified diff (``@@`` header onward) with 3 lines of
-context; printed diffs add ``--- a/PATH`` / ``+++ b/PATH`` headers.
+Stored deltas are the hunks of a unified diff (``@@`` header onward) without context lines
+(``diff -U0``, STORED_CONTEXT); printed diffs have 3 lines of context and add
+``--- a/PATH`` / ``+++ b/PATH`` headers.
 """
 
 from __future__ import annotations

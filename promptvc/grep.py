@@ -2,8 +2,8 @@
 
 Patterns are POSIX regular expressions as git reads them: basic (BRE) by default, extended
 with ``-E``, fixed strings with ``-F``; both are translated to Python's ``re``. Lines are
-matched one by one (split on ``\\n``). Stored versions are read from the search index's
-plain text when it has them (no diff chains to rebuild).
+matched one by one (split on ``\\n``). Every stored version is read by
+streaming the version store in stored order (one diff apply per version).
 
 Pickaxe, as in git: ``-S STRING`` keeps commits where the number of occurrences of STRING
 in a file differs between the commit and its first parent; ``-G REGEX`` (extended) keeps
@@ -164,7 +164,7 @@ def _whole(rx: re.Pattern) -> re.Pattern:
 
 def grep_worktree(repo, rx: re.Pattern, specs: list[str], invert: bool = False) -> list[FileMatches]:
     """The tracked files in the working folder. A file whose size and mtime match the stat
-    cache is read from the search index (one query) instead of the disk."""
+    cache is read from the version store instead of the disk."""
     import os
 
     tracked = repo.store.tracked()
@@ -178,7 +178,7 @@ def grep_worktree(repo, rx: re.Pattern, specs: list[str], invert: bool = False) 
             continue
         if row.st_size == st.st_size and row.st_mtime == str(st.st_mtime_ns):
             cached[rel] = row.sha
-    texts = repo.store.search_index().contents(sorted(set(cached.values()))) if cached else {}
+    texts = _texts(repo, set(cached.values())) if cached else {}
     out = []
     for rel in sorted(tracked):
         if not path_matches(rel, specs):
@@ -217,16 +217,15 @@ def grep_rev(repo, rev: str, rx: re.Pattern, specs: list[str], invert: bool = Fa
 def grep_all_versions(repo, rx: re.Pattern, specs: list[str], invert: bool = False,
                       progress=None) -> list[FileMatches]:
     """Every stored prompt version, each once, with the commits that introduced it."""
-    from .search import index_text
-
-    index_text(repo, progress)
-    ix = repo.store.search_index()
     found: list[tuple[str, list]] = []
-    for vid, _path, content in ix.iter_docs():
+    total = repo.store.search_index().count_pending(0) if progress else 0
+    for i, (vid, content) in enumerate(_all_texts(repo)):
         lines = match_lines(rx, content, invert)
         if lines:
             found.append((vid, lines))
-    intro = ix.introducing_commits([vid for vid, _ in found])
+        if progress is not None and total and ((i + 1) % 500 == 0 or i + 1 == total):
+            progress(i + 1, total)
+    intro = repo.store.search_index().introducing_commits([vid for vid, _ in found])
     out = []
     for vid, lines in found:
         by_path: dict[str, list[str]] = {}
@@ -241,30 +240,43 @@ def grep_all_versions(repo, rx: re.Pattern, specs: list[str], invert: bool = Fal
 
 
 def _texts(repo, vids: set[str]) -> dict[str, str]:
-    ix = repo.store.search_index()
-    got = ix.contents(list(vids)) if vids else {}
-    for vid in vids - set(got):
-        got[vid] = repo.versions.get(vid).decode("utf-8", "replace")
-    return got
+    return {vid: repo.versions.get(vid).decode("utf-8", "replace") for vid in vids}
+
+
+def _all_texts(repo):
+    """(version id, text) of every stored prompt version, in stored order."""
+    for row, data in repo.versions.stream("prompt"):
+        yield row.id, data.decode("utf-8", "replace")
 
 
 # -- pickaxe -------------------------------------------------------------------------------------
 def pickaxe(repo, *, string: str | None = None, regex: str | None = None,
             ignore_case: bool = False, specs: list[str] | None = None) -> set[str]:
     """Ids of the (non-merge) commits selected by -S STRING or -G REGEX."""
-    from .search import index_text
-
-    index_text(repo)
     ix = repo.store.search_index()
     specs = specs or []
     selected: set[str] = set()
     if string is not None:
         if string == "":
             raise SearchError("-S needs a non-empty string", hint="give the text to look for")
-        for cid, path, old_path, status, old_n, new_n in ix.pickaxe_count_changes(string,
-                                                                                  ignore_case):
+        counts: dict[str, int] = {}
+        if ignore_case:
+            needle = string.lower()
+            for vid, text in _all_texts(repo):
+                n = text.lower().count(needle)
+                if n:
+                    counts[vid] = n
+        else:  # in UTF-8, counting bytes counts characters' occurrences: no decoding
+            raw = string.encode("utf-8")
+            for row, data in repo.versions.stream("prompt"):
+                n = data.count(raw)
+                if n:
+                    counts[row.id] = n
+        for cid, path, old_path, vid, old_vid, status in ix.changes_touching_versions(
+                list(counts)):
             if cid in selected:
                 continue
+            old_n, new_n = counts.get(old_vid or "", 0), counts.get(vid or "", 0)
             for before, after in _sides(path, old_path, status, old_n, new_n, specs):
                 if before != after:
                     selected.add(cid)
@@ -272,7 +284,7 @@ def pickaxe(repo, *, string: str | None = None, regex: str | None = None,
     assert regex is not None
     rx = compile_pattern(regex, extended=True, ignore_case=ignore_case)
     whole = re.compile(rx.pattern, rx.flags | re.MULTILINE)
-    hits = [vid for vid, _path, content in ix.iter_docs() if whole.search(content)]
+    hits = [vid for vid, content in _all_texts(repo) if whole.search(content)]
     rows = ix.changes_touching_versions(hits)
     texts = _texts(repo, {v for r in rows for v in (r[3], r[4]) if v})
     for cid, path, old_path, vid, old_vid, status in rows:

@@ -12,9 +12,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Iterator
 
 from . import delta
 from .errors import IntegrityError
@@ -45,6 +47,9 @@ def manifest_bytes(tree: dict[str, str]) -> bytes:
     return b"".join(out)
 
 
+_HEX64 = re.compile(rb"[0-9a-f]{64}")
+
+
 def parse_manifest(data: bytes) -> dict[str, str]:
     """Read a manifest made by manifest_bytes. Only a line feed ends an entry (never any other
     of str.splitlines' separators)."""
@@ -53,7 +58,7 @@ def parse_manifest(data: bytes) -> dict[str, str]:
     while i < n:
         vid = data[i:i + 64]
         sep = data[i + 64:i + 65]
-        if len(vid) != 64 or any(c not in b"0123456789abcdef" for c in vid):
+        if _HEX64.fullmatch(vid) is None:
             raise IntegrityError(f"malformed tree manifest entry {data[i:i + 80]!r}")
         if sep == b" ":
             end = data.find(b"\n", i + 65)
@@ -187,6 +192,34 @@ class VersionStore:
     def forget(self) -> None:
         """Drop the cache of rebuilt contents (the next get reads the rows again)."""
         self._cache.clear()
+
+    def stream(self, kind: str = "prompt", window: int = 256) -> Iterator[tuple[VersionRow, bytes]]:
+        """(row, content) of every version of KIND in stored order, each checked against its
+        SHA-256. A diff is applied to its parent's content when that was one of the last
+        WINDOW versions streamed (nearly always: a base is stored before its diffs), so the
+        whole history costs one diff apply per version, not a chain rebuild."""
+        recent: OrderedDict[str, list[bytes]] = OrderedDict()  # id -> its lines
+        for row in self.store.iter_versions_stored(kind=kind):
+            base = recent.get(row.parent_version_id) if row.storage == "diff" else None
+            lines = None
+            if base is not None:
+                try:
+                    lines = delta.apply_lines(base, _decode(row))
+                    content = b"".join(lines)
+                except delta.DeltaError:
+                    content = b""
+                if sha256(content) != row.id:
+                    content, lines = self.get(row.id), None  # names the damage precisely
+            elif row.storage == "snapshot":
+                content = _decode(row)
+                if sha256(content) != row.id:
+                    content = self.get(row.id)
+            else:
+                content = self.get(row.id)
+            recent[row.id] = lines if lines is not None else delta.split_lines(content)
+            if len(recent) > window:
+                recent.popitem(last=False)
+            yield row, content
 
     def get(self, vid: str) -> bytes:
         """The full content of a version, checked against its SHA-256."""

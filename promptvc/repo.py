@@ -892,6 +892,7 @@ class Repo:
         renames = renames or {}
         for path in list(files) + list(renames.values()):
             check_path(path)
+        outer = self.store.in_transaction  # an importer's batch: it indexes at its end
         with self.store.transaction():
             head = self.store.get_ref(ref)
             base_tree = self.tree(head)
@@ -919,9 +920,10 @@ class Repo:
                 return None
             info = self._write_commit(changes, base_tree, message, check_author(author), date,
                                       contents=contents, ref=ref, update_tracked=False)
-            from .search import after_write
+            if not outer:
+                from .search import after_write
 
-            after_write(self)  # the search index's text, in the same transaction (one fsync)
+                after_write(self)  # the search index's text, in the same transaction
         return info
 
     # -- history ----------------------------------------------------------------------

@@ -103,12 +103,13 @@ def index_vectors(repo, embedder, progress: Progress | None = None,
     started = time.monotonic()
     done = 0
     while True:
-        rows = ix.docs_without_vectors(space, VECTOR_BATCH)
-        if not rows:
+        vids = ix.docs_without_vectors(space, VECTOR_BATCH)
+        if not vids:
             return done
-        blobs = embedder.embed([content for _, content in rows])
+        blobs = embedder.embed([_text(repo.versions.get(vid)) for vid in vids])
         with store.transaction():
-            ix.add_vectors(space, list(zip((vid for vid, _ in rows), blobs)))
+            ix.add_vectors(space, list(zip(vids, blobs)))
+        rows = vids
         done += len(rows)
         if progress and total:
             progress(min(done, total), total)
@@ -172,12 +173,6 @@ def check(repo) -> list[tuple[str, str, str]]:
     for vid in ix.orphan_docs():
         problems.append((vid, "", "search index names a version that does not exist "
                                   "(run `pvc search --reindex`)"))
-    from .objects import sha256
-
-    for vid, path, content in ix.iter_docs():
-        if sha256(content.encode("utf-8", "replace")) != vid and _stored_text(repo, vid) != content:
-            problems.append((vid, path or "", "search index text does not match the version "
-                                              "(run `pvc search --reindex`)"))
     if ix.fts_count() != ix.doc_count():
         problems.append(("search_fts", "", f"full-text index has {ix.fts_count()} rows for "
                                            f"{ix.doc_count()} documents (run `pvc search --reindex`)"))
@@ -192,11 +187,11 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _stored_text(repo, vid: str) -> str | None:
+def _stored_text(text_of, vid: str) -> str:
     try:
-        return _text(repo.versions.get(vid))
+        return _text(text_of(vid))
     except Exception:  # noqa: BLE001 - a damaged version is fsck's own finding
-        return None
+        return ""
 
 
 # -- ranking ------------------------------------------------------------------------------------
@@ -254,10 +249,11 @@ def like_terms(text: str, n: int = 24) -> str:
     return " ".join(w for w, _ in counts.most_common(n))
 
 
-def rank(ix, query_text: str, scope: dict[str, str] | None, *, k: int, embedder=None,
-         query_vector: bytes | None = None, text_weight: float = 0.3,
+def rank(ix, query_text: str, scope: dict[str, str] | None, *, k: int, text_of,
+         embedder=None, query_vector: bytes | None = None, text_weight: float = 0.3,
          vector_weight: float = 0.7, exclude_paths: Sequence[str] = ()) -> tuple[list[Hit], str | None]:
     """Best K hits among the versions SCOPE (version -> path), or every version (None).
+    TEXT_OF(version id) gives a version's content (bytes), for the hits' snippets.
     Returns the hits and a note when vectors could not be used."""
     note = None
     pool = max(50, k * 5)
@@ -303,9 +299,11 @@ def rank(ix, query_text: str, scope: dict[str, str] | None, *, k: int, embedder=
         hits.append(Hit(vid, path, total, t, v))
     hits.sort(key=lambda h: (-h.score, h.path, h.version))
     hits = hits[:k]
-    contents = ix.contents([h.version for h in hits]) if hits else {}
+    contents = {h.version: _stored_text(text_of, h.version) for h in hits}
+    marked = ix.snippets(match, {h.version: contents[h.version] for h in hits if h.text_score},
+                         HL_START, HL_END) if match and hits else {}
     for h in hits:
-        _snippet(ix, h, match, contents.get(h.version, ""))
+        _snippet(h, marked.get(h.version), contents[h.version])
     return hits, (note if embedder is not None else None)
 
 
@@ -338,8 +336,7 @@ def _vector_scores(ix, space: int, q: bytes, scope, pool: int, extra: list[str])
     return out
 
 
-def _snippet(ix, hit: Hit, match: str | None, content: str) -> None:
-    raw = ix.snippet(match, hit.version, HL_START, HL_END) if match and hit.text_score else None
+def _snippet(hit: Hit, raw: str | None, content: str) -> None:
     if not raw:
         first = " ".join(line.strip() for line in content.splitlines() if line.strip())
         raw = first[:120] + ("…" if len(first) > 120 else "")
@@ -420,12 +417,14 @@ def search(repo, query: str, *, rev: str | None = None, all_versions: bool = Fal
         for path, vid in sorted(repo.tree(cid).items()):
             scope.setdefault(vid, path)
     try:
-        hits, rank_note = rank(ix, query, scope, k=k, embedder=embedder, query_vector=query_vector,
+        hits, rank_note = rank(ix, query, scope, k=k, text_of=repo.versions.get,
+                               embedder=embedder, query_vector=query_vector,
                                text_weight=tw, vector_weight=vw, exclude_paths=exclude)
     except SearchError as exc:
         if embedder is None or exc.fields.get("stage") == "text":
             raise
-        hits, rank_note = rank(ix, query, scope, k=k, exclude_paths=exclude)
+        hits, rank_note = rank(ix, query, scope, k=k, text_of=repo.versions.get,
+                               exclude_paths=exclude)
         note = f"embedder unavailable, full-text only: {exc.message}"
         embedder = None
     note = rank_note or note

@@ -288,7 +288,7 @@ class PromptSource:
                 scope = {}
                 for path, vid in sorted(tree.items()):
                     scope.setdefault(vid, path)
-            hits, _note = rank(ix, query, scope, k=k, embedder=embedder,
+            hits, _note = rank(ix, query, scope, k=k, text_of=db.versions.get, embedder=embedder,
                                text_weight=text_weight, vector_weight=vector_weight)
             if commit is not None:
                 for h in hits:

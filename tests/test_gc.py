@@ -157,12 +157,13 @@ def test_bad_expiry_values(repo, pvc):
 
 
 def test_vacuum_gives_back_free_pages(repo, pvc):
-    big = "".join(f"paragraph {i}: " + "words " * 40 + "\n" for i in range(400))
+    big = "".join(f"paragraph{i} " + " ".join(f"w{i}x{j}" for j in range(20)) + "\n"
+                  for i in range(2000))  # 42,000 distinct words: a large full-text index
     (repo / "big.md").write_text(big)
     assert pvc("add", "big.md").exit_code == 0
     assert pvc("commit", "-m", "big").exit_code == 0
     r = Repo(repo)
-    r.store.search_index().clear_text()  # frees the pages that held the indexed text
+    r.store.search_index().clear_text()  # frees the pages of its token lists
     free = r.store.free_bytes()
     r.close()
     assert free > 100_000

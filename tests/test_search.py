@@ -494,12 +494,15 @@ def test_fsck_finds_damage_and_reindex_repairs(repo, pvc):
     db = repo / ".pvc" / "pvc.db"
     conn = sqlite3.connect(db)
     vid = conn.execute("SELECT version_id FROM search_docs ORDER BY doc LIMIT 1").fetchone()[0]
-    conn.execute("UPDATE search_docs SET content = 'tampered' WHERE version_id = ?", (vid,))
+    # the document now names a version that does not exist, and a.md's has none
+    conn.execute("UPDATE search_docs SET version_id = ? WHERE version_id = ?", ("0" * 64, vid))
     conn.commit()
     conn.close()
     r = pvc("fsck")
     assert r.exit_code == 1
-    assert f"search {vid[:12]} (a.md): search index text does not match the version (run `pvc " \
+    assert f"search {'0' * 12}: search index names a version that does not exist (run `pvc " \
+           "search --reindex`)" in r.output
+    assert f"search {vid[:12]}: prompt version is missing from the search index (run `pvc " \
            "search --reindex`)" in r.output
     r = pvc("search", "--reindex")
     assert (r.exit_code, r.stdout) == (0, "indexed 2 versions (full-text only: no embedder)\n")

@@ -427,14 +427,18 @@ class Store:
                 yield _version(r)
             last = rows[-1][0]
 
-    def iter_versions_stored(self, batch: int = 500) -> Iterator[VersionRow]:
-        """Every version in the order the rows were stored (a diff's base is nearly always
-        stored before it), BATCH rows per query: fsck streams them with a small cache."""
+    def iter_versions_stored(self, batch: int = 500, kind: str | None = None
+                             ) -> Iterator[VersionRow]:
+        """Every version (of KIND, if given) in the order the rows were stored (a diff's
+        base is nearly always stored before it), BATCH rows per query: fsck, grep and the
+        pickaxe stream them with a small cache."""
         last = 0
+        where = "" if kind is None else "AND kind = ? "
+        extra: tuple = () if kind is None else (kind,)
         while True:
             rows = self._all(
-                f"SELECT vrev, {VERSION_COLS} FROM versions WHERE vrev > ? ORDER BY vrev "
-                "LIMIT ?", (last, batch))
+                f"SELECT vrev, {VERSION_COLS} FROM versions WHERE vrev > ? {where}ORDER BY vrev "
+                "LIMIT ?", (last, *extra, batch))
             if not rows:
                 return
             for r in rows:

@@ -11,7 +11,7 @@ value outside the 32-bit range (libsql binds those as REAL).
 from __future__ import annotations
 
 
-from .spec import SEARCH_DDL, experiment_ddl, table
+from .spec import SEARCH_DDL, SEARCH_TEXT_RESET_DDL, experiment_ddl, table
 
 # Experiments and outcome events: the same tables locally, on the primary, and in outboxes.
 EXPERIMENT_DDL = experiment_ddl()
@@ -154,6 +154,8 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0005_format2_compact_rows", _format2_steps()),
     # the search index (issue #17): derived data, local only
     ("0006_search_index", list(SEARCH_DDL)),
+    # the index without a copy of each version's text (derived data: indexed again)
+    ("0007_search_contentless", SEARCH_TEXT_RESET_DDL + list(SEARCH_DDL)),
 ]
 
 FORMAT2_VERSION = 5

@@ -1,11 +1,13 @@
-"""Every query of the search index (tables of migration 0005_search_index).
+"""Every query of the search index (tables of migrations 0006/0007 in store/schema.py).
 
-The index is derived data: one row of full text per prompt version (``search_docs``), an
-FTS5 index over it (``search_fts``, porter + unicode61 tokens, BM25 ranking), and one vector
-table per embedding model (``search_vec_<space>``, libSQL ``F32_BLOB`` with a cosine
-``libsql_vector_idx``). :class:`SearchIndex` runs on a :class:`~promptvc.store.db.Store`
-(libSQL) or on a read-only stdlib ``sqlite3`` connection (serving), which has FTS5 but no
-vector functions: there, vector scores are computed by the caller from raw vectors.
+The index is derived data: one row per prompt version (``search_docs``: version id and
+path), a contentless FTS5 index of its text (``search_fts``, porter + unicode61 tokens,
+BM25 ranking: only token lists are stored, the text stays in the version store), and one
+vector table per embedding model (``search_vec_<space>``, libSQL ``F32_BLOB`` with a cosine
+``libsql_vector_idx``). Whatever needs a version's text gets it from its caller.
+:class:`SearchIndex` runs on a :class:`~promptvc.store.db.Store` (libSQL) or on a read-only
+stdlib ``sqlite3`` connection (serving), which has FTS5 but no vector functions: there,
+vector scores are computed by the caller from raw vectors.
 """
 
 from __future__ import annotations
@@ -93,8 +95,8 @@ class SearchIndex:
     # -- documents ------------------------------------------------------------------------
     def add_doc(self, version_id: str, path: str | None, content: str) -> bool:
         """Index one version's text; False when it is already indexed."""
-        cur = self._write("INSERT OR IGNORE INTO search_docs (version_id, path, content) "
-                          "VALUES (?, ?, ?)", (version_id, path, content))
+        cur = self._write("INSERT OR IGNORE INTO search_docs (version_id, path) VALUES (?, ?)",
+                          (version_id, path))
         if cur.rowcount != 1:
             return False
         doc = self._run("SELECT doc FROM search_docs WHERE version_id = ?", (version_id,))[0][0]
@@ -128,40 +130,12 @@ class SearchIndex:
     def orphan_docs(self, limit: int = 100) -> list[str]:
         """Documents whose version is not in the database."""
         return [r[0] for r in self._run(
+            "SELECT d.version_id FROM search_docs d WHERE NOT EXISTS "
+            "(SELECT 1 FROM versions v WHERE v.id = unhex(d.version_id)) LIMIT ?"
+            if self.has_vector_functions else  # the stdlib's SQLite (3.40) has no unhex
             "SELECT d.version_id FROM search_docs d LEFT JOIN "
             "(SELECT lower(hex(id)) AS h FROM versions) v ON v.h = d.version_id "
             "WHERE v.h IS NULL LIMIT ?", (int(limit),))]
-
-    def iter_docs(self, batch: int = 2000) -> Iterator[tuple[str, str | None, str]]:
-        """(version_id, path, content) of every document."""
-        last = 0
-        while True:
-            rows = self._run("SELECT doc, version_id, path, content FROM search_docs WHERE doc > ? "
-                             "ORDER BY doc LIMIT ?", (last, int(batch)))
-            if not rows:
-                return
-            for r in rows:
-                yield r[1], r[2], r[3]
-            last = rows[-1][0]
-
-    def docs_containing(self, needle: str, ignore_case: bool) -> list[tuple[str, str]]:
-        """(version_id, content) of documents containing NEEDLE (a substring scan in SQL)."""
-        if ignore_case:
-            return [(r[0], r[1]) for r in self._run(
-                "SELECT version_id, content FROM search_docs WHERE instr(lower(content), lower(?)) > 0",
-                (needle,))]
-        return [(r[0], r[1]) for r in self._run(
-            "SELECT version_id, content FROM search_docs WHERE instr(content, ?) > 0", (needle,))]
-
-    def contents(self, version_ids: Sequence[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        ids = list(version_ids)
-        for start in range(0, len(ids), 5000):
-            chunk = json.dumps(ids[start:start + 5000])
-            for r in self._run("SELECT version_id, content FROM search_docs WHERE version_id IN "
-                               "(SELECT value FROM json_each(?))", (chunk,)):
-                out[r[0]] = r[1]
-        return out
 
     # -- history queries ----------------------------------------------------------------------
     def introducing_commits(self, version_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
@@ -175,25 +149,6 @@ class SearchIndex:
                     "ORDER BY c.generation, c.committed_at, c.id", chunk):
                 out.setdefault(_hex(r[0]), []).append((_hex(r[1]), r[2]))
         return out
-
-    def pickaxe_count_changes(self, needle: str, ignore_case: bool) -> list[tuple]:
-        """(commit id, path, old path, status, old count, new count) of the non-merge changes
-        whose old or new version contains NEEDLE (for git log -S)."""
-        if ignore_case:
-            hits = ("SELECT version_id AS vid, (length(content) - length(replace(lower(content), "
-                    "lower(?1), ''))) / length(?1) AS n FROM search_docs "
-                    "WHERE instr(lower(content), lower(?1)) > 0")
-        else:
-            hits = ("SELECT version_id AS vid, (length(content) - length(replace(content, ?1, ''))) "
-                    "/ length(?1) AS n FROM search_docs WHERE instr(content, ?1) > 0")
-        sql = (f"WITH hits AS ({hits}) "
-               "SELECT lower(hex(c.id)), ch.path, ch.old_path, ch.status, coalesce(a.n, 0), "
-               "coalesce(b.n, 0) FROM changes ch "
-               "JOIN commits c ON c.rev = ch.commit_id AND c.parent2 IS NULL "
-               "LEFT JOIN hits a ON a.vid = lower(hex(ch.old_version_id)) "
-               "LEFT JOIN hits b ON b.vid = lower(hex(ch.version_id)) "
-               "WHERE a.vid IS NOT NULL OR b.vid IS NOT NULL")
-        return [tuple(r) for r in self._run(sql, (needle,))]
 
     def changes_touching_versions(self, version_ids: Sequence[str]) -> list[tuple]:
         """(commit id, path, old path, version id, old version id, status) of non-merge changes whose
@@ -227,12 +182,26 @@ class SearchIndex:
             args = (match, json.dumps(list(scope)), int(limit))
         return [(r[0], r[1], float(r[2])) for r in self._run(sql, args)]
 
-    def snippet(self, match: str, version_id: str, start: str, end: str, tokens: int = 16) -> str | None:
-        rows = self._run(
-            "SELECT snippet(search_fts, 1, ?, ?, '…', ?) FROM search_fts WHERE search_fts MATCH ? "
-            "AND rowid = (SELECT doc FROM search_docs WHERE version_id = ?)",
-            (start, end, int(tokens), match, version_id))
-        return rows[0][0] if rows else None
+    def snippets(self, match: str, texts: dict[str, str], start: str, end: str,
+                 tokens: int = 16) -> dict[str, str]:
+        """FTS5's snippet of each text in TEXTS (version id -> text) for MATCH, the words
+        that matched wrapped in START and END. The index keeps no text, so the few texts
+        are tokenized again in a TEMP table (never written to the database file)."""
+        self._run("CREATE VIRTUAL TABLE IF NOT EXISTS temp.search_snippets USING "
+                  "fts5(content, tokenize='porter unicode61')", ())
+        self._run("DELETE FROM temp.search_snippets", ())
+        ids = list(texts)
+        for i, vid in enumerate(ids):
+            self._run("INSERT INTO temp.search_snippets (rowid, content) VALUES (?, ?)",
+                      (i + 1, texts[vid]))
+        out = {}
+        for rowid, text in self._run(
+                "SELECT rowid, snippet(search_snippets, 0, ?, ?, '…', ?) FROM "
+                "temp.search_snippets WHERE search_snippets MATCH ?",
+                (start, end, int(tokens), match)):
+            out[ids[int(rowid) - 1]] = text
+        self._run("DELETE FROM temp.search_snippets", ())
+        return out
 
     # -- embedding spaces and vectors --------------------------------------------------------------
     def space(self, model: str) -> tuple[int, int] | None:
@@ -256,10 +225,11 @@ class SearchIndex:
             self._write(sql)
         self._write("DELETE FROM search_spaces WHERE space = ?", (int(space),))
 
-    def docs_without_vectors(self, space: int, limit: int) -> list[tuple[str, str]]:
+    def docs_without_vectors(self, space: int, limit: int) -> list[str]:
+        """Version ids of documents with no vector in SPACE yet, oldest first."""
         space = int(space)
-        return [(r[0], r[1]) for r in self._run(
-            f"SELECT d.version_id, d.content FROM search_docs d WHERE NOT EXISTS "
+        return [r[0] for r in self._run(
+            f"SELECT d.version_id FROM search_docs d WHERE NOT EXISTS "
             f"(SELECT 1 FROM search_vec_{space} v WHERE v.version_id = d.version_id) "
             "ORDER BY d.doc LIMIT ?", (int(limit),))]
 

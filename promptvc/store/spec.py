@@ -381,32 +381,39 @@ BRANCH_DBS_QUERY = "SELECT branch, db_name, url, state FROM branch_dbs ORDER BY 
 # -- search index (issue #17): derived data, local only, rebuilt by `pvc search --reindex` -------
 SEARCH_DDL = [
     # Search index: derived data, local only (never pushed), rebuilt by
-    # `pvc search --reindex`. One row per prompt version (keyed by the version id,
-    # i.e. the SHA-256 of its content) with its full text, so grep --all-versions,
-    # log -S/-G and snippets read plain text instead of rebuilding diff chains.
-    """CREATE TABLE search_docs (
+    # `pvc search --reindex`. One row per prompt version (keyed by the version id, i.e.
+    # the SHA-256 of its content). The text itself is not copied here: the full-text index
+    # is contentless (it keeps only its token lists), and whatever needs a version's text
+    # (snippets, grep, pickaxe, embedding) reads it from the version store, so the index
+    # costs its postings, not a second copy of every version.
+    """CREATE TABLE IF NOT EXISTS search_docs (
         doc INTEGER PRIMARY KEY,
         version_id TEXT NOT NULL UNIQUE,
-        path TEXT,
-        content TEXT NOT NULL
+        path TEXT
     )""",
-    # full-text index over search_docs (external content: the text is stored once)
-    """CREATE VIRTUAL TABLE search_fts USING fts5(
-        path, content, content='search_docs', content_rowid='doc',
-        tokenize='porter unicode61')""",
+    """CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
+        path, content, content='', detail=column, tokenize='porter unicode61')""",
     # key/value bookkeeping: the versions.rowid indexed up to ("text_mark")
-    "CREATE TABLE search_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS search_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # one row per embedding model ("space"); its vectors live in search_vec_<space>,
     # created by search_vector_ddl() when the model is first used (the width of an
     # F32_BLOB column is fixed in its DDL and depends on the model)
-    """CREATE TABLE search_spaces (
+    """CREATE TABLE IF NOT EXISTS search_spaces (
         space INTEGER PRIMARY KEY,
         model TEXT NOT NULL UNIQUE,
         dim INTEGER NOT NULL,
         created_at TEXT NOT NULL
     )""",
     # which commits introduced a version: grep --all-versions, search results
-    "CREATE INDEX search_changes_version ON changes(version_id)",
+    "CREATE INDEX IF NOT EXISTS search_changes_version ON changes(version_id)",
+]
+
+# The first search index (schema 6) kept a full copy of every version's text; schema 7
+# drops its text tables (vectors, keyed by version id, stay) and indexes again.
+SEARCH_TEXT_RESET_DDL = [
+    "DROP TABLE IF EXISTS search_fts",
+    "DROP TABLE IF EXISTS search_docs",
+    "DELETE FROM search_state WHERE key = 'text_mark'",
 ]
 
 
