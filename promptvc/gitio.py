@@ -2,9 +2,11 @@
 
 Neither direction runs git once per commit:
 
-- import reads the whole first-parent history (metadata and the blob ids of every change)
-  with ONE ``git log --raw -z`` and every file content it needs through ONE
-  ``git cat-file --batch`` process, fed by a thread in the order the replay consumes them;
+- import streams the first-parent history (metadata and the blob ids of every change)
+  from ONE ``git log --raw -z`` and every file content it needs through ONE
+  ``git cat-file --batch`` process, fed by a thread batch by batch in the order the replay
+  consumes them, so its memory holds one batch of commits whatever the history's length
+  (a resumed import reads the log once more, without the changes, to find where it stops);
 - export writes the history as ONE ``git fast-import`` stream (plus ``git init`` before it
   and ``git reset --hard`` after it to fill the working folder).
 
@@ -26,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from . import refs as R
 from .errors import DirtyWorkingTree, ErrorCode, PathError, PvcError, RefError
@@ -34,9 +36,8 @@ from .repo import SHORT, Repo, is_binary
 
 MAP_FILE = "git-import-map"
 _REGULAR = ("100644", "100755", "100664")
-#: a transaction is committed (and the import map written) after this many commits or seconds
+#: a transaction is committed (and the import map written) after this many commits
 BATCH_COMMITS = 500
-BATCH_SECONDS = 2.0
 
 Progress = Callable[[int, int], None]
 
@@ -135,9 +136,7 @@ class GitCommit:
 _LOG_FORMAT = "%H%x00%P%x00%an%x00%ae%x00%aI%x00%B"
 
 
-def read_history(top: Path, rev: str) -> list[GitCommit]:
-    """The first-parent history of REV, oldest first, with each commit's changes against its
-    first parent (renames detected with git's default -M)."""
+def _tip(top: Path, rev: str) -> str:
     check = _run_git(["-C", str(top), "rev-parse", "--verify", "--quiet", "--end-of-options",
                       f"{rev}^{{commit}}"], check=False)
     if check.returncode != 0:
@@ -146,79 +145,167 @@ def read_history(top: Path, rev: str) -> list[GitCommit]:
                            hint="commit something there first, or give --rev BRANCH")
         raise GitError(f"unknown revision '{rev}' in the git repository at {top}",
                        hint=f"see `git -C {top} branch -a` for names")
-    tip = check.stdout.decode().strip()
-    proc = subprocess.Popen(
-        [_git_exe(), "-C", str(top), "-c", "core.quotePath=false", "-c", "diff.relative=false",
-         "-c", "log.showSignature=false", "log", "--first-parent", "-m", "--reverse", "-z",
-         "--raw", "--no-abbrev", "-M", "--no-color", "--no-ext-diff", "--no-textconv",
-         "--no-mailmap", "--encoding=UTF-8", f"--format=tformat:{_LOG_FORMAT}", tip, "--"],
-        env=_git_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.communicate()
-    if proc.returncode != 0:
-        lines = err.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"`git log` failed in {top}: {lines[-1] if lines else proc.returncode}",
-                       hint="check the repository with `git fsck`")
-    return parse_log(out)
+    return check.stdout.decode().strip()
+
+
+def count_history(top: Path, rev: str) -> int:
+    """The number of commits in the first-parent history of REV."""
+    out = _run_git(["-C", str(top), "rev-list", "--first-parent", "--count", _tip(top, rev),
+                    "--"])
+    return int(out.stdout.decode().strip() or 0)
+
+
+def iter_history(top: Path, rev: str, raw: bool = True) -> Iterator[GitCommit]:
+    """The first-parent history of REV, oldest first, read from `git log` as it arrives
+    (memory bounded by one commit, whatever the history's length), with each commit's
+    changes against its first parent (renames detected with git's default -M) unless RAW
+    is false."""
+    tip = _tip(top, rev)
+    args = [_git_exe(), "-C", str(top), "-c", "core.quotePath=false", "-c",
+            "diff.relative=false", "-c", "log.showSignature=false", "log", "--first-parent",
+            "--reverse", "-z", "--no-color", "--no-mailmap", "--encoding=UTF-8",
+            f"--format=tformat:{_LOG_FORMAT}"]
+    if raw:
+        args[args.index("-z") + 1:args.index("-z") + 1] = [
+            "-m", "--raw", "--no-abbrev", "-M", "--no-ext-diff", "--no-textconv"]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args + [tip, "--"], env=_git_env(), stdout=subprocess.PIPE,
+                                stderr=err)
+        assert proc.stdout is not None
+        try:
+            yield from _parse_stream(proc.stdout)
+        finally:
+            proc.stdout.close()
+            if proc.poll() is None:
+                proc.kill()
+            code = proc.wait()
+        if code != 0:
+            err.seek(0)
+            lines = err.read().decode("utf-8", "replace").strip().splitlines()
+            raise GitError(f"`git log` failed in {top}: {lines[-1] if lines else code}",
+                           hint="check the repository with `git fsck`")
+
+
+def read_history(top: Path, rev: str) -> list[GitCommit]:
+    """iter_history as a list (for small histories and tests)."""
+    return list(iter_history(top, rev))
+
+
+def _tokens(stream, chunk: int = 1 << 16) -> Iterator[bytes]:
+    """The NUL-separated tokens of STREAM, read CHUNK bytes at a time."""
+    rest = b""
+    while True:
+        data = stream.read(chunk)
+        if not data:
+            break
+        parts = (rest + data).split(b"\0")
+        rest = parts.pop()
+        yield from parts
+    if rest:
+        yield rest
 
 
 def parse_log(out: bytes) -> list[GitCommit]:
-    """Parse `git log -z --raw --format=<_LOG_FORMAT>` output.
+    """Parse `git log -z --raw --format=<_LOG_FORMAT>` output (see _parse_stream)."""
+    import io
+
+    return list(_parse_stream(io.BytesIO(out)))
+
+
+def _parse_stream(stream) -> Iterator[GitCommit]:
+    """Commits from `git log -z [--raw] --format=<_LOG_FORMAT>` output on STREAM.
 
     Tokens are NUL-separated: six header fields per commit (a message holds no NUL), then
     raw entries (a ``:mode mode blob blob STATUS`` token, possibly led by a newline,
     followed by one path, or two for renames and copies).
     """
-    tokens = out.split(b"\0")
-    commits: list[GitCommit] = []
-    i, n = 0, len(tokens)
-    while i < n:
-        if not tokens[i].strip(b"\n"):
-            i += 1
+    tokens = _tokens(stream)
+    pending: bytes | None = None
+
+    def take() -> bytes | None:
+        nonlocal pending
+        if pending is not None:
+            tok, pending = pending, None
+            return tok
+        return next(tokens, None)
+
+    while True:
+        tok = take()
+        if tok is None:
+            return
+        if not tok.strip(b"\n"):
             continue
-        if i + 6 > n:
-            raise GitError("could not read `git log` output (truncated header)",
-                           hint="this is a bug in pvc's git import; please report it")
-        sha, parents, name, email, date, msg = tokens[i:i + 6]
-        i += 6
+        header = [tok]
+        while len(header) < 6:
+            more = take()
+            if more is None:
+                raise GitError("could not read `git log` output (truncated header)",
+                               hint="this is a bug in pvc's git import; please report it")
+            header.append(more)
+        sha, parents, name, email, date, msg = header
         message = msg.decode("utf-8", "replace")
         if message.endswith("\n"):
             message = message[:-1]  # git ends messages with a newline; `pvc commit -m` does not
-        c = GitCommit(sha.decode().strip("\n"), parents.decode().split(), name.decode("utf-8", "replace"),
-                      email.decode("utf-8", "replace"), date.decode(), message)
-        while i < n and tokens[i].lstrip(b"\n").startswith(b":"):
-            meta = tokens[i].lstrip(b"\n")[1:].decode().split()
+        c = GitCommit(sha.decode().strip("\n"), parents.decode().split(),
+                      name.decode("utf-8", "replace"), email.decode("utf-8", "replace"),
+                      date.decode(), message)
+        while True:
+            tok = take()
+            if tok is None or not tok.lstrip(b"\n").startswith(b":"):
+                pending = tok
+                break
+            meta = tok.lstrip(b"\n")[1:].decode().split()
             old_mode, new_mode, old_blob, new_blob, status = meta[:5]
             letter = status[0]
+            first = take()
+            if first is None:
+                raise GitError("could not read `git log` output (truncated entry)",
+                               hint="this is a bug in pvc's git import; please report it")
             if letter in "RC":
+                second = take()
+                if second is None:
+                    raise GitError("could not read `git log` output (truncated entry)",
+                                   hint="this is a bug in pvc's git import; please report it")
                 c.changes.append(GitChange(letter, old_mode, new_mode, old_blob, new_blob,
-                                           tokens[i + 2], tokens[i + 1]))
-                i += 3
+                                           second, first))
             else:
                 c.changes.append(GitChange(letter, old_mode, new_mode, old_blob, new_blob,
-                                           tokens[i + 1]))
-                i += 2
-        commits.append(c)
-    return commits
+                                           first))
+        yield c
 
 
 class BlobReader:
-    """One `git cat-file --batch` process; a thread writes the ids in the order they will be
-    read, so reading streams with bounded memory and one process for the whole import."""
+    """One `git cat-file --batch` process for a whole import. Ids are given in the order
+    they will be read, all at once (BLOB_IDS) or batch by batch (want()); a thread writes
+    them, so git never waits on us and memory stays bounded by what is in flight."""
 
-    def __init__(self, top: Path, blob_ids: list[str]):
+    def __init__(self, top: Path, blob_ids: list[str] | None = None):
+        import queue
+
         self.proc = subprocess.Popen(
-            [_git_exe(), "-C", str(top), "cat-file", "--batch", "--buffer"], env=_git_env(),
+            [_git_exe(), "-C", str(top), "cat-file", "--batch"], env=_git_env(),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self._ids = blob_ids
+        self._queue: queue.Queue[list[str] | None] = queue.Queue()
         self._writer = threading.Thread(target=self._write, daemon=True)
         self._writer.start()
+        if blob_ids:
+            self.want(blob_ids)
+
+    def want(self, blob_ids: list[str]) -> None:
+        """Ask for BLOB_IDS, to be read in this order after those asked for before."""
+        for start in range(0, len(blob_ids), 1000):
+            self._queue.put(blob_ids[start:start + 1000])
 
     def _write(self) -> None:
         stdin = self.proc.stdin
         assert stdin is not None
         try:
-            for start in range(0, len(self._ids), 1000):
-                stdin.write("".join(b + "\n" for b in self._ids[start:start + 1000]).encode())
+            while True:
+                ids = self._queue.get()
+                if ids is None:
+                    break
+                stdin.write("".join(b + "\n" for b in ids).encode())
+                stdin.flush()
             stdin.close()
         except (BrokenPipeError, ValueError, OSError):
             pass  # the reader stopped early (an error or Ctrl-C); close() reports it
@@ -240,6 +327,7 @@ class BlobReader:
         return data[:-1]
 
     def close(self) -> None:
+        self._queue.put(None)
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
@@ -340,9 +428,9 @@ def read_import_map(repo: Repo) -> dict[str, set[str]]:
     return out
 
 
-def _resume_point(repo: Repo, head: str | None, commits: list[GitCommit]
-                  ) -> tuple[int, str | None]:
-    """How many of COMMITS (oldest first) are already on the branch whose head is HEAD.
+def _resume_point(repo: Repo, head: str | None, top: Path, rev: str) -> tuple[int, str | None]:
+    """How many commits of REV's history (oldest first) are already on the branch whose head
+    is HEAD (one streamed pass over the git log, without the file changes).
 
     The import map decides: the newest git commit whose recorded pvc commit is in the
     branch's history. Without a usable map (a clone, or the map was deleted), the newest git
@@ -353,15 +441,18 @@ def _resume_point(repo: Repo, head: str | None, commits: list[GitCommit]
     on_branch = repo.store.ancestor_ids([head])
     mapping = read_import_map(repo)
     if mapping:
-        for idx in range(len(commits) - 1, -1, -1):
-            if mapping.get(commits[idx].sha, set()) & on_branch:
-                return idx + 1, "map"
+        found = 0
+        for idx, c in enumerate(iter_history(top, rev, raw=False)):
+            if mapping.get(c.sha, set()) & on_branch:
+                found = idx + 1
+        if found:
+            return found, "map"
     seen = {(c.author, c.date, c.message) for c in repo.log(head)}
-    for idx in range(len(commits) - 1, -1, -1):
-        c = commits[idx]
+    found = 0
+    for idx, c in enumerate(iter_history(top, rev, raw=False)):
         if (c.author, c.date, c.message) in seen:
-            return idx + 1, "metadata"
-    return 0, None
+            found = idx + 1
+    return (found, "metadata") if found else (0, None)
 
 
 def _plan(commit: GitCommit, wanted: PathFilter, result: ImportResult
@@ -418,36 +509,50 @@ def import_git(repo: Repo, source: str | os.PathLike, rev: str = "HEAD",
                                hint="finish it with `pvc merge --continue` or `pvc merge "
                                     "--abort`, or import onto another branch with --branch")
     top = _git_repo(source)
-    commits = read_history(top, rev)
-    result = ImportResult(str(source), rev, branch, git_commits=len(commits))
+    total = count_history(top, rev)
+    result = ImportResult(str(source), rev, branch, git_commits=total)
     ref = R.HEADS + branch
     is_current = branch == current
     head = repo.store.get_ref(ref)
     result.old_head = result.head = head
 
-    start, result.resumed_by = _resume_point(repo, head, commits)
+    start, result.resumed_by = _resume_point(repo, head, top, rev)
     result.already = start
-    todo = commits[start:]
+    todo_count = total - start
 
     # Only a clean working folder is brought up to date afterwards (see below).
     clean = False
-    if is_current and todo:
+    if is_current and todo_count > 0:
         st = repo.status(untracked=False)
         clean = st.clean and not st.merging
     wanted = PathFilter(include, exclude)
-    plans = [_plan(c, wanted, result) for c in todo]
-    blobs = [blob for plan in plans for kind, _, _, blob in plan if kind == "put" and blob]
 
-    reader = BlobReader(top, blobs) if blobs else None
+    # The history streams through in batches: BATCH_COMMITS commits are planned, their blobs
+    # asked for, and they are written in one transaction; memory holds one batch.
+    history = iter_history(top, rev)
+    for _ in range(start):
+        next(history, None)
+    reader: BlobReader | None = None
     map_lines: list[str] = []
     map_file = _map_path(repo)
+    done = 0
     try:
-        i = 0
-        while i < len(todo):
-            batch_start = time.monotonic()
+        while True:
+            batch = []
+            for commit in history:
+                batch.append((commit, _plan(commit, wanted, result)))
+                if len(batch) >= BATCH_COMMITS:
+                    break
+            if not batch:
+                break
+            blobs = [blob for _, plan in batch for kind, _, _, blob in plan
+                     if kind == "put" and blob]
+            if blobs:
+                if reader is None:
+                    reader = BlobReader(top)
+                reader.want(blobs)
             with repo.store.transaction():
-                while i < len(todo):
-                    commit, plan = todo[i], plans[i]
+                for commit, plan in batch:
                     files: dict[str, bytes | None] = {}
                     renames: dict[str, str] = {}
                     for kind, path, old_path, blob in plan:
@@ -478,12 +583,10 @@ def import_git(repo: Repo, source: str | os.PathLike, rev: str = "HEAD",
                         result.versions += sum(1 for v in files.values() if v is not None)
                         result.head = info.id
                     map_lines.append(f"{commit.sha} {result.head or '-'}\n")
-                    i += 1
+                    done += 1
                     result.replayed += 1
                     if progress:
-                        progress(i, len(todo))
-                    if i % BATCH_COMMITS == 0 or time.monotonic() - batch_start > BATCH_SECONDS:
-                        break
+                        progress(done, todo_count)
             # the batch is committed: record it (a crash before this line only means the
             # next run replays these commits again, which changes nothing)
             if map_lines:
@@ -491,6 +594,9 @@ def import_git(repo: Repo, source: str | os.PathLike, rev: str = "HEAD",
                     fh.writelines(map_lines)
                 map_lines.clear()
     finally:
+        close = getattr(history, "close", None)
+        if close is not None:
+            close()
         if reader is not None:
             reader.close()
     from .search import after_write

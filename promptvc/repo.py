@@ -172,6 +172,7 @@ class Repo:
     """A pvc repository. Open with :meth:`open` or create with :meth:`init`."""
 
     def __init__(self, root: Path):
+        root = Path(os.path.abspath(root))  # a relative root would break path checks later
         self.root = root
         self.pvc_dir = root / PVC_DIR
         self.config = Config(self.pvc_dir / "config")
@@ -864,10 +865,13 @@ class Repo:
         )
         summary = message.splitlines()[0] if message.strip() else ""
         kind = "merge" if parent2 else ("commit (initial)" if head is None else "commit")
-        if not self.store.cas_ref(ref, head, cid, at=at):
+        # the ref moves now, whatever date the commit carries (an import's are old): the
+        # reflog records when it moved, as git's does (and gc expires by that)
+        moved = now_iso() if date else at
+        if not self.store.cas_ref(ref, head, cid, at=moved):
             raise RefConflict(f"{R.short(ref)} moved while committing; nothing was committed",
                               hint="run the commit again")
-        self.store.append_reflog(ref, head, cid, author, at, f"{kind}: {summary}")
+        self.store.append_reflog(ref, head, cid, author, moved, f"{kind}: {summary}")
         if not update_tracked:
             return CommitInfo(cid, tree_id, parents, author, at, message, gen)
         for c in changes:
@@ -1166,7 +1170,7 @@ class Repo:
         while not probe.exists() and probe != self.root and probe != probe.parent:
             probe = probe.parent
         try:
-            Path(os.path.realpath(probe)).relative_to(self.root)
+            Path(os.path.realpath(probe)).relative_to(os.path.realpath(self.root))
         except ValueError:
             raise PathError(f"'{rel}' is behind a symbolic link that leads outside the "
                             "repository; pvc will not write there",

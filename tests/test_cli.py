@@ -111,6 +111,14 @@ def test_commit_only_given_paths(repo, pvc):
     assert pvc("status", "-s").stdout == " M b.md\n"
 
 
+def test_commit_quiet_prints_nothing_but_commits(repo, pvc):
+    (repo / "a.md").write_text("one\n")
+    pvc("add", "a.md")
+    r = pvc("commit", "-q", "-m", "first", "--author", "Ann <ann@example.com>")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
+    assert [c["message"] for c in json.loads(pvc("log", "--json").stdout)] == ["first"]
+
+
 def test_commit_untracked_path_is_an_error(repo, pvc):
     (repo / "a.md").write_text("1\n")
     r = pvc("commit", "-m", "x", "a.md")

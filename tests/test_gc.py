@@ -112,34 +112,55 @@ def _iso(when: dt.datetime) -> str:
     return when.isoformat(timespec="seconds")
 
 
+def _moves(repo, ref: str, when: list[str]) -> None:
+    """Reflog entries of REF at the dates WHEN (a ref that moved long ago)."""
+    r = Repo(repo)
+    head = r.head()
+    with r.store.transaction():
+        for at in when:
+            r.store.append_reflog(ref, head, head, "Ann <a@x>", at, "test: moved")
+    r.close()
+
+
+def test_an_import_of_old_commits_is_not_expired(repo, pvc):
+    old = ["2020-01-0%dT00:00:00+00:00" % d for d in range(1, 4)]
+    _history(pvc, repo, 3, old)  # commits dated 2020, as an import makes them
+    assert json.loads(pvc("gc", "--json").stdout)["reflog_expired"] == 0
+    assert len(pvc("reflog").stdout.splitlines()) == 3
+
+
 def test_reflog_expiry_keeps_recent_entries_and_each_refs_newest(repo, pvc):
     now = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
     days = [400, 300, 200, 91, 89, 10]
-    _history(pvc, repo, len(days), [_iso(now - dt.timedelta(days=d)) for d in days])
+    _history(pvc, repo, 1)
+    _moves(repo, "refs/heads/side", [_iso(now - dt.timedelta(days=d)) for d in days])
     # an old tag: its only entry is its newest, so it stays whatever its age
+    _moves(repo, "refs/tags/old", [_iso(now - dt.timedelta(days=1000))])
     r = Repo(repo)
-    r.store.append_reflog("refs/tags/old", None, r.head(), "Ann <a@x>",
-                          _iso(now - dt.timedelta(days=1000)), "tag: created")
     from promptvc.maintenance import gc
 
     rep = gc(r, now=now, vacuum=False)
     kept = [(e.ref, e.at) for e in r.store.reflog()]
     r.close()
     assert rep.reflog_expired == 4  # 400, 300, 200 and 91 days old
-    assert [at for ref, at in kept if ref == "refs/heads/main"] == [
+    assert [at for ref, at in kept if ref == "refs/heads/side"] == [
         _iso(now - dt.timedelta(days=d)) for d in (10, 89)]
     assert [ref for ref, _ in kept].count("refs/tags/old") == 1
+    assert [ref for ref, _ in kept].count("refs/heads/main") == 1  # made now: kept
 
 
 def test_reflog_expiry_setting_and_never(repo, pvc):
     now = dt.datetime.now().astimezone()
-    _history(pvc, repo, 3, [_iso(now - dt.timedelta(days=d)) for d in (50, 40, 1)])
+    _history(pvc, repo, 1)
+    _moves(repo, "refs/heads/main", [_iso(now - dt.timedelta(days=d)) for d in (50, 40, 1)])
     assert json.loads(pvc("gc", "--json").stdout)["reflog_expired"] == 0  # within 90 days
     assert pvc("config", "gc.reflog_expire", "never").exit_code == 0
     out = pvc("gc", "--reflog-expire", "30")  # the option wins over the setting
     assert out.exit_code == 0, out.output
+    # the commit's own entry (older seq) and the 50- and 40-day moves are before the newest;
+    # the commit's is today's, so two go
     assert out.stdout.splitlines()[0] == "reflog: expired 2 entries older than 30 days"
-    assert len(pvc("reflog").stdout.splitlines()) == 1
+    assert len(pvc("reflog").stdout.splitlines()) == 2
     assert pvc("gc").stdout.splitlines()[0] == "reflog: kept every entry (expiry: never)"
 
 

@@ -123,11 +123,12 @@ def status(repo, short: bool, no_untracked: bool, as_json: bool) -> None:
 @click.option("--date", metavar="ISO-8601", help="Override the commit date.")
 @click.option("--no-check", is_flag=True,
               help="Skip `pvc check` even when config check.on_commit is true.")
+@click.option("-q", "--quiet", is_flag=True, help="Print no summary (warnings and errors only).")
 @json_option
 @click.argument("paths", nargs=-1)
 @with_repo
 def commit(repo, message: str | None, all_: bool, author: str | None, date: str | None,
-           no_check: bool, as_json: bool, paths: tuple[str, ...]) -> None:
+           no_check: bool, quiet: bool, as_json: bool, paths: tuple[str, ...]) -> None:
     """Record changes of tracked files (all, or those under PATHS).
 
     Without -m, $VISUAL or $EDITOR opens for the message. The author is --author, else
@@ -156,6 +157,8 @@ def commit(repo, message: str | None, all_: bool, author: str | None, date: str 
         return
     if author is None:
         _warn_if_identity_guessed(repo, info.author)
+    if quiet:
+        return
     where = repo.current_branch() or "detached HEAD"
     if root:
         where += " (root-commit)"
