@@ -38,24 +38,15 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from bench_vs_git import bench_env, log, pvc_cmd  # noqa: E402
 from benchenv import prepare  # noqa: E402
 from promptgen import document, edit  # noqa: E402
 
 
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
 def env_for(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PVC_"))}
-    env.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1", PVC_AUTHOR="Bench <bench@example.com>",
-               RUST_LOG="off", LC_ALL="C.UTF-8", GIT_PAGER="cat", PAGER="cat")
+    env = bench_env(home)
+    env["LC_ALL"] = "C.UTF-8"  # git grep and pvc grep read the same UTF-8 text
     return env
-
-
-def pvc_cmd() -> list[str]:
-    exe = Path(sys.executable).parent / "pvc"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "promptvc"]
 
 
 def run(cmd, cwd=None, env=None, check=True) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@
     .venv/bin/python bench/tui_bench.py --screenshot docs/tui.svg   # the docs screenshot
 
 Repositories are built in bulk: one write transaction, versions / commits / changes written
-through the Repo's version store and Store methods (the same steps as ``Repo._write_commit``,
+through the Repo's version store and Store methods (the same steps as ``Repo.write_commit``,
 without re-reading the working folder per commit). Every 100th commit is a merge of a short
 side branch, so the log has merge commits to mark.
 

@@ -170,7 +170,7 @@ class Daemon:
         tracked = self.repo.store.tracked()
         self._tracked_cache = set(tracked)
         globs = self.repo.matches_prompt_globs
-        patterns = self.repo._ignore_patterns()
+        patterns = self.repo.ignore_patterns()
         is_ignored = self.repo.is_ignored
         self.repo_matcher = lambda rel: globs(rel) and not is_ignored(rel, patterns)
         for rel in tracked:

@@ -617,7 +617,7 @@ def import_git(repo: Repo, source: str | os.PathLike, rev: str = "HEAD",
         try:
             with repo.updating_work():
                 # the working folder matches the old head: move it to the new one
-                repo._checkout(repo.tree(result.old_head), repo.tree(result.head), [],
+                repo.checkout_trees(repo.tree(result.old_head), repo.tree(result.head), [],
                                what="the import")
             result.checkout = "updated"
         except DirtyWorkingTree as exc:

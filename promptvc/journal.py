@@ -111,7 +111,7 @@ class WorkJournal:
             if e.new is None:
                 self.repo.remove_work(e.path)
             else:
-                self.repo._write_work(e.path, contents[e.path])
+                self.repo.write_work_file(e.path, contents[e.path])
 
     def settle(self) -> Recovery | None:
         """Finish or roll back a journal left behind (ours after our transaction ended, or
@@ -172,7 +172,7 @@ class WorkJournal:
                 except Exception:  # noqa: BLE001 - not stored (a merge result never committed)
                     rec.left.append(e.path)
                     continue
-                self.repo._write_work(e.path, content)
+                self.repo.write_work_file(e.path, content)
             rec.files += 1
         return rec
 

@@ -232,7 +232,7 @@ def _merge_locked(repo, rev: str, *, message: str | None, no_ff: bool, diff3: bo
     if is_ancestor(repo.store, head, theirs) and not no_ff:
         with repo.updating_work():
             new_tree = repo.tree(theirs)
-            repo._checkout(head_tree, new_tree, [], what=f"merging {rev}")
+            repo.checkout_trees(head_tree, new_tree, [], what=f"merging {rev}")
             if not repo.store.cas_ref(ref, head, theirs, at=_now(date)):
                 raise MergeError(f"{branch} moved during the merge; nothing was changed",
                                  hint="run the merge again")
@@ -260,7 +260,7 @@ def _merge_locked(repo, rev: str, *, message: str | None, no_ff: bool, diff3: bo
         # untracked files in the way?
         for p in touched:
             if p in new_paths and p not in ours_tree and repo.abspath(p).exists():
-                data = repo._read_work(p)
+                data = repo.read_work_file(p)
                 if data is not None and data != tm.contents[p]:
                     raise DirtyWorkingTree(f"the untracked file '{p}' would be overwritten by the merge",
                                            hint="move or remove it first")
@@ -339,7 +339,7 @@ def _commit_merge(repo, ours_tree: dict[str, str], contents: dict[str, bytes],
     for p in sorted(ours_tree):
         if p not in contents and p not in renamed_from:
             changes.append(Change("D", p, old_id=ours_tree[p]))
-    info = repo._write_commit(changes, ours_tree, message, author, date, parent2=theirs,
+    info = repo.write_commit(changes, ours_tree, message, author, date, parent2=theirs,
                               contents={p: contents[p] for p in contents},
                               parent2_versions=parent2, update_tracked=False)
     for p in contents:
@@ -359,7 +359,7 @@ def unresolved(repo) -> list[str]:
     raw = repo.store.get_state("MERGE_CONFLICTS") or ""
     out = []
     for p in [x for x in raw.split("\n") if x]:
-        data = repo._read_work(p)
+        data = repo.read_work_file(p)
         if data is not None and has_conflict_markers(data):
             out.append(p)
     return out
@@ -382,7 +382,7 @@ def merge_continue(repo, message: str | None = None, author: str | None = None,
     author = repo.author(author)
     with repo.store.transaction():
         changes, head_tree = repo.working_changes()
-        info = repo._write_commit(changes, head_tree, message, author, date, parent2=theirs,
+        info = repo.write_commit(changes, head_tree, message, author, date, parent2=theirs,
                                   parent2_versions=parent2)
         for key in STATE_KEYS:
             repo.store.set_state(key, None)

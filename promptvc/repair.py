@@ -117,7 +117,7 @@ def repair(repo, *, sync: bool = True) -> RepairReport:
             if work_index is None:
                 work_index = {}
                 for rel in list(store.tracked()):
-                    data = repo._read_work(rel)
+                    data = repo.read_work_file(rel)
                     if data is not None:
                         work_index[sha256(data)] = data
             return work_index.get(vid)

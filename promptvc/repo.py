@@ -346,7 +346,7 @@ class Repo:
     def abspath(self, rel: str) -> Path:
         return self.root / rel
 
-    def _read_work(self, rel: str) -> bytes | None:
+    def read_work_file(self, rel: str) -> bytes | None:
         p = self.abspath(rel)
         try:
             if p.is_symlink():
@@ -490,7 +490,7 @@ class Repo:
     def _globs(self) -> list[str]:
         return (self.config.get("core", "prompt_globs") or "").split()
 
-    def _ignore_patterns(self) -> list[str]:
+    def ignore_patterns(self) -> list[str]:
         """Editor temp-file patterns, then the lines of `.pvcignore` (gitignore syntax)."""
         pats = list(_TEMP_PATTERNS)
         ign = self.root / ".pvcignore"
@@ -504,7 +504,7 @@ class Repo:
     def is_ignored(self, rel: str, patterns: list[str] | None = None) -> bool:
         """Is REL (repository-relative, `/`-separated) ignored? Patterns follow .gitignore:
         `**`, `!` negation, `dir/`, a leading `/` anchors at the repository root."""
-        patterns = patterns if patterns is not None else self._ignore_patterns()
+        patterns = patterns if patterns is not None else self.ignore_patterns()
         parts = rel.split("/")
         if any(p in _IGNORED_DIRS for p in parts[:-1]):
             return True
@@ -630,7 +630,7 @@ class Repo:
                 st.renamed.append((c.old_path or "", c.path))
         if untracked:
             tracked = self.store.tracked()
-            pats = self._ignore_patterns()
+            pats = self.ignore_patterns()
             st.untracked = sorted(
                 rel for rel in self.walk_files()
                 if rel not in tracked and _utf8(rel) and self.matches_prompt_globs(rel)
@@ -648,7 +648,7 @@ class Repo:
         """Start tracking files (folders: every prompt-like file under them)."""
         tracked = self.store.tracked()
         head_tree = self.tree(self.head())
-        pats = self._ignore_patterns()
+        pats = self.ignore_patterns()
         to_add: list[str] = []
         for raw in user_paths:
             rel = self.rel(raw, cwd)
@@ -716,7 +716,7 @@ class Repo:
             rels.append(rel)
         if not cached and not force:
             for rel in rels:
-                data = self._read_work(rel)
+                data = self.read_work_file(rel)
                 if data is not None and sha256(data) != head_tree.get(rel):
                     raise DirtyWorkingTree(
                         f"'{rel}' has changes that are not committed",
@@ -794,13 +794,13 @@ class Repo:
                     else "nothing to commit in the given paths",
                     hint="edit a tracked file, or start tracking one with `pvc add`",
                 )
-            info = self._write_commit(changes, head_tree, message, author, date)
+            info = self.write_commit(changes, head_tree, message, author, date)
             from .search import after_write
 
             after_write(self)  # the search index's text, in the same transaction (one fsync)
         return info
 
-    def _write_commit(self, changes: list[Change], base_tree: dict[str, str], message: str,
+    def write_commit(self, changes: list[Change], base_tree: dict[str, str], message: str,
                       author: str, date: str | None, parent2: str | None = None,
                       contents: dict[str, bytes] | None = None,
                       parent2_versions: dict[str, str] | None = None,
@@ -829,7 +829,7 @@ class Repo:
             if contents is not None and c.path in contents:
                 data = contents[c.path]
             else:
-                data = self._read_work(c.path)
+                data = self.read_work_file(c.path)
                 if data is None:
                     raise PathError(f"'{c.path}' vanished while committing; nothing was committed",
                                     hint="run the commit again")
@@ -922,7 +922,7 @@ class Repo:
                     changes.append(Change("A", path, new_id=digest))
             if not changes:
                 return None
-            info = self._write_commit(changes, base_tree, message, check_author(author), date,
+            info = self.write_commit(changes, base_tree, message, check_author(author), date,
                                       contents=contents, ref=ref, update_tracked=False)
             if not outer:
                 from .search import after_write
@@ -1017,7 +1017,7 @@ class Repo:
             tracked = self.store.tracked()
             work = {}
             for rel in tracked:
-                data = self._read_work(rel)
+                data = self.read_work_file(rel)
                 if data is not None:
                     work[rel] = data
             parts = []
@@ -1033,7 +1033,7 @@ class Repo:
         parts = []
         for c in changes:
             a = self.versions.get(c.old_id) if c.old_id else None
-            b = None if c.status == "D" else self._read_work(c.path)
+            b = None if c.status == "D" else self.read_work_file(c.path)
             parts.append(unified_diff(a, b, c.old_path or c.path, c.path))
         return b"".join(parts)
 
@@ -1099,11 +1099,11 @@ class Repo:
         with self.updating_work():
             changes, head_tree = self.working_changes()
             new_tree = self.tree(target)
-            self._checkout(head_tree, new_tree, changes, what=f"switching to '{name}'")
+            self.checkout_trees(head_tree, new_tree, changes, what=f"switching to '{name}'")
             self.store.set_state("HEAD", ref)
         return target
 
-    def _checkout(self, head_tree: dict[str, str], new_tree: dict[str, str],
+    def checkout_trees(self, head_tree: dict[str, str], new_tree: dict[str, str],
                   changes: list[Change], what: str) -> None:
         """Replace HEAD_TREE's files with NEW_TREE's, keeping local changes that don't clash."""
         dirty = {c.path for c in changes} | {c.old_path for c in changes if c.old_path}
@@ -1119,7 +1119,7 @@ class Repo:
         tracked = self.store.tracked()
         for p in sorted(touched):
             if p in new_tree and p not in head_tree and p not in tracked and self.abspath(p).exists():
-                data = self._read_work(p)
+                data = self.read_work_file(p)
                 if data is not None and sha256(data) != new_tree[p]:
                     raise DirtyWorkingTree(
                         f"the untracked file '{p}' would be overwritten by {what}",
@@ -1135,7 +1135,7 @@ class Repo:
         rows += [t for p, t in keep.items() if p not in new_tree]
         self.store.replace_tracked(rows)
 
-    def _write_work(self, rel: str, data: bytes) -> None:
+    def write_work_file(self, rel: str, data: bytes) -> None:
         """Write one working file atomically (temporary file, then rename). REL is checked
         before any file system call, every folder on the way must stay inside the
         repository (no link leading out), and a failed write (a full disk) leaves no

@@ -171,13 +171,13 @@ def test_repair_rebuilds_an_empty_database_from_the_remote(tmp_path, pvc, monkey
 KILL_AFTER = '''
 import os, sys
 from promptvc import repo as R
-n = int(sys.argv[1]); real = R.Repo._write_work; count = [0]
+n = int(sys.argv[1]); real = R.Repo.write_work_file; count = [0]
 def write(self, rel, data):
     if count[0] == n:
         os._exit(9)          # like SIGKILL: no cleanup, no rollback code runs
     count[0] += 1
     real(self, rel, data)
-R.Repo._write_work = write
+R.Repo.write_work_file = write
 from promptvc.cli._common import run_main
 from promptvc.cli.main import cli
 run_main(cli, sys.argv[2:])

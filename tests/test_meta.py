@@ -69,6 +69,46 @@ def test_layers():
                 assert m is None, f"SQL ({m.group(0)!r}) outside the store: {rel}"
 
 
+def test_no_private_names_across_modules():
+    """Nothing calls another module's underscore names: no `obj._name` on anything but
+    `self`/`cls` (or an object of the same module's own class, as a constructor sets up
+    one), and no `from x import _name`."""
+    own_classes: dict[str, set[str]] = {}
+    found = []
+    for path in _sources("promptvc", "daemon", "tui"):
+        rel = path.relative_to(ROOT).as_posix()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        own_classes[rel] = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+        # names bound in this module to an instance of its own class (`src = cls(...)`,
+        # `src = PromptSource.__new__(PromptSource)`)
+        own = set()
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
+                f = n.value.func
+                callee = f.id if isinstance(f, ast.Name) else (
+                    f.value.id if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
+                    else None)
+                if callee in own_classes[rel] | {"cls"}:
+                    own.update(t.id for t in n.targets if isinstance(t, ast.Name))
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Attribute) and n.attr.startswith("_") \
+                    and not n.attr.startswith("__"):
+                v = n.value
+                if isinstance(v, ast.Name) and (v.id in ("self", "cls", "os") or v.id in own):
+                    continue  # os._exit: the one stdlib name of this kind in use
+                if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) \
+                        and v.func.id == "super":
+                    continue
+                if rel == "promptvc/remote/http.py" and n.attr == "_pvc_proxy_headers":
+                    continue  # our own attribute on an http.client connection
+                found.append(f"{rel}:{n.lineno}: {ast.unparse(n)}")
+            elif isinstance(n, ast.ImportFrom):
+                found.extend(f"{rel}:{n.lineno}: from {n.module} import {a.name}"
+                             for a in n.names if a.name.startswith("_")
+                             and not a.name.startswith("__"))
+    assert found == []
+
+
 def _all_commands():
     from promptvc.cli.main import cli
 

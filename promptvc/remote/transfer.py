@@ -911,7 +911,7 @@ def pull(repo, remote: Remote, branch: str | None = None, *,
     if repo.current_branch() == branch and repo.head() is None:
         with repo.updating_work():
             changes, head_tree = repo.working_changes()
-            repo._checkout(head_tree, repo.tree(tracking), changes, what="pull")
+            repo.checkout_trees(head_tree, repo.tree(tracking), changes, what="pull")
             repo.move_ref(R.HEADS + branch, None, tracking, f"pull: from {remote.name}")
         return PullResult(fr, "created")
     if repo.current_branch() != branch:
@@ -963,7 +963,7 @@ def clone(url: str, directory: Path, *, name: str = "origin", token_env: str | N
             with repo.updating_work():
                 repo.store.set_state("HEAD", R.HEADS + chosen)
                 repo.move_ref(R.HEADS + chosen, None, branches[chosen], f"clone: from {url}")
-                repo._checkout({}, repo.tree(branches[chosen]), [], what="clone")
+                repo.checkout_trees({}, repo.tree(branches[chosen]), [], what="clone")
         (directory / ".pvc" / CLONE_MARKER).unlink()
         marker.release()
         return repo, fr, chosen
