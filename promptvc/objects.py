@@ -193,13 +193,15 @@ class VersionStore:
         """Drop the cache of rebuilt contents (the next get reads the rows again)."""
         self._cache.clear()
 
-    def stream(self, kind: str = "prompt", window: int = 256) -> Iterator[tuple[VersionRow, bytes]]:
-        """(row, content) of every version of KIND in stored order, each checked against its
-        SHA-256. A diff is applied to its parent's content when that was one of the last
-        WINDOW versions streamed (nearly always: a base is stored before its diffs), so the
-        whole history costs one diff apply per version, not a chain rebuild."""
+    def stream(self, kind: str | None = "prompt", window: int = 256, after: int = 0
+               ) -> Iterator[tuple[VersionRow, bytes]]:
+        """(row, content) of every version of KIND (None: all) stored after the mark AFTER
+        (Store.last_version_mark), in stored order, each checked against its SHA-256. A diff
+        is applied to its parent's content when that was one of the last WINDOW versions
+        streamed (nearly always: a base is stored before its diffs), so the whole history
+        costs one diff apply per version, not a chain rebuild."""
         recent: OrderedDict[str, list[bytes]] = OrderedDict()  # id -> its lines
-        for row in self.store.iter_versions_stored(kind=kind):
+        for row in self.store.iter_versions_stored(kind=kind, after=after):
             base = recent.get(row.parent_version_id) if row.storage == "diff" else None
             lines = None
             if base is not None:

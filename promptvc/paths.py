@@ -23,6 +23,7 @@ A path is refused when:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from .errors import PathError
@@ -40,6 +41,10 @@ _LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 
 def _bad_char(ch: str) -> bool:
     return ch in _LINE_BREAKS or unicodedata.category(ch) == "Cc"
+
+
+# the same characters in one class: the line breaks above and category Cc (C0, DEL, C1)
+_BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def shown(path: str) -> str:
@@ -64,10 +69,11 @@ def path_problem(path: object) -> str | None:
         raw = path.encode("utf-8")
     except UnicodeEncodeError:
         return "it is not valid UTF-8"
-    for ch in path:
-        if _bad_char(ch):
-            kind = "a line break" if ch in _LINE_BREAKS else "a control character"
-            return f"it contains {kind} ({shown(ch)})"
+    bad = _BAD_CHARS.search(path)
+    if bad is not None:
+        ch = bad.group()
+        kind = "a line break" if ch in _LINE_BREAKS else "a control character"
+        return f"it contains {kind} ({shown(ch)})"
     if path.startswith("/"):
         return "it is absolute"
     if "\\" in path:

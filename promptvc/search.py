@@ -46,22 +46,25 @@ def index_text(repo, progress: Progress | None = None, budget_s: float | None = 
     started = time.monotonic()
     total = ix.count_pending(ix.text_mark()) if progress else 0
     done = 0
+    # the new versions streamed in stored order: one diff apply each, no chain rebuilds
+    stream = repo.versions.stream("prompt", after=ix.text_mark())
     while True:
         with store.transaction():
-            mark = ix.text_mark()
-            rows = ix.pending_versions(mark, BATCH)
-            for _rowid, vid, path in rows:
-                ix.add_doc(vid, path, _text(repo.versions.get(vid)))
-            if len(rows) < BATCH:
-                ix.set_text_mark(ix.last_version_mark())
-            else:
-                ix.set_text_mark(rows[-1][0])
-        done += len(rows)
+            n, last, exhausted = 0, None, True
+            for row, data in stream:
+                ix.add_doc(row.id, row.path, _text(data))
+                n, last = n + 1, row.vrev
+                if n >= BATCH:
+                    exhausted = False
+                    break
+            ix.set_text_mark(ix.last_version_mark() if exhausted else last)
+        done += n
         if progress and total:
             progress(min(done, total), total)
-        if len(rows) < BATCH:
+        if exhausted:
             return done
         if budget_s is not None and time.monotonic() - started > budget_s:
+            stream.close()
             return done
 
 

@@ -768,19 +768,45 @@ def _check_version(remote: Remote, v: tuple) -> None:
                            "or malformed")
 
 
-def _check_trees(repo, remote: Remote, new_commits: list[tuple]) -> None:
-    """Inside the import transaction: every new tree's paths pass pvc's name rule."""
-    source = f"the primary '{remote.name}'"
-    for row in new_commits:
+class _TreeCheck:
+    """Inside the import transaction: every new tree parses and its paths pass pvc's name
+    rule. Trees share nearly all their entries, so each path and id is checked once."""
+
+    def __init__(self, remote: Remote, new_commits: list[tuple]):
+        self.remote = remote
+        self.source = f"the primary '{remote.name}'"
+        self.commit_of = {row[1]: row[0] for row in new_commits}  # tree id -> a commit
+        self.new_commits = new_commits
+        self.paths: set[str] = set()
+        self.ids: set[str] = set()
+        self.seen: set[str] = set()
+
+    def content(self, tree_id: str, data: bytes) -> None:
+        cid = self.commit_of.get(tree_id, tree_id)
         try:
-            tree = parse_manifest(repo.versions.get(row[1]))
+            tree = parse_manifest(data)
         except IntegrityError:
-            raise _bad(remote, f"a malformed tree in commit {row[0][:12]}") from None
+            raise _bad(self.remote, f"a malformed tree in commit {cid[:12]}") from None
         for path, vid in tree.items():
-            check_path(path, source=source,
-                       hint="the remote holds a name pvc refuses; nothing was fetched "
-                            "(your local repository was not changed)")
-            _check_id(remote, vid, f"version id in the tree of commit {row[0][:12]}")
+            if path not in self.paths:
+                check_path(path, source=self.source,
+                           hint="the remote holds a name pvc refuses; nothing was fetched "
+                                "(your local repository was not changed)")
+                self.paths.add(path)
+            if vid not in self.ids:
+                _check_id(self.remote, vid, f"version id in the tree of commit {cid[:12]}")
+                self.ids.add(vid)
+        self.seen.add(tree_id)
+
+    def rest(self, repo) -> None:
+        """The new commits whose tree did not arrive with them (one already here)."""
+        for row in self.new_commits:
+            if row[1] not in self.seen:
+                try:
+                    data = repo.versions.get(row[1])
+                except IntegrityError:
+                    raise _bad(self.remote, f"a malformed tree in commit {row[0][:12]}") from None
+                self.content(row[1], data)
 
 
 def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: FetchResult,
@@ -833,16 +859,22 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
 
     at = now_iso()
     with repo.store.transaction():
-        for v in versions.values():
+        mark = repo.store.last_version_mark()
+        for vid in _bases_first(versions):
+            v = versions[vid]
             repo.store.insert_version(VersionRow(*v[:7], bytes(v[7]), *v[8:]))
         repo.store.insert_commits(CommitRow(*row) for row in new_commits)
         repo.store.insert_changes(ChangeRow(*c) for c in changes)
-        # every new version must rebuild to its hash before anything points at it
-        for i, vid in enumerate(versions):
-            repo.versions.get(vid)
+        # every new version must rebuild to its hash before anything points at it: streamed
+        # in stored order (bases first), so each costs one diff apply; trees are checked
+        # as they go by
+        trees = _TreeCheck(remote, new_commits)
+        for i, (row, data) in enumerate(repo.versions.stream(kind=None, after=mark)):
+            if row.kind == "tree":
+                trees.content(row.id, data)
             if progress is not None:
                 progress(i, len(versions))
-        _check_trees(repo, remote, new_commits)
+        trees.rest(repo)
         for branch, m in mapping.items():
             repo.store.put_branch_db(BranchDbRow(remote.name, branch, m["db_name"], m["url"],
                                                  m["parent"], m["created_at"], m["state"]))
@@ -877,6 +909,23 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
                 result.pruned.append(name[len(prefix):])
     result.commits = len(new_commits)
     result.versions = len(versions)
+
+
+def _bases_first(versions: dict[str, tuple]) -> list[str]:
+    """The ids of VERSIONS (id -> row; row[2] is the diff base) ordered so that a base in
+    VERSIONS comes before the versions diffed against it."""
+    out: list[str] = []
+    placed: set[str] = set()
+    for vid in versions:
+        line = []
+        while vid in versions and vid not in placed and vid not in line:
+            line.append(vid)
+            row = versions[vid]
+            vid = row[2] if row[5] == "diff" else None
+        for v in reversed(line):
+            placed.add(v)
+            out.append(v)
+    return out
 
 
 def remote_branches(repo, remote: Remote) -> dict[str, str]:

@@ -39,6 +39,7 @@ class VersionRow:
     chain_len: int
     chain_bytes: int
     created_at: str
+    vrev: int = 0  # the row's place in stored order (set by iter_versions_stored only)
 
 
 VERSION_COLS = ", ".join(c for c in columns("versions") if c != "vrev")
@@ -427,12 +428,17 @@ class Store:
                 yield _version(r)
             last = rows[-1][0]
 
-    def iter_versions_stored(self, batch: int = 500, kind: str | None = None
-                             ) -> Iterator[VersionRow]:
-        """Every version (of KIND, if given) in the order the rows were stored (a diff's
-        base is nearly always stored before it), BATCH rows per query: fsck, grep and the
-        pickaxe stream them with a small cache."""
-        last = 0
+    def last_version_mark(self) -> int:
+        """A mark of the versions stored so far: iter_versions_stored(after=mark) gives
+        only those stored since."""
+        return int(self._one("SELECT coalesce(max(vrev), 0) FROM versions")[0])
+
+    def iter_versions_stored(self, batch: int = 500, kind: str | None = None,
+                             after: int = 0) -> Iterator[VersionRow]:
+        """Every version (of KIND, if given; stored after the mark AFTER) in the order the
+        rows were stored (a diff's base is nearly always stored before it), BATCH rows per
+        query: fsck, grep, the pickaxe and fetch stream them with a small cache."""
+        last = after
         where = "" if kind is None else "AND kind = ? "
         extra: tuple = () if kind is None else (kind,)
         while True:
@@ -442,7 +448,7 @@ class Store:
             if not rows:
                 return
             for r in rows:
-                yield _version(r[1:])
+                yield VersionRow(_h(r[1]), r[2], _h(r[3]), _h(r[4]), *r[5:], vrev=int(r[0]))
             last = rows[-1][0]
 
     def version_count(self) -> int:
