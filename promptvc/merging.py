@@ -199,8 +199,9 @@ def merge(repo, rev: str, *, message: str | None = None, no_ff: bool = False,
     conflict changes nothing and only reports the conflicts (the daemon uses this).
 
     The whole merge runs under the repository's write lock, so no commit can land between
-    reading HEAD and moving it."""
-    with repo.store.transaction():
+    reading HEAD and moving it; its working-file journal is settled after that transaction
+    commits."""
+    with repo.updating_work():
         return _merge_locked(repo, rev, message=message, no_ff=no_ff, diff3=diff3,
                              author=author, date=date, write_conflicts=write_conflicts)
 

@@ -255,14 +255,17 @@ class Repo:
     @contextlib.contextmanager
     def updating_work(self):
         """One database transaction that also updates working files through the journal
-        (promptvc/journal.py); the journal is settled when the outermost one ends."""
+        (promptvc/journal.py); the journal is settled when the outermost one ends, and only
+        once the database transaction is over: inside a caller's wider transaction it stays
+        until that commits (a kill before then must roll the files back), and the next
+        command (or the next update) settles it."""
         self._work_depth += 1
         try:
             with self.store.transaction():
                 yield self
         finally:
             self._work_depth -= 1
-            if self._work_depth == 0:
+            if self._work_depth == 0 and not self.store.in_transaction:
                 self.work.settle()
 
     def read_work_bytes(self, rel: str) -> bytes | None:

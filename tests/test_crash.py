@@ -962,7 +962,9 @@ def _worktree_trials(tmp_path: Path, command: str, trials: int, server=None) -> 
             killed, proc, err = run_and_kill(root, args, delay)
             where = f"clone trial {trial} (delay {delay:.3f}s, killed={killed})"
             target = root / "c"
-            if killed:  # the retry must not be blocked by what the killed clone left
+            finished = (target / ".pvc" / "pvc.db").exists() and \
+                not (target / ".pvc" / "CLONING").exists()  # killed while it printed
+            if killed and not finished:  # the retry must not be blocked by what it left
                 cli(root, *args)
             assert (target / ".pvc" / "pvc.db").exists(), where
             assert not (target / ".pvc" / "CLONING").exists(), where

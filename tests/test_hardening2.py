@@ -237,6 +237,44 @@ def test_killed_update_is_rolled_back_by_the_next_command(repo, pvc, args, what)
     assert "Note:" not in pvc("status").stdout  # the note lasts until the next update
 
 
+KILL_AT_COMMIT = '''
+import os, sys
+from promptvc.store import db as D
+real = D.Store._exec
+def execute(self, sql, args=()):
+    if sql == "COMMIT":      # the command's first commit: its working-file update
+        os._exit(9)          # every file written, the commit not yet made
+    return real(self, sql, args)
+D.Store._exec = execute
+from promptvc.cli._common import run_main
+from promptvc.cli.main import cli
+run_main(cli, sys.argv[1:])
+'''
+
+
+@pytest.mark.parametrize("args, what", [(("merge", "feature"), "merge"),
+                                        (("switch", "feature"), "switching to 'feature'")])
+def test_killed_just_before_the_commit_is_rolled_back(repo, pvc, args, what):
+    """Every working file is written and the database commit is the next step: the
+    journal must still be there (a merge once settled it inside its outer transaction, so
+    a kill here left the new files under the old HEAD)."""
+    import subprocess
+    import sys
+
+    _two_branches(pvc)
+    before, head = _files(), pvc("log", "--oneline").stdout
+    p = subprocess.run([sys.executable, "-c", KILL_AT_COMMIT, *args], capture_output=True,
+                       text=True)
+    assert p.returncode == 9, p.stderr
+    assert _files() != before
+    assert Path(".pvc/worktree.journal").exists()
+    r = pvc("status")
+    assert r.stderr == f"note: the interrupted {what} was rolled back (6 working files updated)\n"
+    assert _files() == before
+    assert pvc("log", "--oneline").stdout == head
+    assert pvc("fsck").exit_code == 0
+
+
 def test_killed_restore_is_finished_by_the_next_command(repo, pvc):
     _two_branches(pvc)
     committed = _files()
