@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import refs as R
-from .errors import ErrorCode, PvcError
+from .errors import ErrorCode, PvcError, RemoteError
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from .remote.remotes import Remote
@@ -349,6 +349,7 @@ class PushDone:
     remote: Remote
     result: PushResult
     tags: list[str] = field(default_factory=list)
+    branch_dbs: list = field(default_factory=list)  # (BranchDbRow, action) after a reseed
 
 
 def push(repo, remote: Remote | str | None = None, branch: str | None = None, *,
@@ -357,12 +358,23 @@ def push(repo, remote: Remote | str | None = None, branch: str | None = None, *,
     """Push BRANCH (default: the current one) to REMOTE; with TAGS, publish every tag (by
     compare-and-swap; FORCE_TAGS overwrites tags moved there since the last fetch). RESEED
     sends the whole history to a primary that lost its data. PROGRESS(commits_sent, total)
-    is called after each batch of a large push."""
-    from .remote.transfer import push as do_push, push_tags
+    is called after each batch of a large push. A reseed of the main database also brings
+    back the branch databases this clone knows of (re-created when they are gone)."""
+    from .remote.transfer import branch_target, push as do_push, push_tags
 
     r = resolve_remote(repo, remote)
+    name = branch or repo.current_branch()
+    if reseed and name and branch_target(repo, r, name)[1] is not None:
+        raise RemoteError(f"branch '{name}' lives in a branch database; the main database is "
+                          "re-seeded first, and that brings the branch databases back",
+                          hint="`pvc switch main` and `pvc push --reseed`")
     res = do_push(repo, r, branch, reseed=reseed, progress=progress)
-    return PushDone(r, res, push_tags(repo, r, force=force_tags) if tags else [])
+    dbs = []
+    if reseed:
+        from .remote.branches import reseed_branch_dbs
+
+        dbs = reseed_branch_dbs(repo, r)
+    return PushDone(r, res, push_tags(repo, r, force=force_tags) if tags else [], dbs)
 
 
 @dataclass

@@ -141,3 +141,45 @@ def test_lost_primary_is_detected_and_reseeded(tmp_path, pvc, monkeypatch, serve
     assert (tmp_path / "b" / "p.md").read_text() == "v2\n"
     monkeypatch.chdir(tmp_path / "b")
     assert pvc("fsck").exit_code == 0
+
+
+def test_reseed_brings_back_the_branch_databases(tmp_path, pvc, monkeypatch, server):
+    import shutil
+
+    url = f"http://localhost:{server.http_port}"
+    make_repo(tmp_path / "a", pvc, monkeypatch)
+    assert pvc("remote", "add", "origin", url, "--admin-url", server.admin_url).exit_code == 0
+    pvc("config", "remote.origin.timeout", "5")
+    write_commit(pvc, "p.md", "control\n", "control")
+    assert pvc("push").exit_code == 0
+    assert pvc("branch", "exp-b").exit_code == 0
+    assert pvc("switch", "exp-b").exit_code == 0
+    write_commit(pvc, "p.md", "arm b\n", "arm b")
+    assert pvc("push").exit_code == 0
+    db = json.loads(pvc("branch", "-v", "--json").stdout)
+    db_b = next(b["database"] for b in db if b["name"] == "exp-b")
+    assert pvc("switch", "main").exit_code == 0
+    exp_b = _id(pvc, "exp-b")
+    # the server comes back with an empty data folder: the main and the branch database
+    server.stop()
+    shutil.rmtree(server.db_path)
+    server.start(server.db_path, host=server.host, http_port=server.http_port,
+                 admin_port=server.admin_port, grpc_port=server.grpc_port, die_with_parent=True)
+    r = pvc("push", "--reseed")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[-1] == f"Branch database {db_b} of exp-b: re-created"
+    # a new clone finds exp-b in its database, with its commit
+    monkeypatch.chdir(tmp_path)
+    assert pvc("clone", url, "b").exit_code == 0
+    monkeypatch.chdir(tmp_path / "b")
+    rows = json.loads(pvc("branch", "-a", "--json").stdout)
+    remote_b = next(b for b in rows if b["name"] == "remotes/origin/exp-b")
+    assert (remote_b["database"], remote_b["head"]) == (db_b, exp_b)
+    assert pvc("switch", "exp-b").exit_code == 0
+    assert Path("p.md").read_text() == "arm b\n"
+    assert pvc("fsck").exit_code == 0
+    # on the branch itself, the reseed says where to start
+    r = pvc("push", "--reseed")
+    assert (r.exit_code, r.stderr.splitlines()[0]) == (
+        1, "error: branch 'exp-b' lives in a branch database; the main database is re-seeded "
+           "first, and that brings the branch databases back")

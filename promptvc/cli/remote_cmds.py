@@ -291,7 +291,8 @@ def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> No
               help="With --tags: overwrite tags moved on the remote since your last fetch "
                    "(recorded in the remote's reflog as forced).")
 @click.option("--reseed", is_flag=True,
-              help="The primary lost its data: send this branch's whole history to it again.")
+              help="The primary lost its data: send this branch's whole history to it again, "
+              "and bring back the branch databases this clone knows of.")
 @click.option("--progress", "show_progress", is_flag=True,
               help="Report each batch of a large push on stderr (default: only on a terminal).")
 @json_option
@@ -327,12 +328,16 @@ def push(repo, remote_name: str | None, branch: str | None, tags: bool, force_ta
         emit_json({"remote": r.name, "branch": res.branch, "old": res.old, "new": res.new,
                    "commits": res.commits, "versions": res.versions,
                    "up_to_date": res.up_to_date, "requests": res.requests,
-                   "resumed": res.resumed, "tags": pushed_tags, "tags_up_to_date": unchanged})
+                   "resumed": res.resumed, "tags": pushed_tags, "tags_up_to_date": unchanged,
+                   "branch_dbs": [{"branch": row.branch, "database": row.db_name,
+                                   "action": action} for row, action in done.branch_dbs]})
         return
     if res.up_to_date and not pushed_tags:
         click.echo("Everything up-to-date")
     elif not res.up_to_date:
         _print_push(res)
+    for row, action in done.branch_dbs:
+        click.echo(f"Branch database {row.db_name} of {row.branch}: {action}")
     if pushed_tags:
         click.echo(f"Published {plural(len(pushed_tags), 'tag')}: {', '.join(pushed_tags)}"
                    + (f" ({', '.join(unchanged)} already up to date)" if unchanged else ""))

@@ -89,6 +89,51 @@ def create_branch_db(repo, remote: Remote, name: str, start: str | None = None,
     return cid, row, warning
 
 
+def reseed_branch_dbs(repo, remote: Remote) -> list[tuple[BranchDbRow, str]]:
+    """After the main database of REMOTE was re-seeded (`push --reseed`): bring back every
+    branch database this clone knows of (a mapping row of REMOTE, active or frozen, whose
+    branch exists here). One that is gone is created again under its old name (forked from
+    the main database), recorded on the primary again, and sent its branch's whole history;
+    one that is still there is sent the history it may lack. Returns (row, "re-created" or
+    "re-seeded") per branch database."""
+    from dataclasses import replace
+
+    rows = [r for r in repo.store.branch_dbs(remote.name)
+            if r.state != "deleted" and repo.store.get_ref(R.HEADS + r.branch)]
+    if not rows:
+        return []
+    backend = remote.backend()
+    if backend is None:
+        raise RemoteError(f"this clone maps {len(rows)} branch(es) of '{remote.name}' to their "
+                          "own databases, but the remote has no branch-database backend to "
+                          "re-create them",
+                          hint=f"add one (`pvc remote add {remote.name} URL --admin-url URL` or "
+                               "`--turso-org ORG`) and run `pvc push --reseed` again",
+                          error_code=ErrorCode.NO_BACKEND)
+    from .team import record_statements, remember_recorded
+
+    main_db = backend.database_of_url(remote.url)
+    out = []
+    for row in rows:
+        exists = getattr(backend, "exists", None)
+        if exists is not None and exists(row.db_name):
+            action = "re-seeded"
+        else:
+            db = backend.create(main_db, row.db_name)
+            row = replace(row, url=db.url, state="active" if row.state != "frozen" else "frozen")
+            action = "re-created"
+        team_stmts, team_fp = record_statements(repo, remote)
+        _record_on_main(remote, team_stmts + [_upsert(row)])
+        with repo.store.transaction():
+            remember_recorded(repo, remote, team_fp)
+            repo.store.put_branch_db(row)
+        push(repo, remote, row.branch, reseed=True)
+        if row.state == "frozen" and backend.can_freeze:
+            backend.freeze(row.db_name)
+        out.append((row, action))
+    return out
+
+
 def delete_branch_db(repo, remote: Remote, name: str, force: bool = False) -> tuple[str, BranchDbRow]:
     from ..repo import now_iso
 

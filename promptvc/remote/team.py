@@ -82,6 +82,11 @@ def remember_recorded(repo, remote, fp: str | None) -> None:
         repo.store.set_state(_state_key(remote), fp)
 
 
+def forget_recorded(repo, remote) -> None:
+    """The primary lost what we recorded there (a reseed): record it again on the next push."""
+    repo.store.set_state(_state_key(remote), None)
+
+
 def validate(raw: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """(the usable settings, a problem for each dropped one) of what a primary holds."""
     from .remotes import check_url

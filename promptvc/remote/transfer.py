@@ -262,10 +262,14 @@ def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = 
     if branch:
         target, db_name = branch_target(repo, remote, branch)
         if db_name is not None:
-            if reseed:
-                raise RemoteError(f"branch '{branch}' lives in a branch database; re-seed the "
-                                  "main database first", hint="`pvc switch main` and "
-                                  "`pvc push --reseed`, then recreate the branch database")
+            if reseed:  # its database was re-created (branches.reseed_branch_dbs)
+                from .replica import remove_replica
+
+                remove_replica(replica_path(repo, remote, db_name))
+                with repo.store.transaction():
+                    repo.store.set_state(f"remote.initialized.{target.url}", None)
+                return _push(repo, target, branch, db_name, True, reseed=True,
+                             progress=progress)
             return _push(repo, target, branch, db_name, force_init, progress=progress)
     if reseed:
         from .replica import remove_replica
@@ -275,6 +279,9 @@ def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = 
             for name, _ in repo.tags():
                 repo.store.set_state(f"fetched.{remote.name}.{R.TAGS + name}", None)
             repo.store.set_state(f"remote.initialized.{remote.url}", None)
+            from .team import forget_recorded
+
+            forget_recorded(repo, remote)  # the team settings went with the data
         return _push(repo, remote, branch, None, True, reseed=True, progress=progress)
     return _push(repo, remote, branch, None, force_init, progress=progress)
 
