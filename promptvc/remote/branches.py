@@ -11,7 +11,7 @@ from __future__ import annotations
 from .. import refs as R
 from ..errors import ErrorCode, RefError, RemoteError
 from ..store import BranchDbRow
-from .branchdb import BranchBackend, new_db_name
+from .branchdb import BackendError, BranchBackend, new_db_name
 from .remotes import Remote
 from .replica import remove_replica
 from .transfer import SHARED_DDL, push, replica_path, run_batch
@@ -116,12 +116,16 @@ def reseed_branch_dbs(repo, remote: Remote) -> list[tuple[BranchDbRow, str]]:
     out = []
     for row in rows:
         exists = getattr(backend, "exists", None)
-        if exists is not None and exists(row.db_name):
-            action = "re-seeded"
-        else:
-            db = backend.create(main_db, row.db_name)
-            row = replace(row, url=db.url, state="active" if row.state != "frozen" else "frozen")
-            action = "re-created"
+        action = "re-seeded"
+        if exists is None or not exists(row.db_name):
+            try:
+                db = backend.create(main_db, row.db_name)
+            except BackendError as exc:
+                if exc.status != 409:  # Turso: the database is still there
+                    raise
+            else:
+                row = replace(row, url=db.url)
+                action = "re-created"
         team_stmts, team_fp = record_statements(repo, remote)
         _record_on_main(remote, team_stmts + [_upsert(row)])
         with repo.store.transaction():
