@@ -144,9 +144,10 @@ def in_process(root: Path, queries: list[str], runs: int, embedder, vector_limit
             batch = ix.docs_without_vectors(space, min(256, budget - done))
             if not batch:
                 break
-            blobs = embedder.embed([c for _, c in batch])
+            texts = [repo.versions.get(v).decode("utf-8", "replace") for v in batch]
+            blobs = embedder.embed(texts)
             with repo.store.transaction():
-                ix.add_vectors(space, list(zip((v for v, _ in batch), blobs)))
+                ix.add_vectors(space, list(zip(batch, blobs)))
             done += len(batch)
             if done % 5120 < 256:
                 log(f"  embedded {done}")

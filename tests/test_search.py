@@ -292,6 +292,17 @@ def test_search_text_only_ranks_labelled_set(labelled, pvc):
     assert spans and all(s.lower().startswith(("refund", "gift", "card")) for s in spans)
 
 
+def test_text_scores_follow_bm25(repo, pvc):
+    _write_commit(pvc, {"a.md": "refund refund refund: the refund window is 30 days\n",
+                        "b.md": "a refund is possible\n" + "other words here\n" * 20,
+                        "c.md": "shipping times and tracking\n",
+                        "d.md": "gift cards\n", "e.md": "opening hours\n"}, "five")
+    res = json.loads(pvc("search", "refund", "--json").stdout)["results"]
+    assert [(h["path"], h["score"]) for h in res][0] == ("a.md", 1.0)
+    assert [h["path"] for h in res] == ["a.md", "b.md"]
+    assert 0 < res[1]["score"] < 1.0  # the index keeps term counts: BM25 tells them apart
+
+
 def test_search_scopes(repo, pvc):
     _write_commit(pvc, {"a.md": "the refund policy\n"}, "one")
     _write_commit(pvc, {"a.md": "the return policy\n"}, "two")

@@ -392,7 +392,7 @@ SEARCH_DDL = [
         path TEXT
     )""",
     """CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
-        path, content, content='', detail=column, tokenize='porter unicode61')""",
+        path, content, content='', tokenize='porter unicode61')""",
     # key/value bookkeeping: the versions.rowid indexed up to ("text_mark")
     "CREATE TABLE IF NOT EXISTS search_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # one row per embedding model ("space"); its vectors live in search_vec_<space>,
