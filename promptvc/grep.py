@@ -163,39 +163,15 @@ def _whole(rx: re.Pattern) -> re.Pattern:
 
 
 def grep_worktree(repo, rx: re.Pattern, specs: list[str], invert: bool = False) -> list[FileMatches]:
-    """The tracked files in the working folder. A file whose size and mtime match the stat
-    cache is read from the version store instead of the disk."""
-    import os
-
-    tracked = repo.store.tracked()
-    cached: dict[str, str] = {}
-    for rel, row in tracked.items():
-        if not path_matches(rel, specs) or not row.sha:
-            continue
-        try:
-            st = os.lstat(repo.abspath(rel))
-        except OSError:
-            continue
-        if row.st_size == st.st_size and row.st_mtime == str(st.st_mtime_ns):
-            cached[rel] = row.sha
-    texts = _texts(repo, set(cached.values())) if cached else {}
+    """The tracked files in the working folder, read from the disk (as git grep does)."""
     out = []
-    for rel in sorted(tracked):
+    for rel in sorted(repo.store.tracked()):
         if not path_matches(rel, specs):
             continue
-        text = texts.get(cached.get(rel, ""))
-        if text is None:
-            p = repo.abspath(rel)
-            if p.is_symlink() or not p.is_file():
-                continue
-            try:
-                data = p.read_bytes()
-            except OSError:
-                continue
-            if b"\0" in data:
-                continue
-            text = data.decode("utf-8", "replace")
-        lines = match_lines(rx, text, invert)
+        data = repo.read_work_bytes(rel)
+        if data is None or b"\0" in data:
+            continue
+        lines = match_lines(rx, data.decode("utf-8", "replace"), invert)
         if lines:
             out.append(FileMatches("", rel, lines))
     return out
