@@ -193,13 +193,16 @@ class VersionStore:
         """Drop the cache of rebuilt contents (the next get reads the rows again)."""
         self._cache.clear()
 
-    def stream(self, kind: str | None = "prompt", window: int = 256, after: int = 0
+    def stream(self, kind: str | None = "prompt", window: int = 2048, after: int = 0
                ) -> Iterator[tuple[VersionRow, bytes]]:
         """(row, content) of every version of KIND (None: all) stored after the mark AFTER
-        (Store.last_version_mark), in stored order, each checked against its SHA-256. A diff
-        is applied to its parent's content when that was one of the last WINDOW versions
-        streamed (nearly always: a base is stored before its diffs), so the whole history
-        costs one diff apply per version, not a chain rebuild."""
+        (Store.last_version_mark), in stored order, each checked against its SHA-256.
+
+        The texts kept are the tips of the diff chains seen so far (a version replaces its
+        base, which rarely has a second child), at most WINDOW of them: about one per file.
+        A diff whose base is kept costs one apply; any other is rebuilt from its chain.
+        So the whole history costs one diff apply per version, in memory bounded by the
+        number of files, not the length of the history."""
         recent: OrderedDict[str, list[bytes]] = OrderedDict()  # id -> its lines
         for row in self.store.iter_versions_stored(kind=kind, after=after):
             base = recent.get(row.parent_version_id) if row.storage == "diff" else None
@@ -218,6 +221,8 @@ class VersionStore:
                     content = self.get(row.id)
             else:
                 content = self.get(row.id)
+            if row.parent_version_id is not None:
+                recent.pop(row.parent_version_id, None)  # its child carries the chain on
             recent[row.id] = lines if lines is not None else delta.split_lines(content)
             if len(recent) > window:
                 recent.popitem(last=False)
