@@ -141,13 +141,15 @@ def in_process(root: Path, queries: list[str], runs: int, embedder, vector_limit
         budget = vector_limit or 10 ** 12
         space = S._space(repo, ix, embedder)
         while done < budget:
-            batch = ix.docs_without_vectors(space, min(256, budget - done))
-            if not batch:
+            rows_ = ix.versions_without_vectors(space, min(256, budget - done))
+            if not rows_:
                 break
+            batch = [vid for _, vid in rows_]
             texts = [repo.versions.get(v).decode("utf-8", "replace") for v in batch]
             blobs = embedder.embed(texts)
             with repo.store.transaction():
                 ix.add_vectors(space, list(zip(batch, blobs)))
+                ix.set_vector_mark(space, rows_[-1][0])
             done += len(batch)
             if done % 5120 < 256:
                 log(f"  embedded {done}")

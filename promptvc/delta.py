@@ -207,6 +207,20 @@ def parse_hunks(diff: bytes) -> list[Hunk]:
     return out
 
 
+def added_lines(diff: bytes) -> list[bytes]:
+    """The lines a stored diff adds (without their ``+``), in order."""
+    return [line[1:] for h in parse_hunks(diff) for line in h.lines if line[:1] == b"+"]
+
+
+def added_between(a: list[bytes], b: list[bytes]) -> list[bytes]:
+    """The lines of B that a diff from A to B adds, in order."""
+    out: list[bytes] = []
+    for tag, _i1, _i2, j1, j2 in _opcodes(a, b):
+        if tag in ("replace", "insert"):
+            out.extend(b[j1:j2])
+    return out
+
+
 def apply_delta(old: bytes, diff: bytes) -> bytes:
     """Apply the hunks of DIFF to OLD. Context and removed lines are checked."""
     return b"".join(apply_lines(split_lines(old), diff))

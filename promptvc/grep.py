@@ -235,21 +235,9 @@ def pickaxe(repo, *, string: str | None = None, regex: str | None = None,
     if string is not None:
         if string == "":
             raise SearchError("-S needs a non-empty string", hint="give the text to look for")
-        counts: dict[str, int] = {}
-        if ignore_case:
-            needle = string.lower()
-            for vid, text in _all_texts(repo):
-                n = text.lower().count(needle)
-                if n:
-                    counts[vid] = n
-        else:  # in UTF-8, counting bytes counts characters' occurrences: no decoding
-            raw = string.encode("utf-8")
-            for row, data in repo.versions.stream("prompt"):
-                n = data.count(raw)
-                if n:
-                    counts[row.id] = n
+        counts = _occurrences(repo, string, ignore_case)
         for cid, path, old_path, vid, old_vid, status in ix.changes_touching_versions(
-                list(counts)):
+                [vid for vid, n in counts.items() if n]):
             if cid in selected:
                 continue
             old_n, new_n = counts.get(old_vid or "", 0), counts.get(vid or "", 0)
@@ -275,6 +263,41 @@ def pickaxe(repo, *, string: str | None = None, regex: str | None = None,
                 selected.add(cid)
                 break
     return selected
+
+
+def _occurrences(repo, string: str, ignore_case: bool) -> dict[str, int]:
+    """Version id -> occurrences of STRING in it (git's -S count), for every prompt version.
+
+    A string without a line feed never spans lines, so a version stored as a diff has its
+    parent's count plus the count in the lines it adds minus the count in the lines it
+    removes: the scan reads the diffs as stored and rebuilds no text. Snapshots are counted
+    whole. A string with a line feed is counted in each rebuilt text."""
+    if ignore_case:
+        needle = string.lower()
+
+        def count(data: bytes) -> int:
+            return data.decode("utf-8", "replace").lower().count(needle)
+    else:  # in UTF-8, counting bytes counts characters' occurrences: no decoding
+        raw = string.encode("utf-8")
+
+        def count(data: bytes) -> int:
+            return data.count(raw)
+    counts: dict[str, int] = {}
+    if "\n" in string:
+        for row, data in repo.versions.stream("prompt"):
+            counts[row.id] = count(data)
+        return counts
+    for row, content, plus, minus in repo.versions.stream_deltas("prompt"):
+        if content is not None:
+            counts[row.id] = count(content)
+            continue
+        parent = row.parent_version_id
+        base = counts.get(parent) if parent else 0
+        if base is None:  # a parent stored after its child: count its text
+            base = counts[parent] = count(repo.versions.get(parent))
+        counts[row.id] = (base + sum(count(line) for line in plus)
+                          - sum(count(line) for line in minus))
+    return counts
 
 
 def changed_lines(old: str, new: str) -> list[str]:

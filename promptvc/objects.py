@@ -100,6 +100,16 @@ def commit_id(tree_id: str, parents: tuple[str, ...], author: str, date: str, me
     return sha256(commit_text(tree_id, parents, author, date, message))
 
 
+@dataclass(frozen=True)
+class StreamedVersion:
+    """One version as VersionStore.stream_changes yields it."""
+
+    row: VersionRow
+    content: bytes
+    added: bytes  # the lines it adds to its parent version (all of them without a parent)
+    new_path: bool  # no parent, or a parent stored under another path
+
+
 # -- version store ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Policy:
@@ -203,30 +213,89 @@ class VersionStore:
         A diff whose base is kept costs one apply; any other is rebuilt from its chain.
         So the whole history costs one diff apply per version, in memory bounded by the
         number of files, not the length of the history."""
-        recent: OrderedDict[str, list[bytes]] = OrderedDict()  # id -> its lines
+        for item in self.stream_changes(kind, window, after):
+            yield item.row, item.content
+
+    def stream_changes(self, kind: str | None = "prompt", window: int = 2048, after: int = 0
+                       ) -> Iterator["StreamedVersion"]:
+        """Like `stream`, with what each version changed: the lines it adds to its parent
+        version (all of its lines when it has none), and whether it starts a path (no
+        parent, or a parent stored under another path). A diff's added lines are read from
+        the diff itself; a snapshot's are found by diffing it against its parent."""
+        recent: OrderedDict[str, tuple[str | None, list[bytes]]] = OrderedDict()
         for row in self.store.iter_versions_stored(kind=kind, after=after):
-            base = recent.get(row.parent_version_id) if row.storage == "diff" else None
+            parent = row.parent_version_id
+            kept = recent.get(parent) if parent is not None else None
             lines = None
-            if base is not None:
+            added: list[bytes] | None = None
+            if kept is not None and row.storage == "diff":
                 try:
-                    lines = delta.apply_lines(base, _decode(row))
+                    diff = _decode(row)
+                    lines = delta.apply_lines(kept[1], diff)
                     content = b"".join(lines)
+                    added = delta.added_lines(diff)
                 except delta.DeltaError:
                     content = b""
                 if sha256(content) != row.id:
-                    content, lines = self.get(row.id), None  # names the damage precisely
+                    content, lines, added = self.get(row.id), None, None  # names the damage
             elif row.storage == "snapshot":
                 content = _decode(row)
                 if sha256(content) != row.id:
                     content = self.get(row.id)
             else:
                 content = self.get(row.id)
-            if row.parent_version_id is not None:
-                recent.pop(row.parent_version_id, None)  # its child carries the chain on
-            recent[row.id] = lines if lines is not None else delta.split_lines(content)
+            if lines is None:
+                lines = delta.split_lines(content)
+            if added is None:
+                if parent is None:
+                    added = lines
+                else:
+                    base = kept[1] if kept is not None else self._lines_or_none(parent)
+                    added = lines if base is None else delta.added_between(base, lines)
+            parent_path = kept[0] if kept is not None else None
+            if kept is None and parent is not None:
+                parent_path = self.store.version_path(parent)
+            new_path = parent is None or parent_path != row.path
+            if parent is not None:
+                recent.pop(parent, None)  # its child carries the chain on
+            recent[row.id] = (row.path, lines)
             if len(recent) > window:
                 recent.popitem(last=False)
-            yield row, content
+            yield StreamedVersion(row, content, b"".join(added), new_path)
+
+    def stream_deltas(self, kind: str | None = "prompt"
+                      ) -> Iterator[tuple[VersionRow, bytes | None, list[bytes], list[bytes]]]:
+        """(row, content, added lines, removed lines) of every version of KIND in stored
+        order, without rebuilding any text: a version stored as a diff against its parent
+        gives its diff's lines (content None), a snapshot gives its content (and no lines).
+        Nothing is checked against its SHA-256 (fsck does): for scans such as the pickaxe
+        that only need what changed."""
+        for row in self.store.iter_versions_stored(kind=kind):
+            data = _decode(row)
+            if row.storage == "diff":
+                plus: list[bytes] = []
+                minus: list[bytes] = []
+                try:
+                    hunks = delta.parse_hunks(data)
+                except delta.DeltaError:
+                    yield row, self.get(row.id), [], []  # names the damage precisely
+                    continue
+                for h in hunks:
+                    for line in h.lines:
+                        tag = line[:1]
+                        if tag == b"+":
+                            plus.append(line[1:])
+                        elif tag == b"-":
+                            minus.append(line[1:])
+                yield row, None, plus, minus
+            else:
+                yield row, data, [], []
+
+    def _lines_or_none(self, vid: str) -> list[bytes] | None:
+        try:
+            return delta.split_lines(self.get(vid))
+        except IntegrityError:
+            return None
 
     def get(self, vid: str) -> bytes:
         """The full content of a version, checked against its SHA-256."""

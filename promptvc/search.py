@@ -1,10 +1,17 @@
 """The search index (kept current) and ranked search: full-text BM25 fused with vectors.
 
 Indexing is incremental: every prompt version stored since the last run (versions are
-append-only rows; a mark remembers the last one indexed) gets one text document. Text
-indexing is cheap and runs right after a commit, an import or a fetch; vectors need an
-embedder, which may be slow or down, so they are computed later (by `pvc search`, by the
-daemon, or by `pvc search --reindex`) and never inside a commit.
+append-only rows; a mark remembers the last one indexed) gets one document in the history
+index, made of the lines it added to its parent version, so the index grows with the
+edits and not with the length of the prompts times the number of versions. Text indexing
+is cheap and runs right after a commit, an import or a fetch; vectors need an embedder,
+which may be slow or down, so they are computed later (by `pvc search`, by the daemon, or
+by `pvc search --reindex`) and never inside a commit.
+
+Searching a tree (HEAD, or --rev) ranks the full text of that tree's versions in the tree
+index, which holds one tree and is moved to the one searched by their difference (after a
+commit: one document out, one in). `--all-versions` ranks the history index: a passage is
+found at the versions that brought it in, not once per later version that kept it.
 
 Ranking: the text score is BM25 normalised to the best hit (1.0), the vector score is the
 cosine similarity (clamped to 0..1); the fused score is ``text_weight * text +
@@ -46,13 +53,16 @@ def index_text(repo, progress: Progress | None = None, budget_s: float | None = 
     started = time.monotonic()
     total = ix.count_pending(ix.text_mark()) if progress else 0
     done = 0
-    # the new versions streamed in stored order: one diff apply each, no chain rebuilds
-    stream = repo.versions.stream("prompt", after=ix.text_mark())
+    # the new versions streamed in stored order: one diff apply each, no chain rebuilds;
+    # each is indexed by the lines it added (and by its path when it starts one)
+    stream = repo.versions.stream_changes("prompt", after=ix.text_mark())
     while True:
         with store.transaction():
             n, last, exhausted = 0, None, True
-            for row, data in stream:
-                ix.add_doc(row.id, row.path, _text(data))
+            for item in stream:
+                row = item.row
+                ix.add_change(row.vrev, (row.path or "") if item.new_path else "",
+                              _text(item.added))
                 n, last = n + 1, row.vrev
                 if n >= BATCH:
                     exhausted = False
@@ -94,7 +104,7 @@ def after_write(repo, budget_s: float | None = 2.0, max_bytes: int | None = SYNC
 
 def index_vectors(repo, embedder, progress: Progress | None = None,
                   budget_s: float | None = None) -> int:
-    """Embed every indexed document that has no vector for EMBEDDER's model yet (vectors
+    """Embed every prompt version that has no vector for EMBEDDER's model yet (vectors
     are cached by content hash: a version is embedded once). The embedder runs outside any
     transaction, so a slow one never holds the write lock."""
     store = repo.store
@@ -106,13 +116,14 @@ def index_vectors(repo, embedder, progress: Progress | None = None,
     started = time.monotonic()
     done = 0
     while True:
-        vids = ix.docs_without_vectors(space, VECTOR_BATCH)
-        if not vids:
+        rows = ix.versions_without_vectors(space, VECTOR_BATCH)
+        if not rows:
             return done
+        vids = [vid for _, vid in rows]
         blobs = embedder.embed([_text(repo.versions.get(vid)) for vid in vids])
         with store.transaction():
             ix.add_vectors(space, list(zip(vids, blobs)))
-        rows = vids
+            ix.set_vector_mark(space, rows[-1][0])
         done += len(rows)
         if progress and total:
             progress(min(done, total), total)
@@ -166,24 +177,56 @@ def check(repo) -> list[tuple[str, str, str]]:
     ix = repo.store.search_index()
     if not ix.exists():
         return [("search index", "", "the search tables are missing")]
+    fix = "(run `pvc search --reindex`)"
     problems = []
     mark = ix.text_mark()
-    pending = set(v for _, v, _ in ix.pending_versions(mark, 10 ** 9))
-    for vid in ix.unindexed_versions(10 ** 6):
-        if vid not in pending:
-            problems.append((vid, "", "prompt version is missing from the search index "
-                                      "(run `pvc search --reindex`)"))
-    for vid in ix.orphan_docs():
-        problems.append((vid, "", "search index names a version that does not exist "
-                                  "(run `pvc search --reindex`)"))
-    if ix.fts_count() != ix.doc_count():
-        problems.append(("search_fts", "", f"full-text index has {ix.fts_count()} rows for "
-                                           f"{ix.doc_count()} documents (run `pvc search --reindex`)"))
+    for vid in ix.unindexed_versions(mark):
+        problems.append((vid, "", f"prompt version is missing from the search index {fix}"))
+    for doc in ix.orphan_docs():
+        problems.append((doc, "", f"search index has a document for no prompt version {fix}"))
+    expected = ix.indexed_version_count(mark)
+    if ix.doc_count() != expected:
+        problems.append(("search_fts", "", f"full-text index has {ix.doc_count()} documents "
+                                           f"for {expected} versions {fix}"))
+    recorded, held = ix.tree_counts()
+    if recorded != held:
+        problems.append(("search_tree_fts", "", f"tree index has {held} documents for "
+                                                f"{recorded} recorded {fix}"))
     for space, model, _dim in ix.spaces():
         for vid in ix.orphan_vectors(space):
-            problems.append((vid, "", f"vector ({model}) for a version that is not indexed "
-                                      "(run `pvc search --reindex`)"))
+            problems.append((vid, "", f"vector ({model}) for a version that is not stored {fix}"))
     return problems
+
+
+def sync_tree(repo, tree_id: str, scope: dict[str, str]) -> bool:
+    """Bring the tree index to the tree TREE_ID, whose versions are SCOPE (version id ->
+    path): documents of versions no longer in it go, new ones come (after one commit, one
+    of each). False when the database is read-only (the caller ranks in a TEMP table)."""
+    store = repo.store
+    ix = store.search_index()
+    if ix.tree_mark() == tree_id:
+        return True
+    if store.readonly:
+        return False
+    wanted = ix.vrevs(list(scope))
+    by_vrev = {vrev: vid for vid, vrev in wanted.items()}
+    with store.transaction():
+        held = ix.tree_docs()
+        gone = [v for v in held if v not in by_vrev or held[v] != scope[by_vrev[v]]]
+        names = ix.version_ids(gone)
+        try:
+            for vrev in gone:
+                ix.remove_tree_doc(vrev, held[vrev], _text(repo.versions.get(names[vrev])))
+        except Exception:  # noqa: BLE001 - a text it cannot give back: start the tree over
+            ix.clear_tree()
+            held = {}
+        dropped = set(gone)
+        held = {v: p for v, p in held.items() if v not in dropped}
+        for vrev, vid in sorted(by_vrev.items()):
+            if vrev not in held:
+                ix.add_tree_doc(vrev, scope[vid], _stored_text(repo.versions.get, vid))
+        ix.set_tree_mark(tree_id)
+    return True
 
 
 def _text(data: bytes) -> str:
@@ -253,11 +296,13 @@ def like_terms(text: str, n: int = 24) -> str:
 
 
 def rank(ix, query_text: str, scope: dict[str, str] | None, *, k: int, text_of,
-         embedder=None, query_vector: bytes | None = None, text_weight: float = 0.3,
-         vector_weight: float = 0.7, exclude_paths: Sequence[str] = ()) -> tuple[list[Hit], str | None]:
-    """Best K hits among the versions SCOPE (version -> path), or every version (None).
-    TEXT_OF(version id) gives a version's content (bytes), for the hits' snippets.
-    Returns the hits and a note when vectors could not be used."""
+         tree: str | None = None, embedder=None, query_vector: bytes | None = None,
+         text_weight: float = 0.3, vector_weight: float = 0.7,
+         exclude_paths: Sequence[str] = ()) -> tuple[list[Hit], str | None]:
+    """Best K hits among the versions SCOPE (version -> path) of the tree TREE, or among
+    every version (None: ranked by what each version changed). TEXT_OF(version id) gives a
+    version's content (bytes), for the hits' snippets and for a scope the tree index does
+    not hold. Returns the hits and a note when vectors could not be used."""
     note = None
     pool = max(50, k * 5)
     match = fts_query(query_text)
@@ -265,7 +310,13 @@ def rank(ix, query_text: str, scope: dict[str, str] | None, *, k: int, text_of,
     paths: dict[str, str] = {}
     if match:
         try:
-            rows = ix.fts_top(match, pool, None if scope is None else list(scope))
+            if scope is None:
+                rows = ix.fts_top(match, pool)
+            elif tree is not None and ix.tree_mark() == tree:
+                rows = ix.tree_fts_top(match, pool)
+            else:
+                rows = ix.temp_fts_top(match, pool, {
+                    vid: (path, _stored_text(text_of, vid)) for vid, path in scope.items()})
         except Exception as exc:  # noqa: BLE001 - e.g. an FTS syntax error
             raise SearchError(f"the full-text query failed: {exc}",
                               hint="simplify the query", stage="text") from None
@@ -412,21 +463,23 @@ def search(repo, query: str, *, rev: str | None = None, all_versions: bool = Fal
                 note = f"embedder unavailable, full-text only: {exc.message}"
                 embedder = None
     ix = repo.store.search_index()
-    cid = None
+    cid = tree_id = None
     scope = None
     if not all_versions:
         cid = repo.resolve(rev or "HEAD")
+        tree_id = repo.commit_row(cid).tree_id
         scope = {}
         for path, vid in sorted(repo.tree(cid).items()):
             scope.setdefault(vid, path)
+        sync_tree(repo, tree_id, scope)
     try:
-        hits, rank_note = rank(ix, query, scope, k=k, text_of=repo.versions.get,
+        hits, rank_note = rank(ix, query, scope, k=k, text_of=repo.versions.get, tree=tree_id,
                                embedder=embedder, query_vector=query_vector,
                                text_weight=tw, vector_weight=vw, exclude_paths=exclude)
     except SearchError as exc:
         if embedder is None or exc.fields.get("stage") == "text":
             raise
-        hits, rank_note = rank(ix, query, scope, k=k, text_of=repo.versions.get,
+        hits, rank_note = rank(ix, query, scope, k=k, text_of=repo.versions.get, tree=tree_id,
                                exclude_paths=exclude)
         note = f"embedder unavailable, full-text only: {exc.message}"
         embedder = None

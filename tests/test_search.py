@@ -172,6 +172,61 @@ def test_pickaxe_matches_git_log(imported, pvc, args):
     assert [c["message"] for c in json.loads(r.stdout)] == expected
 
 
+def _long_history(src: Path, n: int = 60) -> None:
+    """One prompt edited N times: chains long enough to hold snapshots, an occurrence
+    added, moved to another line (same count), doubled, removed."""
+    src.mkdir()
+    git(src, "init", "-q", "-b", "main")
+    body = [f"rule {i}: keep it short\n" for i in range(40)]
+    for i in range(n):
+        body[i % 40] = f"rule {i % 40}: edit {i}\n"
+        if i % 7 == 3:
+            body[(i * 3) % 40] = "mind the refund window\n"
+        if i % 11 == 5:
+            body = [line.replace("refund", "return") for line in body]
+        if i % 13 == 0:
+            body[5] = "refund refund\nwindow\n"
+        (src / "p.md").write_text("".join(body))
+        git(src, "add", "-A")
+        git(src, "commit", "-q", "-m", f"edit {i}", date=f"2024-02-01T10:{i:02d}:00+00:00")
+
+
+@needs_git
+@pytest.mark.parametrize("args", [["-S", "refund"], ["-S", "REFUND", "-i"],
+                                  ["-S", "refund\nwindow"], ["-S", "edit 4"]],
+                         ids=lambda a: " ".join(a))
+def test_pickaxe_over_long_chains_matches_git(tmp_path, pvc, monkeypatch, args):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    _long_history(src)
+    dst.mkdir()
+    monkeypatch.chdir(dst)
+    assert pvc("init").exit_code == 0
+    assert pvc("import", "git", str(src)).exit_code == 0
+    conn = sqlite3.connect(dst / ".pvc" / "pvc.db")
+    storages = {r[0] for r in conn.execute("SELECT storage FROM versions WHERE kind = 'prompt'")}
+    conn.close()
+    assert storages == {"snapshot", "diff"}  # the count follows diffs and restarts at snapshots
+    extra = ["--regexp-ignore-case"] if "-i" in args else []
+    expected = git(src, "log", "--format=%s", *[a for a in args if a != "-i"], *extra).splitlines()
+    r = pvc("log", "--json", *args)
+    assert r.exit_code == 0, r.output
+    assert [c["message"] for c in json.loads(r.stdout)] == expected and expected
+
+
+def test_changes_touching_many_versions_is_one_pass(repo, pvc):
+    for i in range(3):
+        _write_commit(pvc, {"a.md": f"text {i}\n"}, f"c{i}")
+    from promptvc.repo import Repo
+
+    r = Repo.open(repo)
+    ix = r.store.search_index()
+    real = sorted(ix.indexed_versions())
+    few = ix.changes_touching_versions(real)
+    many = ix.changes_touching_versions(real + [f"{i:064x}" for i in range(1000)])
+    r.close()
+    assert len(few) == 3 and sorted(many) == sorted(few)
+
+
 @needs_git
 def test_pickaxe_oneline_output(imported, pvc):
     r = pvc("log", "--oneline", "-S", "14 days")
@@ -485,7 +540,8 @@ def _prompt_versions(root: Path) -> set[str]:
 def _indexed(root: Path) -> set[str]:
     conn = sqlite3.connect(f"file:{root / '.pvc' / 'pvc.db'}?mode=ro", uri=True)
     try:
-        return {r[0] for r in conn.execute("SELECT version_id FROM search_docs")}
+        return {r[0] for r in conn.execute(
+            "SELECT lower(hex(id)) FROM versions WHERE vrev IN (SELECT rowid FROM search_fts)")}
     finally:
         conn.close()
 
@@ -504,14 +560,18 @@ def test_fsck_finds_damage_and_reindex_repairs(repo, pvc):
     _write_commit(pvc, {"a.md": "alpha\n", "b.md": "beta\n"}, "one")
     db = repo / ".pvc" / "pvc.db"
     conn = sqlite3.connect(db)
-    vid = conn.execute("SELECT version_id FROM search_docs ORDER BY doc LIMIT 1").fetchone()[0]
-    # the document now names a version that does not exist, and a.md's has none
-    conn.execute("UPDATE search_docs SET version_id = ? WHERE version_id = ?", ("0" * 64, vid))
+    vrev, vid = conn.execute("SELECT vrev, lower(hex(id)) FROM versions WHERE path = 'a.md'"
+                             ).fetchone()
+    # a.md's document goes (a contentless document is deleted with its original values),
+    # and one appears for a row that is no prompt version
+    conn.execute("INSERT INTO search_fts (search_fts, rowid, path, content) "
+                 "VALUES ('delete', ?, 'a.md', 'alpha\n')", (vrev,))
+    conn.execute("INSERT INTO search_fts (rowid, path, content) VALUES (999, '', 'x')")
     conn.commit()
     conn.close()
     r = pvc("fsck")
     assert r.exit_code == 1
-    assert f"search {'0' * 12}: search index names a version that does not exist (run `pvc " \
+    assert "search #999: search index has a document for no prompt version (run `pvc " \
            "search --reindex`)" in r.output
     assert f"search {vid[:12]}: prompt version is missing from the search index (run `pvc " \
            "search --reindex`)" in r.output
@@ -537,7 +597,7 @@ def test_index_failure_never_fails_a_commit(repo, pvc, monkeypatch):
         raise RuntimeError("index bug")
 
     with monkeypatch.context() as m:
-        m.setattr(SearchIndex, "add_doc", broken)
+        m.setattr(SearchIndex, "add_change", broken)
         _write_commit(pvc, {"a.md": "alpha refund\n"}, "one")  # committed, text not indexed
     assert [c["message"] for c in json.loads(pvc("log", "--json").stdout)] == ["one"]
     assert (_status(pvc)["documents"], _status(pvc)["pending"]) == (0, 1)

@@ -373,7 +373,7 @@ def test_two_processes_upgrading_at_once(tmp_path):
     real = late.user_version
     late.user_version = lambda: next(seen, None) or real()
     assert first.migrate() == ["0005_format2_compact_rows", "0006_search_index",
-                               "0007_search_contentless"]
+                               "0007_search_contentless", "0008_search_changed_lines"]
     assert late.migrate() == []
     assert user_version(Path(db)) == SCHEMA_VERSION
     assert len(list(late.iter_commits())) == 7

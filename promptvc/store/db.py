@@ -394,6 +394,11 @@ class Store:
             (_b(version_id),))
         return (int(row[0]), int(row[1]), int(row[2]), row[3]) if row else None
 
+    def version_path(self, version_id: str) -> str | None:
+        """The path a version was stored under (None for a tree, or when it is missing)."""
+        row = self._one("SELECT path FROM versions WHERE id = ?", (_b(version_id),))
+        return row[0] if row else None
+
     def has_version(self, version_id: str) -> bool:
         return self._one("SELECT 1 FROM versions WHERE id = ?", (_b(version_id),)) is not None
 

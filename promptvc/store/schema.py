@@ -156,6 +156,8 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0006_search_index", list(SEARCH_DDL)),
     # the index without a copy of each version's text (derived data: indexed again)
     ("0007_search_contentless", SEARCH_TEXT_RESET_DDL + list(SEARCH_DDL)),
+    # the history index holds what each version changed; a tree index ranks one tree
+    ("0008_search_changed_lines", SEARCH_TEXT_RESET_DDL + list(SEARCH_DDL)),
 ]
 
 FORMAT2_VERSION = 5

@@ -381,19 +381,26 @@ BRANCH_DBS_QUERY = "SELECT branch, db_name, url, state FROM branch_dbs ORDER BY 
 # -- search index (issue #17): derived data, local only, rebuilt by `pvc search --reindex` -------
 SEARCH_DDL = [
     # Search index: derived data, local only (never pushed), rebuilt by
-    # `pvc search --reindex`. One row per prompt version (keyed by the version id, i.e.
-    # the SHA-256 of its content). The text itself is not copied here: the full-text index
-    # is contentless (it keeps only its token lists), and whatever needs a version's text
-    # (snippets, grep, pickaxe, embedding) reads it from the version store, so the index
-    # costs its postings, not a second copy of every version.
-    """CREATE TABLE IF NOT EXISTS search_docs (
-        doc INTEGER PRIMARY KEY,
-        version_id TEXT NOT NULL UNIQUE,
-        path TEXT
-    )""",
+    # `pvc search --reindex`. Both full-text indexes are contentless (FTS5 keeps only its
+    # token lists; whatever needs a text reads it from the version store) and keyed by the
+    # version's `versions.vrev`, so neither copies an id or a text.
+    #
+    # The history index: one document per prompt version holding what that version
+    # brought in, the lines it adds to its parent version (and its path, when it starts
+    # one). Its size follows the edits, not the number of versions times their length: a
+    # one-line edit of a long prompt indexes one line. `search --all-versions` ranks it.
     """CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
         path, content, content='', tokenize='porter unicode61')""",
-    # key/value bookkeeping: the versions.rowid indexed up to ("text_mark")
+    # The tree index: the full text of the versions of one tree (search_state "tree":
+    # the last one searched, HEAD as a rule), brought to another tree by the difference
+    # between the two. `search` and `search --rev` rank it. search_tree_docs records the
+    # path each document was indexed with (a contentless document is deleted by giving
+    # its original values back).
+    """CREATE VIRTUAL TABLE IF NOT EXISTS search_tree_fts USING fts5(
+        path, content, content='', tokenize='porter unicode61')""",
+    "CREATE TABLE IF NOT EXISTS search_tree_docs (vrev INTEGER PRIMARY KEY, path TEXT NOT NULL)",
+    # key/value bookkeeping: the vrev indexed up to ("text_mark"), the tree of the tree
+    # index ("tree"), the vrev embedded up to in each space ("vector_mark:<space>")
     "CREATE TABLE IF NOT EXISTS search_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # one row per embedding model ("space"); its vectors live in search_vec_<space>,
     # created by search_vector_ddl() when the model is first used (the width of an
@@ -408,12 +415,15 @@ SEARCH_DDL = [
     "CREATE INDEX IF NOT EXISTS search_changes_version ON changes(version_id)",
 ]
 
-# The first search index (schema 6) kept a full copy of every version's text; schema 7
-# drops its text tables (vectors, keyed by version id, stay) and indexes again.
+# Schema 6 kept a full copy of every version's text, schema 7 a contentless document of
+# every version's full text; schema 8 indexes what each version changed. Each step drops
+# the text tables and indexes again (vectors, keyed by version id, stay).
 SEARCH_TEXT_RESET_DDL = [
     "DROP TABLE IF EXISTS search_fts",
     "DROP TABLE IF EXISTS search_docs",
-    "DELETE FROM search_state WHERE key = 'text_mark'",
+    "DROP TABLE IF EXISTS search_tree_fts",
+    "DROP TABLE IF EXISTS search_tree_docs",
+    "DELETE FROM search_state WHERE key IN ('text_mark', 'tree')",
 ]
 
 
