@@ -453,12 +453,16 @@ class Repo:
         return CommitInfo.from_row(self.commit_row(self.resolve(rev)))
 
     def tree(self, cid: str | None) -> dict[str, str]:
+        """path -> version id of commit CID's tree ({} for None)."""
         if cid is None:
             return {}
-        row = self.commit_row(cid)
-        if row.tree_id == EMPTY_TREE:
+        return self.tree_of(self.commit_row(cid).tree_id)
+
+    def tree_of(self, tree_id: str) -> dict[str, str]:
+        """path -> version id of the tree TREE_ID."""
+        if tree_id == EMPTY_TREE:
             return {}
-        return parse_manifest(self.versions.get(row.tree_id))
+        return parse_manifest(self.versions.get(tree_id))
 
     def read(self, rev: str, path: str) -> bytes:
         """The content of PATH at REV, byte for byte as committed."""

@@ -9,8 +9,9 @@ which may be slow or down, so they are computed later (by `pvc search`, by the d
 by `pvc search --reindex`) and never inside a commit.
 
 Searching a tree (HEAD, or --rev) ranks the full text of that tree's versions in the tree
-index, which holds one tree and is moved to the one searched by their difference (after a
-commit: one document out, one in). `--all-versions` ranks the history index: a passage is
+index, which holds the versions of every local branch's tree and is moved by differences
+when a branch moves (after a commit: one document out, one in); a tree of no branch is
+ranked on the spot in a TEMP table. `--all-versions` ranks the history index: a passage is
 found at the versions that brought it in, not once per later version that kept it.
 
 Ranking: the text score is BM25 normalised to the best hit (1.0), the vector score is the
@@ -21,6 +22,7 @@ vector_weight * vector`` (defaults 0.3 / 0.7, ``search.text_weight`` /
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections import Counter
@@ -86,15 +88,20 @@ def after_write(repo, budget_s: float | None = 2.0, max_bytes: int | None = SYNC
     fetch: index the new versions' text; never raises, so a write never fails because of
     its derived index."""
     store = repo.store
+
+    def catch_up():
+        index_text(repo, budget_s=budget_s, max_bytes=max_bytes)
+        sync_trees(repo, max_bytes=max_bytes)
+
     if not store.in_transaction:
         try:
-            index_text(repo, budget_s=budget_s, max_bytes=max_bytes)
+            catch_up()
         except Exception:  # noqa: BLE001 - derived data: `pvc search` catches up later
             pass
         return
     store.savepoint("search_index")
     try:
-        index_text(repo, budget_s=budget_s, max_bytes=max_bytes)
+        catch_up()
     except Exception:
         if store.rollback_to_savepoint("search_index"):
             return  # the commit goes on without its text; the next search catches up
@@ -198,26 +205,37 @@ def check(repo) -> list[tuple[str, str, str]]:
     return problems
 
 
-def sync_tree(repo, tree_id: str, scope: dict[str, str]) -> bool:
-    """Bring the tree index to the tree TREE_ID, whose versions are SCOPE (version id ->
-    path): documents of versions no longer in it go, new ones come (after one commit, one
-    of each). False when the database is read-only (the caller ranks in a TEMP table)."""
+def sync_trees(repo, max_bytes: int | None = None) -> bool:
+    """Bring the tree index to the trees of the local branches: documents of versions in
+    none of them go, new ones come (after a commit, one of each); nothing is read when no
+    branch moved to another tree since the last time. False when the database is
+    read-only or more than MAX_BYTES of text would be indexed (a search of a tree the index
+    does not cover ranks it in a TEMP table; the next `pvc search` catches up)."""
     store = repo.store
     ix = store.search_index()
-    if ix.tree_mark() == tree_id:
+    trees = sorted({repo.commit_row(cid).tree_id for _, cid in repo.branches()})
+    key = hashlib.sha256(" ".join(trees).encode()).hexdigest()
+    if ix.tree_mark() == key:
         return True
     if store.readonly:
         return False
+    scope: dict[str, str] = {}  # version -> the first path it has in the first tree
+    for tree in trees:
+        for path, vid in sorted(repo.tree_of(tree).items()):
+            scope.setdefault(vid, path)
     wanted = ix.vrevs(list(scope))
     by_vrev = {vrev: vid for vid, vrev in wanted.items()}
+    held = ix.tree_docs()
+    if max_bytes is not None and ix.size_of([v for v in by_vrev if v not in held]) > max_bytes:
+        return False
     with store.transaction():
         held = ix.tree_docs()
-        gone = [v for v in held if v not in by_vrev or held[v] != scope[by_vrev[v]]]
+        gone = [v for v in held if v not in by_vrev]
         names = ix.version_ids(gone)
         try:
             for vrev in gone:
                 ix.remove_tree_doc(vrev, held[vrev], _text(repo.versions.get(names[vrev])))
-        except Exception:  # noqa: BLE001 - a text it cannot give back: start the tree over
+        except Exception:  # noqa: BLE001 - a text it cannot give back: start the index over
             ix.clear_tree()
             held = {}
         dropped = set(gone)
@@ -225,7 +243,7 @@ def sync_tree(repo, tree_id: str, scope: dict[str, str]) -> bool:
         for vrev, vid in sorted(by_vrev.items()):
             if vrev not in held:
                 ix.add_tree_doc(vrev, scope[vid], _stored_text(repo.versions.get, vid))
-        ix.set_tree_mark(tree_id)
+        ix.set_tree_mark(key)
     return True
 
 
@@ -296,13 +314,13 @@ def like_terms(text: str, n: int = 24) -> str:
 
 
 def rank(ix, query_text: str, scope: dict[str, str] | None, *, k: int, text_of,
-         tree: str | None = None, embedder=None, query_vector: bytes | None = None,
-         text_weight: float = 0.3, vector_weight: float = 0.7,
-         exclude_paths: Sequence[str] = ()) -> tuple[list[Hit], str | None]:
-    """Best K hits among the versions SCOPE (version -> path) of the tree TREE, or among
-    every version (None: ranked by what each version changed). TEXT_OF(version id) gives a
+         embedder=None, query_vector: bytes | None = None, text_weight: float = 0.3,
+         vector_weight: float = 0.7, exclude_paths: Sequence[str] = ()
+         ) -> tuple[list[Hit], str | None]:
+    """Best K hits among the versions SCOPE (version -> path) of a tree, or among every
+    version (None: ranked by what each version changed). TEXT_OF(version id) gives a
     version's content (bytes), for the hits' snippets and for a scope the tree index does
-    not hold. Returns the hits and a note when vectors could not be used."""
+    not cover. Returns the hits and a note when vectors could not be used."""
     note = None
     pool = max(50, k * 5)
     match = fts_query(query_text)
@@ -312,11 +330,13 @@ def rank(ix, query_text: str, scope: dict[str, str] | None, *, k: int, text_of,
         try:
             if scope is None:
                 rows = ix.fts_top(match, pool)
-            elif tree is not None and ix.tree_mark() == tree:
-                rows = ix.tree_fts_top(match, pool)
             else:
-                rows = ix.temp_fts_top(match, pool, {
-                    vid: (path, _stored_text(text_of, vid)) for vid, path in scope.items()})
+                vrevs = ix.vrevs(list(scope))
+                if len(vrevs) == len(scope) and ix.tree_covers(list(vrevs.values())):
+                    rows = ix.tree_fts_top(match, pool, list(vrevs.values()))
+                else:  # a tree that is no branch's (or not yet indexed): rank it on the spot
+                    rows = ix.temp_fts_top(match, pool, {
+                        vid: (path, _stored_text(text_of, vid)) for vid, path in scope.items()})
         except Exception as exc:  # noqa: BLE001 - e.g. an FTS syntax error
             raise SearchError(f"the full-text query failed: {exc}",
                               hint="simplify the query", stage="text") from None
@@ -431,6 +451,7 @@ def search(repo, query: str, *, rev: str | None = None, all_versions: bool = Fal
     tw, vw = weights(repo.config)
     if catch_up:
         index_text(repo, progress)
+        sync_trees(repo)
     note = None
     if text_only:
         embedder = None
@@ -463,23 +484,21 @@ def search(repo, query: str, *, rev: str | None = None, all_versions: bool = Fal
                 note = f"embedder unavailable, full-text only: {exc.message}"
                 embedder = None
     ix = repo.store.search_index()
-    cid = tree_id = None
+    cid = None
     scope = None
     if not all_versions:
         cid = repo.resolve(rev or "HEAD")
-        tree_id = repo.commit_row(cid).tree_id
         scope = {}
         for path, vid in sorted(repo.tree(cid).items()):
             scope.setdefault(vid, path)
-        sync_tree(repo, tree_id, scope)
     try:
-        hits, rank_note = rank(ix, query, scope, k=k, text_of=repo.versions.get, tree=tree_id,
+        hits, rank_note = rank(ix, query, scope, k=k, text_of=repo.versions.get,
                                embedder=embedder, query_vector=query_vector,
                                text_weight=tw, vector_weight=vw, exclude_paths=exclude)
     except SearchError as exc:
         if embedder is None or exc.fields.get("stage") == "text":
             raise
-        hits, rank_note = rank(ix, query, scope, k=k, text_of=repo.versions.get, tree=tree_id,
+        hits, rank_note = rank(ix, query, scope, k=k, text_of=repo.versions.get,
                                exclude_paths=exclude)
         note = f"embedder unavailable, full-text only: {exc.message}"
         embedder = None

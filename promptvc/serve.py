@@ -276,7 +276,7 @@ class PromptSource:
                 raise ServeError(f"{db.path.name} has no search index",
                                  hint="open the repository once with this pvc (e.g. `pvc search --status`)")
             scope = None
-            commit = tree_id = None
+            commit = None
             if not all_versions:
                 hit = db.db.resolve(_ref_names(ref or "refs/heads/main"))
                 if hit is None:
@@ -288,8 +288,7 @@ class PromptSource:
                 scope = {}
                 for path, vid in sorted(tree.items()):
                     scope.setdefault(vid, path)
-            hits, _note = rank(ix, query, scope, k=k, text_of=db.versions.get,
-                               tree=None if all_versions else tree_id, embedder=embedder,
+            hits, _note = rank(ix, query, scope, k=k, text_of=db.versions.get, embedder=embedder,
                                text_weight=text_weight, vector_weight=vector_weight)
             if commit is not None:
                 for h in hits:

@@ -546,6 +546,45 @@ def _indexed(root: Path) -> set[str]:
         conn.close()
 
 
+def _tree_docs(root: Path) -> set[str]:
+    conn = sqlite3.connect(f"file:{root / '.pvc' / 'pvc.db'}?mode=ro", uri=True)
+    try:
+        return {r[0] for r in conn.execute(
+            "SELECT lower(hex(v.id)) FROM versions v JOIN search_tree_docs d ON d.vrev = v.vrev")}
+    finally:
+        conn.close()
+
+
+def _tree_versions(root: Path, rev: str) -> set[str]:
+    from promptvc.repo import Repo
+
+    r = Repo.open(root)
+    try:
+        return set(r.tree(r.resolve(rev)).values())
+    finally:
+        r.close()
+
+
+def test_tree_index_follows_the_branches(repo, pvc):
+    """The tree index holds the full text of every local branch's prompts, moved by
+    differences; a tree of no branch is ranked on the spot."""
+    _write_commit(pvc, {"a.md": "refund one\n", "b.md": "bee\n"}, "one")
+    assert pvc("branch", "exp").exit_code == 0
+    _write_commit(pvc, {"a.md": "refund two\n"}, "two")
+    main, exp = _tree_versions(repo, "main"), _tree_versions(repo, "exp")
+    assert main != exp and _tree_docs(repo) == main | exp  # kept current by the commit
+    hits = json.loads(pvc("search", "refund", "--rev", "exp", "--json").stdout)["results"]
+    assert [(h["path"], h["snippet"]) for h in hits] == [("a.md", "refund one")]
+    assert pvc("branch", "-d", "exp").exit_code == 0
+    hits = json.loads(pvc("search", "refund", "--json").stdout)["results"]
+    assert [(h["path"], h["snippet"]) for h in hits] == [("a.md", "refund two")]
+    assert _tree_docs(repo) == main  # the deleted branch's version left the index
+    old = json.loads(pvc("search", "refund", "--rev", "HEAD~1", "--json").stdout)["results"]
+    assert [(h["path"], h["snippet"]) for h in old] == [("a.md", "refund one")]
+    assert _tree_docs(repo) == main  # ranked on the spot, not added
+    assert pvc("fsck").exit_code == 0
+
+
 @needs_git
 def test_index_current_after_import_and_commit(imported, pvc):
     _, dst = imported

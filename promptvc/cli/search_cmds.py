@@ -165,7 +165,9 @@ def _highlight(text: str, spans, style) -> str:
 @click.command()
 @click.argument("query", required=False)
 @click.option("--rev", metavar="REV", help="Search the prompts of REV (default HEAD).")
-@click.option("--all-versions", is_flag=True, help="Search every stored version of every prompt.")
+@click.option("--all-versions", is_flag=True,
+              help="Search every stored version of every prompt: the text each version brought "
+                   "in, so a passage is found at the versions that added it.")
 @click.option("-n", "--max-count", "k", type=click.IntRange(min=1), default=10, show_default=True,
               metavar="K", help="Show the K best results.")
 @click.option("--like", "like", metavar="PATH", help="Find prompts similar to the file PATH.")

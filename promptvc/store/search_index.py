@@ -6,7 +6,8 @@ token lists; texts stay in the version store and come from the caller):
 - ``search_fts``, the history index: per prompt version, the lines it added to its parent
   version (its size follows the edits, not the history's length times a prompt's);
 - ``search_tree_fts`` / ``search_tree_docs``, the tree index: the full text of the versions
-  of one tree (``search_state`` key ``tree``), moved to another tree by their difference;
+  in the trees of the local branches (``search_state`` key ``tree`` names those trees),
+  moved by the difference when a branch moves;
 - ``search_vec_<space>``, one vector table per embedding model (libSQL ``F32_BLOB`` with a
   cosine ``libsql_vector_idx``), filled up to a per-space mark.
 
@@ -155,7 +156,7 @@ class SearchIndex:
 
     # -- the tree index: the full text of one tree's versions ------------------------------
     def tree_mark(self) -> str | None:
-        """The tree whose versions the tree index holds (None: none yet)."""
+        """The trees whose versions the tree index holds, as one key (None: none yet)."""
         return self._state(TREE)
 
     def tree_docs(self) -> dict[int, str]:
@@ -181,6 +182,14 @@ class SearchIndex:
                 out[int(r[0])] = _hex(r[1])
         return out
 
+    def size_of(self, vrevs: Sequence[int]) -> int:
+        """Total bytes of the versions VREVS."""
+        ids = [int(v) for v in vrevs]
+        if not ids:
+            return 0
+        return int(self._run("SELECT coalesce(sum(size), 0) FROM versions WHERE vrev IN "
+                             "(SELECT value FROM json_each(?))", (json.dumps(ids),))[0][0])
+
     def add_tree_doc(self, vrev: int, path: str, text: str) -> None:
         self._write("INSERT INTO search_tree_docs (vrev, path) VALUES (?, ?)", (int(vrev), path))
         self._write("INSERT INTO search_tree_fts (rowid, path, content) VALUES (?, ?, ?)",
@@ -197,8 +206,8 @@ class SearchIndex:
         self._write("DELETE FROM search_tree_docs")
         self._write("DELETE FROM search_state WHERE key = ?", (TREE,))
 
-    def set_tree_mark(self, tree_id: str) -> None:
-        self._set_state(TREE, tree_id)
+    def set_tree_mark(self, key: str) -> None:
+        self._set_state(TREE, key)
 
     def tree_counts(self) -> tuple[int, int]:
         """(documents recorded, documents in the full-text table) of the tree index."""
@@ -252,13 +261,26 @@ class SearchIndex:
             "FROM search_fts WHERE search_fts MATCH ? ORDER BY r LIMIT ?) f "
             "JOIN versions v ON v.vrev = f.vrev ORDER BY f.r", (match, int(limit)))]
 
-    def tree_fts_top(self, match: str, limit: int) -> list[tuple[str, str | None, float]]:
-        """(version id, path, bm25) of the best LIMIT matches in the tree index."""
+    def tree_covers(self, vrevs: Sequence[int]) -> bool:
+        """Whether the tree index has a document for each of VREVS."""
+        want = sorted({int(v) for v in vrevs})
+        if not want:
+            return True
+        return int(self._run("SELECT count(*) FROM search_tree_docs WHERE vrev IN "
+                             "(SELECT value FROM json_each(?))", (json.dumps(want),))[0][0]
+                   ) == len(want)
+
+    def tree_fts_top(self, match: str, limit: int, vrevs: Sequence[int]
+                     ) -> list[tuple[str, str | None, float]]:
+        """(version id, path, bm25) of the best LIMIT matches in the tree index among the
+        versions VREVS (tested with `rowid + 0`: a bare rowid constraint is pushed into
+        FTS5, which then runs one MATCH per row)."""
         return [(_hex(r[0]), r[1], float(r[2])) for r in self._run(
             "SELECT v.id, d.path, f.r FROM (SELECT rowid AS vrev, bm25(search_tree_fts) AS r "
-            "FROM search_tree_fts WHERE search_tree_fts MATCH ? ORDER BY r LIMIT ?) f "
+            "FROM search_tree_fts WHERE search_tree_fts MATCH ? AND search_tree_fts.rowid + 0 "
+            "IN (SELECT value FROM json_each(?)) ORDER BY r LIMIT ?) f "
             "JOIN search_tree_docs d ON d.vrev = f.vrev JOIN versions v ON v.vrev = f.vrev "
-            "ORDER BY f.r", (match, int(limit)))]
+            "ORDER BY f.r", (match, json.dumps(sorted(int(v) for v in vrevs)), int(limit)))]
 
     def temp_fts_top(self, match: str, limit: int, docs: dict[str, tuple[str, str]]
                      ) -> list[tuple[str, str | None, float]]:

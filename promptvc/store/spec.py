@@ -391,11 +391,12 @@ SEARCH_DDL = [
     # one-line edit of a long prompt indexes one line. `search --all-versions` ranks it.
     """CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
         path, content, content='', tokenize='porter unicode61')""",
-    # The tree index: the full text of the versions of one tree (search_state "tree":
-    # the last one searched, HEAD as a rule), brought to another tree by the difference
-    # between the two. `search` and `search --rev` rank it. search_tree_docs records the
-    # path each document was indexed with (a contentless document is deleted by giving
-    # its original values back).
+    # The tree index: the full text of the versions in the trees of the local branches
+    # (search_state "tree" names those trees), moved by the difference when a branch
+    # moves: after a commit, one document out and one in. `search` ranks it, restricted
+    # to the versions of the tree searched. search_tree_docs records the path each
+    # document was indexed with (a contentless document is deleted by giving its original
+    # values back).
     """CREATE VIRTUAL TABLE IF NOT EXISTS search_tree_fts USING fts5(
         path, content, content='', tokenize='porter unicode61')""",
     "CREATE TABLE IF NOT EXISTS search_tree_docs (vrev INTEGER PRIMARY KEY, path TEXT NOT NULL)",
