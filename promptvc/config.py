@@ -15,7 +15,7 @@ from .errors import ConfigError
 
 DEFAULTS = {
     "core": {
-        "max_chain_length": "16",
+        "max_chain_length": "50",
         "max_chain_ratio": "2.0",
         "prompt_globs": "*.md *.txt *.prompt *.prompty *.j2 *.jinja *.jinja2 *.yaml *.yml *.json "
                         "*.tmpl *.mustache *.hbs",

@@ -115,7 +115,7 @@ class StreamedVersion:
 class Policy:
     """When to store a full snapshot instead of a diff (after Mercurial's revlog)."""
 
-    max_chain_len: int = 16
+    max_chain_len: int = 50  # git's pack.depth
     max_chain_ratio: float = 2.0
     compress_min: int = 64
 

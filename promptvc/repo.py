@@ -191,7 +191,7 @@ class Repo:
                 raise DamagedRepository(exc.message, hint=REPAIR_HINT) from None
             raise
         self.policy = Policy(
-            max_chain_len=self.config.get_int("core", "max_chain_length", 16),
+            max_chain_len=self.config.get_int("core", "max_chain_length", 50),
             max_chain_ratio=self.config.get_float("core", "max_chain_ratio", 2.0),
         )
         self.versions = VersionStore(self.store, self.policy)
