@@ -14,6 +14,7 @@ import functools
 import os
 import re
 import stat as _stat
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -195,6 +196,7 @@ class Repo:
             max_chain_ratio=self.config.get_float("core", "max_chain_ratio", 2.0),
         )
         self.versions = VersionStore(self.store, self.policy)
+        self._trees: OrderedDict[str, dict[str, str]] = OrderedDict()  # parsed manifests
         self._author: str | None = None
         from .journal import WorkJournal
 
@@ -459,10 +461,21 @@ class Repo:
         return self.tree_of(self.commit_row(cid).tree_id)
 
     def tree_of(self, tree_id: str) -> dict[str, str]:
-        """path -> version id of the tree TREE_ID."""
+        """path -> version id of the tree TREE_ID (a copy: the caller may change it)."""
         if tree_id == EMPTY_TREE:
             return {}
-        return parse_manifest(self.versions.get(tree_id))
+        hit = self._trees.get(tree_id)
+        if hit is None:
+            hit = parse_manifest(self.versions.get(tree_id))
+            self._remember_tree(tree_id, hit)
+        else:
+            self._trees.move_to_end(tree_id)
+        return dict(hit)
+
+    def _remember_tree(self, tree_id: str, tree: dict[str, str]) -> None:
+        self._trees[tree_id] = tree
+        while len(self._trees) > 8:  # a few trees: HEAD's, its parent's, other branches'
+            self._trees.popitem(last=False)
 
     def read(self, rev: str, path: str) -> bytes:
         """The content of PATH at REV, byte for byte as committed."""
@@ -856,6 +869,7 @@ class Repo:
         head_tree_id = self.commit_row(head).tree_id if head else None
         manifest = manifest_bytes(new_tree)
         tree_id, _, _ = self.versions.put(manifest, kind="tree", parent=head_tree_id, path=None, at=at)
+        self._remember_tree(tree_id, dict(new_tree))
         parents = tuple(p for p in (head, parent2) if p)
         gen = 1 + max((self.commit_row(p).generation for p in parents), default=0)
         cid = commit_id(tree_id, parents, author, at, message)

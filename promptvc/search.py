@@ -223,26 +223,20 @@ def sync_trees(repo, max_bytes: int | None = None) -> bool:
     for tree in trees:
         for path, vid in sorted(repo.tree_of(tree).items()):
             scope.setdefault(vid, path)
-    wanted = ix.vrevs(list(scope))
-    by_vrev = {vrev: vid for vid, vrev in wanted.items()}
-    held = ix.tree_docs()
-    if max_bytes is not None and ix.size_of([v for v in by_vrev if v not in held]) > max_bytes:
-        return False
     with store.transaction():
         held = ix.tree_docs()
-        gone = [v for v in held if v not in by_vrev]
-        names = ix.version_ids(gone)
+        gone = [(vrev, path, vid) for vid, (vrev, path) in held.items() if vid not in scope]
+        new = ix.vrevs([vid for vid in scope if vid not in held])
+        if max_bytes is not None and ix.size_of(list(new.values())) > max_bytes:
+            return False
         try:
-            for vrev in gone:
-                ix.remove_tree_doc(vrev, held[vrev], _text(repo.versions.get(names[vrev])))
+            for vrev, path, vid in gone:
+                ix.remove_tree_doc(vrev, path, _text(repo.versions.get(vid)))
         except Exception:  # noqa: BLE001 - a text it cannot give back: start the index over
             ix.clear_tree()
-            held = {}
-        dropped = set(gone)
-        held = {v: p for v, p in held.items() if v not in dropped}
-        for vrev, vid in sorted(by_vrev.items()):
-            if vrev not in held:
-                ix.add_tree_doc(vrev, scope[vid], _stored_text(repo.versions.get, vid))
+            new = ix.vrevs(list(scope))
+        for vid, vrev in sorted(new.items(), key=lambda kv: kv[1]):
+            ix.add_tree_doc(vrev, scope[vid], _stored_text(repo.versions.get, vid))
         ix.set_tree_mark(key)
     return True
 

@@ -779,11 +779,11 @@ class _TreeCheck:
     """Inside the import transaction: every new tree parses and its paths pass pvc's name
     rule. Trees share nearly all their entries, so each path and id is checked once."""
 
-    def __init__(self, remote: Remote, new_commits: list[tuple]):
+    def __init__(self, remote: Remote, tree_of: dict[str, str]):
         self.remote = remote
         self.source = f"the primary '{remote.name}'"
-        self.commit_of = {row[1]: row[0] for row in new_commits}  # tree id -> a commit
-        self.new_commits = new_commits
+        self.tree_of = tree_of  # new commit -> its tree
+        self.commit_of = {tree: cid for cid, tree in tree_of.items()}  # tree id -> a commit
         self.paths: set[str] = set()
         self.ids: set[str] = set()
         self.seen: set[str] = set()
@@ -807,13 +807,13 @@ class _TreeCheck:
 
     def rest(self, repo) -> None:
         """The new commits whose tree did not arrive with them (one already here)."""
-        for row in self.new_commits:
-            if row[1] not in self.seen:
+        for cid, tree in self.tree_of.items():
+            if tree not in self.seen:
                 try:
-                    data = repo.versions.get(row[1])
+                    data = repo.versions.get(tree)
                 except IntegrityError:
-                    raise _bad(self.remote, f"a malformed tree in commit {row[0][:12]}") from None
-                self.content(row[1], data)
+                    raise _bad(self.remote, f"a malformed tree in commit {cid[:12]}") from None
+                self.content(tree, data)
 
 
 def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: FetchResult,
@@ -821,45 +821,32 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
     check_mapping(remote, mapping)
     for _, refs in sources:
         check_refs(remote, refs)
-    new_commits: list[tuple] = []
-    versions: dict[str, tuple] = {}
-    changes: list[tuple] = []
-    seen: set[str] = set()
+    # The walk checks every new row and keeps only ids and links (memory: about 100 bytes a
+    # row, not the rows); the transaction reads each row again from its reader, checks it
+    # again, and writes it in dependency order.
+    # commit id -> (reader, tree, parents, generation); version id -> (reader, diff base)
+    new_commits: dict[str, tuple[int, str, tuple[str, ...], int]] = {}
+    versions: dict[str, tuple[int, str | None]] = {}
     remote_refs: dict[str, str] = {}
-    for reader, refs in sources:
+    for src, (reader, refs) in enumerate(sources):
         remote_refs.update(refs)
         for target in refs.values():
             stack = [target]
             while stack:
                 cid = stack.pop()
-                if cid in seen or repo.store.get_commit(cid) is not None:
+                if cid in new_commits or repo.store.get_commit(cid) is not None:
                     continue
-                seen.add(cid)
-                row = reader.commit(cid)
-                if row is None:
-                    raise IntegrityError(f"the remote names commit {cid[:12]} but does not have it",
-                                         hint="the remote database is damaged; ask its owner")
-                if commit_id(row[1], tuple(p for p in (row[2], row[3]) if p), row[4], row[5],
-                             row[6]) != cid:
-                    raise IntegrityError(
-                        f"commit {cid[:12]} from {remote.name} does not match its id",
-                        hint="the remote database is damaged; nothing was fetched")
-                chs = reader.changes(cid)
-                _check_incoming(remote, row, chs)
-                new_commits.append(row)
-                stack.extend(p for p in (row[2], row[3]) if p)
-                changes.extend(chs)
+                row, chs = _incoming_commit(remote, reader, cid)
+                parents = tuple(p for p in (row[2], row[3]) if p)
+                new_commits[cid] = (src, row[1], parents, row[7])
+                stack.extend(parents)
                 for vid in [row[1]] + [c[4] for c in chs if c[4]]:
                     while vid and vid not in versions and not repo.store.has_version(vid):
-                        v = reader.version(vid)
-                        if v is None:
-                            raise IntegrityError(f"version {vid[:12]} is missing on {remote.name}",
-                                                 hint="the remote database is damaged")
-                        _check_version(remote, v)
-                        if v[0] != vid:
-                            raise _bad(remote, f"version {vid[:12]} under another id")
-                        versions[vid] = v
-                        vid = v[2] if v[5] == "diff" else None
+                        v = _incoming_version(remote, reader, vid)
+                        base = v[2] if v[5] == "diff" else None
+                        versions[vid] = (src, base)
+                        vid = base
+    readers = [reader for reader, _ in sources]
     author = repo.author()
     from ..repo import now_iso
     from ..store import BranchDbRow
@@ -867,15 +854,24 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
     at = now_iso()
     with repo.store.transaction():
         mark = repo.store.last_version_mark()
-        for vid in _bases_first(versions):
-            v = versions[vid]
+        for vid in _bases_first({vid: base for vid, (_, base) in versions.items()}):
+            src, base = versions[vid]
+            v = _incoming_version(remote, readers[src], vid)
+            if (v[2] if v[5] == "diff" else None) != base:
+                raise _bad(remote, f"version {vid[:12]} changed while it was fetched")
             repo.store.insert_version(VersionRow(*v[:7], bytes(v[7]), *v[8:]))
-        repo.store.insert_commits(CommitRow(*row) for row in new_commits)
-        repo.store.insert_changes(ChangeRow(*c) for c in changes)
+        # parents first; otherwise in generation order, as the primary numbered them
+        by_generation = sorted(new_commits, key=lambda c: (new_commits[c][3], c))
+        for cid in _parents_first({c: new_commits[c][2] for c in by_generation}):
+            row, chs = _incoming_commit(remote, readers[new_commits[cid][0]], cid)
+            if tuple(p for p in (row[2], row[3]) if p) != new_commits[cid][2]:
+                raise _bad(remote, f"commit {cid[:12]} changed while it was fetched")
+            repo.store.insert_commit(CommitRow(*row))
+            repo.store.insert_changes(ChangeRow(*c) for c in chs)
         # every new version must rebuild to its hash before anything points at it: streamed
         # in stored order (bases first), so each costs one diff apply; trees are checked
         # as they go by
-        trees = _TreeCheck(remote, new_commits)
+        trees = _TreeCheck(remote, {cid: info[1] for cid, info in new_commits.items()})
         for i, (row, data) in enumerate(repo.versions.stream(kind=None, after=mark)):
             if row.kind == "tree":
                 trees.content(row.id, data)
@@ -918,20 +914,66 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
     result.versions = len(versions)
 
 
-def _bases_first(versions: dict[str, tuple]) -> list[str]:
-    """The ids of VERSIONS (id -> row; row[2] is the diff base) ordered so that a base in
-    VERSIONS comes before the versions diffed against it."""
+def _incoming_commit(remote: Remote, reader, cid: str) -> tuple[tuple, list[tuple]]:
+    """Commit CID's row and change rows from READER, checked (its id is its hash)."""
+    row = reader.commit(cid)
+    if row is None:
+        raise IntegrityError(f"the remote names commit {cid[:12]} but does not have it",
+                             hint="the remote database is damaged; ask its owner")
+    if commit_id(row[1], tuple(p for p in (row[2], row[3]) if p), row[4], row[5],
+                 row[6]) != cid:
+        raise IntegrityError(f"commit {cid[:12]} from {remote.name} does not match its id",
+                             hint="the remote database is damaged; nothing was fetched")
+    chs = reader.changes(cid)
+    _check_incoming(remote, row, chs)
+    return row, chs
+
+
+def _incoming_version(remote: Remote, reader, vid: str) -> tuple:
+    """Version VID's row from READER, checked (its content is checked after insertion)."""
+    v = reader.version(vid)
+    if v is None:
+        raise IntegrityError(f"version {vid[:12]} is missing on {remote.name}",
+                             hint="the remote database is damaged")
+    _check_version(remote, v)
+    if v[0] != vid:
+        raise _bad(remote, f"version {vid[:12]} under another id")
+    return v
+
+
+def _bases_first(bases: dict[str, str | None]) -> list[str]:
+    """The ids of BASES (id -> its diff base, None for a snapshot) ordered so that a base
+    in BASES comes before the versions diffed against it."""
     out: list[str] = []
     placed: set[str] = set()
-    for vid in versions:
+    for vid in bases:
         line = []
-        while vid in versions and vid not in placed and vid not in line:
+        while vid in bases and vid not in placed and vid not in line:
             line.append(vid)
-            row = versions[vid]
-            vid = row[2] if row[5] == "diff" else None
+            vid = bases[vid]  # type: ignore[assignment]
         for v in reversed(line):
             placed.add(v)
             out.append(v)
+    return out
+
+
+def _parents_first(parents: dict[str, tuple[str, ...]]) -> list[str]:
+    """The ids of PARENTS (commit -> its parents) ordered so that each commit comes after
+    its parents that are among them."""
+    out: list[str] = []
+    done: set[str] = set()
+    for start in parents:
+        stack = [(start, False)]
+        while stack:
+            c, expanded = stack.pop()
+            if c in done or c not in parents:
+                continue
+            if expanded:
+                done.add(c)
+                out.append(c)
+                continue
+            stack.append((c, True))
+            stack.extend((p, False) for p in parents[c] if p not in done)
     return out
 
 

@@ -159,9 +159,11 @@ class SearchIndex:
         """The trees whose versions the tree index holds, as one key (None: none yet)."""
         return self._state(TREE)
 
-    def tree_docs(self) -> dict[int, str]:
-        """vrev -> path of the tree index's documents."""
-        return {int(r[0]): r[1] for r in self._run("SELECT vrev, path FROM search_tree_docs", ())}
+    def tree_docs(self) -> dict[str, tuple[int, str]]:
+        """version id -> (vrev, path) of the tree index's documents."""
+        return {_hex(r[2]): (int(r[0]), r[1]) for r in self._run(
+            "SELECT d.vrev, d.path, v.id FROM search_tree_docs d JOIN versions v "
+            "ON v.vrev = d.vrev", ())}
 
     def vrevs(self, version_ids: Sequence[str]) -> dict[str, int]:
         """version id -> vrev of those of VERSION_IDS that are stored."""
