@@ -212,6 +212,16 @@ def added_lines(diff: bytes) -> list[bytes]:
     return [line[1:] for h in parse_hunks(diff) for line in h.lines if line[:1] == b"+"]
 
 
+def changed_span(diff: bytes) -> tuple[int, int, int]:
+    """(start, old end, new end): the lines a stored diff changes lie in old[start:old end]
+    and new[start:new end]; before and after, both texts have the same lines."""
+    hs = parse_hunks(diff)
+    if not hs:
+        return (0, 0, 0)
+    first, last = hs[0], hs[-1]
+    return (first.old_start, last.old_start + last.old_count, last.new_start + last.new_count)
+
+
 def added_between(a: list[bytes], b: list[bytes]) -> list[bytes]:
     """The lines of B that a diff from A to B adds, in order."""
     out: list[bytes] = []

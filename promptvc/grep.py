@@ -247,22 +247,66 @@ def pickaxe(repo, *, string: str | None = None, regex: str | None = None,
         return selected
     assert regex is not None
     rx = compile_pattern(regex, extended=True, ignore_case=ignore_case)
-    whole = re.compile(rx.pattern, rx.flags | re.MULTILINE)
-    hits = [vid for vid, content in _all_texts(repo) if whole.search(content)]
-    rows = ix.changes_touching_versions(hits)
-    texts = _texts(repo, {v for r in rows for v in (r[3], r[4]) if v})
-    for cid, path, old_path, vid, old_vid, status in rows:
-        if cid in selected:
-            continue
-        old = texts[old_vid] if old_vid else ""
-        new = texts[vid] if vid else ""
-        for a, b in _sides(path, old_path, status, old, new, specs):
-            if a == b:
-                continue
-            if any(rx.search(line.rstrip("\n")) for line in changed_lines(a, b)):
+    found = _regex_scan(repo, rx)
+    def text(vid: str | None) -> str:  # the version store caches the recent texts
+        return repo.versions.get(vid).decode("utf-8", "replace") if vid else ""
+
+    def diff_matches(a: str, b: str) -> bool:
+        return a != b and any(rx.search(line.rstrip("\n")) for line in changed_lines(a, b))
+
+    for cid, path, old_path, vid, old_vid, status in ix.changes_to_versions(list(found)):
+        if old_vid != found[vid]:
+            continue  # not against its parent: among the irregular changes below
+        for a, b in _sides(path, old_path, status, "old" if old_vid else "", "new", specs):
+            if (a, b) == ("old", "new") or diff_matches(text(old_vid) if a else "",
+                                                        text(vid) if b else ""):
                 selected.add(cid)
                 break
+    for cid, path, old_path, vid, old_vid, status in ix.irregular_changes():
+        if cid in selected:
+            continue
+        for a, b in _sides(path, old_path, status, "old" if old_vid else "",
+                           "new" if vid else "", specs):
+            if diff_matches(text(old_vid) if a else "", text(vid) if b else ""):
+                selected.add(cid)
+                break
+    if specs:  # a rename whose other side is outside the pathspec is an add or a delete
+        for cid, path, old_path, vid, old_vid, status in ix.renames():
+            if cid in selected:
+                continue
+            for a, b in _sides(path, old_path, status, "old", "new", specs):
+                if (a, b) != ("old", "new") and diff_matches(text(old_vid) if a else "",
+                                                             text(vid) if b else ""):
+                    selected.add(cid)
+                    break
     return selected
+
+
+def _regex_scan(repo, rx: re.Pattern) -> dict[str, str | None]:
+    """One pass over the stored prompt versions for -G: version id -> its parent version,
+    for each version whose diff against its parent adds or removes a line matching RX (for
+    a version without a parent: that has such a line). The diff is computed only over the
+    part of the two texts that the stored diff says differs: the lines around it are the
+    same in both, so a minimal diff of the whole is a minimal diff of that part, and a
+    one-line edit of a long prompt costs one line, not the prompt."""
+    found: dict[str, str | None] = {}
+    for item in repo.versions.stream_changes("prompt"):
+        vid, parent = item.row.id, item.row.parent_version_id
+        if parent is None or item.base is None:
+            content = item.content.decode("utf-8", "replace")
+            if any(rx.search(line.rstrip("\n")) for line in _keep_lines(content)):
+                found[vid] = parent
+            continue
+        a, b = item.base, item.lines or []
+        if item.span is not None:
+            start, old_end, new_end = item.span
+            a, b = a[start:old_end], b[start:new_end]
+        before = b"".join(a).decode("utf-8", "replace")
+        after = b"".join(b).decode("utf-8", "replace")
+        if before != after and any(rx.search(line.rstrip("\n"))
+                                   for line in changed_lines(before, after)):
+            found[vid] = parent
+    return found
 
 
 def _occurrences(repo, string: str, ignore_case: bool) -> dict[str, int]:

@@ -108,6 +108,11 @@ class StreamedVersion:
     content: bytes
     added: bytes  # the lines it adds to its parent version (all of them without a parent)
     new_path: bool  # no parent, or a parent stored under another path
+    base: list[bytes] | None = None  # the parent version's lines, when it has one
+    lines: list[bytes] | None = None  # its own lines
+    # where it differs from its parent when its diff says so: (first line, end of that
+    # part in the parent, end in it); lines outside are the same in both
+    span: tuple[int, int, int] | None = None
 
 
 # -- version store ----------------------------------------------------------------------
@@ -228,16 +233,18 @@ class VersionStore:
             kept = recent.get(parent) if parent is not None else None
             lines = None
             added: list[bytes] | None = None
+            span = None
             if kept is not None and row.storage == "diff":
                 try:
                     diff = _decode(row)
                     lines = delta.apply_lines(kept[1], diff)
                     content = b"".join(lines)
                     added = delta.added_lines(diff)
+                    span = delta.changed_span(diff)
                 except delta.DeltaError:
                     content = b""
                 if sha256(content) != row.id:
-                    content, lines, added = self.get(row.id), None, None  # names the damage
+                    content, lines, added, span = self.get(row.id), None, None, None
             elif row.storage == "snapshot":
                 content = _decode(row)
                 if sha256(content) != row.id:
@@ -246,12 +253,10 @@ class VersionStore:
                 content = self.get(row.id)
             if lines is None:
                 lines = delta.split_lines(content)
+            base = None if parent is None else (
+                kept[1] if kept is not None else self._lines_or_none(parent))
             if added is None:
-                if parent is None:
-                    added = lines
-                else:
-                    base = kept[1] if kept is not None else self._lines_or_none(parent)
-                    added = lines if base is None else delta.added_between(base, lines)
+                added = lines if base is None else delta.added_between(base, lines)
             parent_path = kept[0] if kept is not None else None
             if kept is None and parent is not None:
                 parent_path = self.store.version_path(parent)
@@ -261,7 +266,7 @@ class VersionStore:
             recent[row.id] = (row.path, lines)
             if len(recent) > window:
                 recent.popitem(last=False)
-            yield StreamedVersion(row, content, b"".join(added), new_path)
+            yield StreamedVersion(row, content, b"".join(added), new_path, base, lines, span)
 
     def stream_deltas(self, kind: str | None = "prompt"
                       ) -> Iterator[tuple[VersionRow, bytes | None, list[bytes], list[bytes]]]:

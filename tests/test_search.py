@@ -189,11 +189,25 @@ def _long_history(src: Path, n: int = 60) -> None:
         (src / "p.md").write_text("".join(body))
         git(src, "add", "-A")
         git(src, "commit", "-q", "-m", f"edit {i}", date=f"2024-02-01T10:{i:02d}:00+00:00")
+        if i == 20:
+            early = "".join(body)
+    # changes that are not a version against its parent: a revert to an older text, a
+    # delete, and an add of a text stored before
+    for j, (msg, text) in enumerate([("revert to edit 20", early), ("delete", None),
+                                     ("add back", early)]):
+        if text is None:
+            (src / "p.md").unlink()
+        else:
+            (src / "p.md").write_text(text)
+        git(src, "add", "-A")
+        git(src, "commit", "-q", "-m", msg, date=f"2024-02-01T11:{j:02d}:00+00:00")
 
 
 @needs_git
 @pytest.mark.parametrize("args", [["-S", "refund"], ["-S", "REFUND", "-i"],
-                                  ["-S", "refund\nwindow"], ["-S", "edit 4"]],
+                                  ["-S", "refund\nwindow"], ["-S", "edit 4"],
+                                  ["-G", "refund"], ["-G", "^rule 1"], ["-G", "window$"],
+                                  ["-G", "EDIT 5", "-i"]],
                          ids=lambda a: " ".join(a))
 def test_pickaxe_over_long_chains_matches_git(tmp_path, pvc, monkeypatch, args):
     src, dst = tmp_path / "src", tmp_path / "dst"

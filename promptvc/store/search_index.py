@@ -248,6 +248,26 @@ class SearchIndex:
         return list(dict.fromkeys(self._changes_where(
             f"ch.version_id IN {wanted} OR ch.old_version_id IN {wanted}", (json.dumps(ids),))))
 
+    def changes_to_versions(self, version_ids: Sequence[str]) -> list[tuple]:
+        """Like changes_touching_versions, for the changes whose new version is one of
+        VERSION_IDS (the indexed side)."""
+        out: list[tuple] = []
+        for marks, chunk in _blob_chunks(list(version_ids)):
+            out.extend(self._changes_where(f"ch.version_id IN ({marks})", chunk))
+        return out
+
+    def irregular_changes(self) -> list[tuple]:
+        """Non-merge changes whose old version is not the new version's parent version (a
+        delete, a revert to an older text, an add of a text stored before): what a scan of
+        each version against its parent does not see."""
+        return self._changes_where(
+            "ch.old_version_id IS NOT (SELECT v.parent_version_id FROM versions v "
+            "WHERE v.id = ch.version_id)", ())
+
+    def renames(self) -> list[tuple]:
+        """Non-merge changes that rename a file."""
+        return self._changes_where("ch.status = 'R'", ())
+
     def _changes_where(self, where: str, args: Sequence[Any]) -> list[tuple]:
         return [(_hex(r[0]), r[1], r[2], _hex(r[3]), _hex(r[4]), r[5]) for r in self._run(
             "SELECT c.id, ch.path, ch.old_path, ch.version_id, ch.old_version_id, ch.status "
