@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -136,7 +137,7 @@ class FileMatches:
 
 def match_lines(rx: re.Pattern, text: str, invert: bool = False
                 ) -> list[tuple[int, str, list[tuple[int, int]]]]:
-    if not invert and _whole(rx).search(text) is None:  # most texts: one C-level scan
+    if not invert and not _may_match(rx, text):  # most texts: one C-level scan
         return []
     out = []
     lines = text.split("\n")
@@ -150,16 +151,28 @@ def match_lines(rx: re.Pattern, text: str, invert: bool = False
     return out
 
 
-_WHOLE: dict[re.Pattern, re.Pattern] = {}
+_WHOLE: dict[re.Pattern, re.Pattern | None] = {}
+# per line, \A and \Z match at the line's ends and a lookbehind sees nothing before the
+# line; over a whole text they see the text's ends and the line break before the line
+_LINE_BOUND = re.compile(r"\\[AZ]|\(\?<[=!]")
 
 
-def _whole(rx: re.Pattern) -> re.Pattern:
+def _whole(rx: re.Pattern) -> re.Pattern | None:
     """RX over a whole text (^ and $ at each line): finds every text that has a matching
-    line, and maybe a few more (a class such as [^x] may cross a line break)."""
-    got = _WHOLE.get(rx)
-    if got is None:
-        got = _WHOLE[rx] = re.compile(rx.pattern, rx.flags | re.MULTILINE)
+    line, and maybe a few more (a class such as [^x] may cross a line break). None when RX
+    holds what behaves differently over a whole text than over one line."""
+    if rx in _WHOLE:
+        return _WHOLE[rx]
+    got = None if _LINE_BOUND.search(rx.pattern) else re.compile(rx.pattern,
+                                                                  rx.flags | re.MULTILINE)
+    _WHOLE[rx] = got
     return got
+
+
+def _may_match(rx: re.Pattern, text: str) -> bool:
+    """False only when no line of TEXT matches RX (one C-level scan of the whole text)."""
+    whole = _whole(rx)
+    return whole is None or whole.search(text) is not None
 
 
 def grep_worktree(repo, rx: re.Pattern, specs: list[str], invert: bool = False) -> list[FileMatches]:
@@ -294,7 +307,7 @@ def _regex_scan(repo, rx: re.Pattern) -> dict[str, str | None]:
         vid, parent = item.row.id, item.row.parent_version_id
         if parent is None or item.base is None:
             content = item.content.decode("utf-8", "replace")
-            if any(rx.search(line.rstrip("\n")) for line in _keep_lines(content)):
+            if _may_match(rx, content) and any(rx.search(line.rstrip("\n")) for line in _keep_lines(content)):
                 found[vid] = parent
             continue
         a, b = item.base, item.lines or []
@@ -303,10 +316,29 @@ def _regex_scan(repo, rx: re.Pattern) -> dict[str, str | None]:
             a, b = a[start:old_end], b[start:new_end]
         before = b"".join(a).decode("utf-8", "replace")
         after = b"".join(b).decode("utf-8", "replace")
-        if before != after and any(rx.search(line.rstrip("\n"))
-                                   for line in changed_lines(before, after)):
+        if before != after and _changes_match(rx, before, after):
             found[vid] = parent
     return found
+
+
+def _changes_match(rx: re.Pattern, before: str, after: str) -> bool:
+    """Whether a minimal line diff of BEFORE -> AFTER adds or removes a line matching RX.
+
+    The lines a diff keeps are the same on both sides, so when the matching lines of the
+    two sides differ as multisets, a matching line was added or removed whatever the diff;
+    when neither side has one, none was. Only when both sides hold the same matching lines
+    (a line moved, say) does the answer depend on the diff itself."""
+    def matching(text: str) -> Counter[str]:
+        return Counter(line for line in _keep_lines(text) if rx.search(line.rstrip("\n")))
+
+    if not _may_match(rx, before) and not _may_match(rx, after):
+        return False
+    old, new = matching(before), matching(after)
+    if old != new:
+        return True
+    if not old:
+        return False
+    return any(rx.search(line.rstrip("\n")) for line in changed_lines(before, after))
 
 
 def _occurrences(repo, string: str, ignore_case: bool) -> dict[str, int]:
@@ -369,7 +401,8 @@ def changed_lines(old: str, new: str) -> list[str]:
     for d in range(offset + 1):
         if d > MAX_EDITS:  # a huge rewrite: difflib's (non-minimal) diff is good enough
             return _difflib_changed(old, new)
-        trace.append(v[:])
+        lo = max(0, offset - d - 1)  # the diagonals step d can read: -d-1 .. d+1
+        trace.append((lo, v[lo:offset + d + 2]))
         for k in range(-d, d + 1, 2):
             if k == -d or (k != d and v[offset + k - 1] < v[offset + k + 1]):
                 x = v[offset + k + 1]
@@ -408,13 +441,14 @@ def _backtrack(trace, a, b, x_, y_, d, k, offset) -> list[str]:
     out: list[str] = []
     x, y = len(a), len(b)
     for step in range(d, 0, -1):
-        v = trace[step]
+        lo, v = trace[step]
+        base = offset - lo
         k = x - y
-        if k == -step or (k != step and v[offset + k - 1] < v[offset + k + 1]):
+        if k == -step or (k != step and v[base + k - 1] < v[base + k + 1]):
             prev_k = k + 1
         else:
             prev_k = k - 1
-        prev_x = v[offset + prev_k]
+        prev_x = v[base + prev_k]
         prev_y = prev_x - prev_k
         while x > prev_x and y > prev_y:
             x -= 1

@@ -747,3 +747,19 @@ def test_cosine_helpers():
     assert cosine_distance(v, (0.6, 0.8)) == pytest.approx(0.0, abs=1e-6)
     assert cosine_distance((1.0, 0.0), (0.0, 1.0)) == pytest.approx(1.0)
     assert math.isclose(sum(x * x for x in v), 1.0, rel_tol=1e-6)
+
+
+def test_lookbehind_sees_one_line(repo, pvc):
+    """A lookbehind (which -E lets through to Python's engine) sees one line, as each line
+    is matched alone: a line in the middle of a prompt that starts with foo matches, though
+    over the whole text a line break comes before it, so the whole-text quick check must
+    not rule it out."""
+    _write_commit(pvc, {"p.md": "intro\nmore\n"}, "first")
+    _write_commit(pvc, {"p.md": "intro\nfoo bar\nmore\n"}, "adds foo bar")
+    _write_commit(pvc, {"p.md": "intro\nfoo bar\nmore words\n"}, "other line")
+    r = pvc("log", "--json", "-G", r"(?<!\s)foo")
+    assert r.exit_code == 0, r.output
+    assert [c["message"] for c in json.loads(r.stdout)] == ["adds foo bar"]
+    r = pvc("grep", "-n", "-E", r"(?<!\s)foo")
+    assert r.exit_code == 0, r.output
+    assert r.stdout == "p.md:2:foo bar\n"
