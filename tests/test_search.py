@@ -542,31 +542,27 @@ def _status(pvc) -> dict:
     return json.loads(pvc("search", "--status", "--json").stdout)
 
 
-def _prompt_versions(root: Path) -> set[str]:
+def _ids(root: Path, sql: str) -> set[str]:
+    """The hex ids SQL selects from the repository database at ROOT (read-only)."""
     conn = sqlite3.connect(f"file:{root / '.pvc' / 'pvc.db'}?mode=ro", uri=True)
     try:
-        return {r[0] for r in conn.execute(
-            "SELECT lower(hex(id)) FROM versions WHERE kind = 'prompt'")}
+        return {r[0] for r in conn.execute(sql)}
     finally:
         conn.close()
+
+
+def _prompt_versions(root: Path) -> set[str]:
+    return _ids(root, "SELECT lower(hex(id)) FROM versions WHERE kind = 'prompt'")
 
 
 def _indexed(root: Path) -> set[str]:
-    conn = sqlite3.connect(f"file:{root / '.pvc' / 'pvc.db'}?mode=ro", uri=True)
-    try:
-        return {r[0] for r in conn.execute(
-            "SELECT lower(hex(id)) FROM versions WHERE vrev IN (SELECT rowid FROM search_fts)")}
-    finally:
-        conn.close()
+    return _ids(root, "SELECT lower(hex(id)) FROM versions "
+                      "WHERE vrev IN (SELECT rowid FROM search_fts)")
 
 
 def _tree_docs(root: Path) -> set[str]:
-    conn = sqlite3.connect(f"file:{root / '.pvc' / 'pvc.db'}?mode=ro", uri=True)
-    try:
-        return {r[0] for r in conn.execute(
-            "SELECT lower(hex(v.id)) FROM versions v JOIN search_tree_docs d ON d.vrev = v.vrev")}
-    finally:
-        conn.close()
+    return _ids(root, "SELECT lower(hex(v.id)) FROM versions v "
+                      "JOIN search_tree_docs d ON d.vrev = v.vrev")
 
 
 def _tree_versions(root: Path, rev: str) -> set[str]:

@@ -28,7 +28,7 @@ from ..errors import ErrorCode, IntegrityError, RemoteError
 from ..history import is_ancestor, walk
 from ..objects import commit_id, parse_manifest
 from ..paths import check_path
-from ..store import ChangeRow, CommitRow, VersionRow, spec
+from ..store import ChangeRow, CommitRow, VersionRow, parents_first, spec
 from ..store.team import TEAM_SETTINGS_DDL
 from . import hrana
 from .branchdb import check_db_name
@@ -862,7 +862,7 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
             repo.store.insert_version(VersionRow(*v[:7], bytes(v[7]), *v[8:]))
         # parents first; otherwise in generation order, as the primary numbered them
         by_generation = sorted(new_commits, key=lambda c: (new_commits[c][3], c))
-        for cid in _parents_first({c: new_commits[c][2] for c in by_generation}):
+        for cid in parents_first({c: new_commits[c][2] for c in by_generation}):
             row, chs = _incoming_commit(remote, readers[new_commits[cid][0]], cid)
             if tuple(p for p in (row[2], row[3]) if p) != new_commits[cid][2]:
                 raise _bad(remote, f"commit {cid[:12]} changed while it was fetched")
@@ -954,26 +954,6 @@ def _bases_first(bases: dict[str, str | None]) -> list[str]:
         for v in reversed(line):
             placed.add(v)
             out.append(v)
-    return out
-
-
-def _parents_first(parents: dict[str, tuple[str, ...]]) -> list[str]:
-    """The ids of PARENTS (commit -> its parents) ordered so that each commit comes after
-    its parents that are among them."""
-    out: list[str] = []
-    done: set[str] = set()
-    for start in parents:
-        stack = [(start, False)]
-        while stack:
-            c, expanded = stack.pop()
-            if c in done or c not in parents:
-                continue
-            if expanded:
-                done.add(c)
-                out.append(c)
-                continue
-            stack.append((c, True))
-            stack.extend((p, False) for p in parents[c] if p not in done)
     return out
 
 

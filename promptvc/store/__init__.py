@@ -1,6 +1,8 @@
 """Storage layer: the only package with SQL or the libSQL client."""
 
 from . import spec
-from .db import BranchDbRow, ChangeRow, CommitRow, ReflogRow, Store, TrackedRow, VersionRow
+from .db import (BranchDbRow, ChangeRow, CommitRow, ReflogRow, Store, TrackedRow, VersionRow,
+                 parents_first)
 
-__all__ = ["spec", "BranchDbRow", "ChangeRow", "CommitRow", "ReflogRow", "Store", "TrackedRow", "VersionRow"]
+__all__ = ["spec", "BranchDbRow", "ChangeRow", "CommitRow", "ReflogRow", "Store", "TrackedRow", "VersionRow",
+           "parents_first"]

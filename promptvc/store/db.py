@@ -186,6 +186,26 @@ def _is_locked(exc: Exception) -> bool:
     return "database is locked" in text or "busy" in text
 
 
+
+def parents_first(parents: dict[str, tuple[str, ...]]) -> list[str]:
+    """The ids of PARENTS (commit -> its parents) ordered so that each commit comes after
+    those of its parents that are among them; otherwise in PARENTS' order."""
+    out: list[str] = []
+    done: set[str] = set()
+    for start in parents:
+        stack = [(start, False)]
+        while stack:
+            c, expanded = stack.pop()
+            if c in done or c not in parents:
+                continue
+            if expanded:
+                done.add(c)
+                out.append(c)
+                continue
+            stack.append((c, True))
+            stack.extend((p, False) for p in parents[c] if p not in done)
+    return out
+
 class Store:
     """A pvc database file opened with libsql-experimental."""
 
@@ -514,24 +534,9 @@ class Store:
     def insert_commits(self, rows: Iterable[CommitRow]) -> None:
         """Insert commits in any order: parents first (a commit whose parent is neither
         here nor among ROWS is refused, see insert_commit)."""
-        pending = {r.id: r for r in rows}
-        done: set[str] = set()
-
-        def visit(cid: str) -> None:
-            stack = [(cid, False)]
-            while stack:
-                c, expanded = stack.pop()
-                if c in done or c not in pending:
-                    continue
-                if expanded:
-                    self.insert_commit(pending[c])
-                    done.add(c)
-                    continue
-                stack.append((c, True))
-                stack.extend((p, False) for p in pending[c].parents if p not in done)
-
-        for cid in sorted(pending, key=lambda c: (pending[c].generation, c)):
-            visit(cid)
+        pending = {r.id: r for r in sorted(rows, key=lambda r: (r.generation, r.id))}
+        for cid in parents_first({c: r.parents for c, r in pending.items()}):
+            self.insert_commit(pending[cid])
 
     def get_commit(self, commit_id: str) -> CommitRow | None:
         row = self._one(f"{COMMIT_SELECT} WHERE c.id = ?", (_b(commit_id),))
