@@ -121,7 +121,7 @@ class OpenAIEmbedder:
         path = parts.path.rstrip("/") + "/embeddings"
         where = f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}{path}"
         try:
-            conn = conn_cls(parts.hostname, parts.port, timeout=self.timeout)
+            conn = conn_cls(parts.hostname or "", parts.port, timeout=self.timeout)  # checked in __init__
             try:
                 conn.request("POST", path, body=body, headers=headers)
                 resp = conn.getresponse()  # redirects are not followed: the token stays put

@@ -470,7 +470,7 @@ def _plan(commit: GitCommit, wanted: PathFilter, result: ImportResult
         old_in = old_path is not None and ch.status != "A" and ch.old_mode in _REGULAR \
             and wanted(old_path)
         new_ok = ch.status != "D" and new_path is not None and wanted(new_path)
-        if new_ok and ch.new_mode not in _REGULAR:
+        if new_ok and new_path is not None and ch.new_mode not in _REGULAR:
             kind = "symbolic link" if ch.new_mode == "120000" else \
                 "submodule" if ch.new_mode == "160000" else f"mode {ch.new_mode}"
             result.unsupported.setdefault(new_path, f"it is a {kind}")

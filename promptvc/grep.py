@@ -498,5 +498,5 @@ def pickaxe_log(repo, commits_wanted: set[str], rev: str | None, exclude: str | 
 class _neg(str):
     """Sort key: a string ordered backwards."""
 
-    def __lt__(self, other):  # type: ignore[override]
+    def __lt__(self, other):
         return str.__gt__(self, other)

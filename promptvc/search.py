@@ -350,7 +350,7 @@ def rank(ix, query_text: str, scope: dict[str, str] | None, *, k: int, text_of,
                 query_vector = embedder.embed([query_text])[0]
             vec = _vector_scores(ix, space, query_vector, scope, pool, list(text))
     hybrid = space is not None
-    scores: dict[str, tuple[float, float | None, float | None]] = {}
+    scores: dict[str, tuple[float, float, float | None]] = {}
     for vid in set(text) | set(vec):
         t, v = text.get(vid, 0.0), vec.get(vid)
         if hybrid:
@@ -479,7 +479,7 @@ def search(repo, query: str, *, rev: str | None = None, all_versions: bool = Fal
                 embedder = None
     ix = repo.store.search_index()
     cid = None
-    scope = None
+    scope: dict[str, str] | None = None
     if not all_versions:
         cid = repo.resolve(rev or "HEAD")
         scope = {}

@@ -42,10 +42,14 @@ def _rebuild(damage, as_json: bool) -> None:
     import os
     from pathlib import Path
 
+    from ..errors import NotARepository
     from ..remote.rebuild import rebuild_from_remote
     from ..repo import find_root
 
     root = find_root(Path(os.getcwd()))
+    if root is None:  # fsck found the repository a moment ago: it was moved away since
+        raise NotARepository(f"not a pvc repository (or any parent up to /): {os.getcwd()}",
+                             hint="run `pvc fsck --repair` inside the repository")
     res = rebuild_from_remote(root)
     if as_json:
         emit_json({"ok": True, "rebuilt_from": res.remote, "damaged_copy": str(res.kept_as),
