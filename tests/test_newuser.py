@@ -333,3 +333,41 @@ def test_branch_all_without_a_backend(repo, pvc):
     assert (r.exit_code, r.stderr) == (0, "")
     assert r.stdout.startswith("* main ")
     assert json.loads(pvc("branch", "-a", "--json").stdout)[0]["database"] is None
+
+
+# -- log -p / --stat with paths ----------------------------------------------------------------
+def test_log_patch_and_stat_show_only_the_paths_given(repo, pvc):
+    """As in git, `log -p -- PATH` and `log --stat -- PATH` show PATH's part of each commit,
+    not the other files the commit changed."""
+    write("a.md", "alpha\n")
+    write("b.md", "beta\n")
+    assert pvc("add", "a.md", "b.md").exit_code == 0
+    commit(pvc, "both")
+    write("a.md", "alpha two\n")
+    write("b.md", "beta two\n")
+    commit(pvc, "both again", "-a")
+    r = pvc("log", "-p", "--oneline", "--", "a.md")
+    assert r.exit_code == 0, r.output
+    assert "a/a.md" in r.stdout and "b.md" not in r.stdout
+    r = pvc("log", "--stat", "--", "a.md")
+    assert "a.md" in r.stdout and "b.md" not in r.stdout
+    data = json.loads(pvc("log", "-p", "--json", "--", "a.md").stdout)
+    assert [[p["path"] for p in c["patch"]] for c in data] == [["a.md"], ["a.md"]]
+    assert [[ch["path"] for ch in c["changes"]] for c in data] == [["a.md"], ["a.md"]]
+    both = json.loads(pvc("log", "-p", "--json").stdout)
+    assert [sorted(p["path"] for p in c["patch"]) for c in both] == [["a.md", "b.md"]] * 2
+
+
+def test_show_limits_a_commit_to_the_paths_after_dashdash(repo, pvc):
+    """`pvc show REV -- PATH` shows REV's diff of PATH only (it was read as a revision)."""
+    write("a.md", "alpha\n")
+    write("b.md", "beta\n")
+    assert pvc("add", "a.md", "b.md").exit_code == 0
+    commit(pvc, "both")
+    r = pvc("show", "HEAD", "--", "a.md")
+    assert r.exit_code == 0, r.output
+    assert "+++ b/a.md" in r.stdout and "b.md" not in r.stdout
+    r = pvc("show", "--stat", "HEAD", "--", "b.md")
+    assert r.exit_code == 0 and "b.md" in r.stdout and "a.md" not in r.stdout
+    data = json.loads(pvc("show", "--json", "HEAD", "--", "a.md").stdout)
+    assert [c["path"] for c in data["changes"]] == ["a.md"]

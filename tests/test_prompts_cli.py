@@ -69,6 +69,12 @@ def test_render_errors_name_the_variable_and_the_file(prompts, pvc):
     r = pvc("render", "HEAD:prompts/nope.md")
     assert r.stderr.splitlines()[0].startswith("error: path 'prompts/nope.md' does not exist in "
                                                "HEAD (")
+    assert r.stderr.splitlines()[1] == "hint: did you mean `pvc render HEAD:prompts/support.md`?"
+    # with no close name, the hint lists what HEAD has (`pvc show HEAD` prints a diff)
+    r = pvc("render", "HEAD:zzz.txt")
+    assert r.stderr.splitlines()[1].startswith("hint: HEAD has ")
+    r = pvc("render", "HEAD:prompts/offer.j")
+    assert r.stderr.splitlines()[1] == "hint: did you mean `pvc render HEAD:prompts/offer.j2`?"
 
 
 def test_includes_are_pinned_to_the_commit(prompts, pvc):

@@ -163,13 +163,19 @@ def log(repo, max_count: int | None, oneline: bool, stat: bool, patch: bool,
     if not commits and rels:
         _check_known_paths(repo, rels)
     changes = repo.changes_many([c.id for c in commits]) if (stat or as_json) else {}
+    if rels:  # like git: the patch and the stat of each commit show only the paths given
+        from ..grep import path_matches
+
+        changes = {cid: [ch for ch in chs if path_matches(ch.path, rels)
+                         or (ch.old_path and path_matches(ch.old_path, rels))]
+                   for cid, chs in changes.items()}
     if as_json:
         emit_json([
             dict(c.to_json(), changes=[
                 {"status": ch.status, "path": ch.path, "old_path": ch.old_path,
                  "insertions": ch.insertions, "deletions": ch.deletions}
                 for ch in changes.get(c.id, [])],
-                **({"patch": _commit_pairs_json(repo, c)} if patch else {}))
+                **({"patch": _commit_pairs_json(repo, c, rels)} if patch else {}))
             for c in commits
         ])
         return
@@ -179,7 +185,7 @@ def log(repo, max_count: int | None, oneline: bool, stat: bool, patch: bool,
         for c in commits:
             click.echo(_format_commit(c, oneline, changes.get(c.id) if stat else None, deco,
                                       style), nl=False)
-            color_diff(_commit_patch(repo, c))
+            color_diff(_commit_patch(repo, c, rels))
             if oneline:
                 continue
             click.echo("")
@@ -190,20 +196,32 @@ def log(repo, max_count: int | None, oneline: bool, stat: bool, patch: bool,
         click.echo(text, nl=False)
 
 
-def _commit_patch(repo, info) -> bytes:
-    """The diff of a commit against its first parent, with metadata summaries above files."""
-    from ..prompts.meta import annotate, tree_pairs
-
+def _commit_trees(repo, info, paths: list[str] | None) -> tuple[dict, dict]:
+    """The trees of a commit's first parent and of the commit, cut to PATHS if given."""
     old = repo.tree(info.parents[0]) if info.parents else {}
     new = repo.tree(info.id)
+    if paths:
+        from ..grep import path_matches
+
+        old = {p: v for p, v in old.items() if path_matches(p, paths)}
+        new = {p: v for p, v in new.items() if path_matches(p, paths)}
+    return old, new
+
+
+def _commit_patch(repo, info, paths: list[str] | None = None) -> bytes:
+    """The diff of a commit against its first parent (of PATHS only, if given), with
+    metadata summaries above files."""
+    from ..prompts.meta import annotate, tree_pairs
+
+    old, new = _commit_trees(repo, info, paths)
     return annotate(repo.diff_trees(old, new), tree_pairs(repo, old, new))
 
 
-def _commit_pairs_json(repo, info) -> list[dict]:
+def _commit_pairs_json(repo, info, paths: list[str] | None = None) -> list[dict]:
     from ..prompts.meta import pairs_json, tree_pairs
 
-    old = repo.tree(info.parents[0]) if info.parents else {}
-    return pairs_json(tree_pairs(repo, old, repo.tree(info.id)))
+    old, new = _commit_trees(repo, info, paths)
+    return pairs_json(tree_pairs(repo, old, new))
 
 
 def _check_known_paths(repo, rels: list[str]) -> None:
@@ -219,8 +237,9 @@ def _check_known_paths(repo, rels: list[str]) -> None:
                             "paths pvc knows")
 
 
-def _missing_path_hint(repo, rev: str, path: str) -> str:
-    """What to suggest when REV has no PATH: a close name, else some of the files it has."""
+def missing_path_hint(repo, rev: str, path: str, command: str = "show") -> str:
+    """What to suggest when REV has no PATH: a close name (for `pvc COMMAND REV:NAME`),
+    else some of the files it has."""
     import difflib
 
     try:
@@ -233,12 +252,12 @@ def _missing_path_hint(repo, rev: str, path: str) -> str:
     same_name = [n for n in names if n.rsplit("/", 1)[-1] == path.rsplit("/", 1)[-1]]
     guess = (same_name or close or [None])[0]
     if guess:
-        return f"did you mean `pvc show {rev}:{guess}`?"
+        return f"did you mean `pvc {command} {rev}:{guess}`?"
     shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     return f"{rev} has {plural(len(names), 'file')}: {shown}"
 
 
-@click.command()
+@click.command(cls=DashDashCommand)
 @click.argument("objects", nargs=-1)
 @click.option("--stat", is_flag=True, help="Show a diffstat instead of the diff.")
 @click.option("--meta", is_flag=True, help="With REV:PATH: the front matter as data (model, "
@@ -248,8 +267,12 @@ def _missing_path_hint(repo, rev: str, path: str) -> str:
 def show(repo, objects: tuple[str, ...], stat: bool, meta: bool, as_json: bool) -> None:
     """Show a commit and its diff, or a file's content (REV:PATH).
 
-    `pvc show REV:PATH` prints the file as committed, byte for byte.
+    `pvc show REV:PATH` prints the file as committed, byte for byte. Paths after `--` limit
+    a commit's diff and stat to them.
     """
+    rels = [repo.rel(p) for p in click.get_current_context().meta.get("paths", [])]
+    if rels:
+        from ..grep import path_matches
     for obj in objects or ("HEAD",):
         if meta and ":" not in obj:
             raise click.UsageError(f"--meta shows a file: give REV:PATH, not '{obj}'")
@@ -259,7 +282,7 @@ def show(repo, objects: tuple[str, ...], stat: bool, meta: bool, as_json: bool) 
             try:
                 data = repo.read(rev or "HEAD", rel)
             except PathError as exc:
-                exc.hint = _missing_path_hint(repo, rev or "HEAD", rel)
+                exc.hint = missing_path_hint(repo, rev or "HEAD", rel)
                 raise
             if meta:
                 from ..prompts.formats import parse
@@ -279,6 +302,9 @@ def show(repo, objects: tuple[str, ...], stat: bool, meta: bool, as_json: bool) 
             continue
         info = repo.commit(obj)
         changes = repo.changes(info.id)
+        if rels:
+            changes = [c for c in changes if path_matches(c.path, rels)
+                       or (c.old_path and path_matches(c.old_path, rels))]
         if as_json:
             emit_json(dict(info.to_json(), changes=[
                 {"status": c.status, "path": c.path, "old_path": c.old_path,
@@ -287,7 +313,7 @@ def show(repo, objects: tuple[str, ...], stat: bool, meta: bool, as_json: bool) 
             continue
         _print_commit(info, False, changes if stat else None, _decorations(repo))
         if not stat:
-            color_diff(_commit_patch(repo, info))
+            color_diff(_commit_patch(repo, info, rels))
 
 
 @click.command(cls=DashDashCommand)

@@ -87,8 +87,10 @@ def render(target: str, pairs: tuple[str, ...], sample: bool, as_json: bool) -> 
             snapshot = TreeSnapshot(repo.tree(cid), repo.read_version, key=cid)
             data = snapshot.read(path)
             if data is None:
+                from .history import missing_path_hint
+
                 raise PathError(f"path '{path}' does not exist in {rev} ({cid[:8]})",
-                                hint=f"see `pvc show {rev}` for the files it has")
+                                hint=missing_path_hint(repo, rev, path, "render"))
             key = snapshot.version(path)
         else:
             snapshot, path = _work_target(repo, target)
