@@ -307,7 +307,8 @@ def _regex_scan(repo, rx: re.Pattern) -> dict[str, str | None]:
         vid, parent = item.row.id, item.row.parent_version_id
         if parent is None or item.base is None:
             content = item.content.decode("utf-8", "replace")
-            if _may_match(rx, content) and any(rx.search(line.rstrip("\n")) for line in _keep_lines(content)):
+            if _may_match(rx, content) and any(rx.search(line.rstrip("\n"))
+                                               for line in _keep_lines(content)):
                 found[vid] = parent
             continue
         a, b = item.base, item.lines or []

@@ -164,11 +164,7 @@ def log(repo, max_count: int | None, oneline: bool, stat: bool, patch: bool,
         _check_known_paths(repo, rels)
     changes = repo.changes_many([c.id for c in commits]) if (stat or as_json) else {}
     if rels:  # like git: the patch and the stat of each commit show only the paths given
-        from ..grep import path_matches
-
-        changes = {cid: [ch for ch in chs if path_matches(ch.path, rels)
-                         or (ch.old_path and path_matches(ch.old_path, rels))]
-                   for cid, chs in changes.items()}
+        changes = {cid: _changes_under(chs, rels) for cid, chs in changes.items()}
     if as_json:
         emit_json([
             dict(c.to_json(), changes=[
@@ -194,6 +190,14 @@ def log(repo, max_count: int | None, oneline: bool, stat: bool, patch: bool,
                    for c in commits)
     if text:
         click.echo(text, nl=False)
+
+
+def _changes_under(changes: list, paths: list[str]) -> list:
+    """The CHANGES (change rows) whose path, or old path, is under PATHS."""
+    from ..grep import path_matches
+
+    return [c for c in changes if path_matches(c.path, paths)
+            or (c.old_path and path_matches(c.old_path, paths))]
 
 
 def _commit_trees(repo, info, paths: list[str] | None) -> tuple[dict, dict]:
@@ -271,8 +275,6 @@ def show(repo, objects: tuple[str, ...], stat: bool, meta: bool, as_json: bool) 
     a commit's diff and stat to them.
     """
     rels = [repo.rel(p) for p in click.get_current_context().meta.get("paths", [])]
-    if rels:
-        from ..grep import path_matches
     for obj in objects or ("HEAD",):
         if meta and ":" not in obj:
             raise click.UsageError(f"--meta shows a file: give REV:PATH, not '{obj}'")
@@ -303,8 +305,7 @@ def show(repo, objects: tuple[str, ...], stat: bool, meta: bool, as_json: bool) 
         info = repo.commit(obj)
         changes = repo.changes(info.id)
         if rels:
-            changes = [c for c in changes if path_matches(c.path, rels)
-                       or (c.old_path and path_matches(c.old_path, rels))]
+            changes = _changes_under(changes, rels)
         if as_json:
             emit_json(dict(info.to_json(), changes=[
                 {"status": c.status, "path": c.path, "old_path": c.old_path,

@@ -186,7 +186,6 @@ def _is_locked(exc: Exception) -> bool:
     return "database is locked" in text or "busy" in text
 
 
-
 def parents_first(parents: dict[str, tuple[str, ...]]) -> list[str]:
     """The ids of PARENTS (commit -> its parents) ordered so that each commit comes after
     those of its parents that are among them; otherwise in PARENTS' order."""
@@ -205,6 +204,7 @@ def parents_first(parents: dict[str, tuple[str, ...]]) -> list[str]:
             stack.append((c, True))
             stack.extend((p, False) for p in parents[c] if p not in done)
     return out
+
 
 class Store:
     """A pvc database file opened with libsql-experimental."""
