@@ -25,7 +25,7 @@ os.environ["RUST_LOG"] = "off"
 
 from promptgen import document, edit  # noqa: E402
 
-from promptvc.remote.branches import create_branch_db, delete_branch_db  # noqa: E402
+from promptvc.remote.branch_dbs import create_branch_db, delete_branch_db  # noqa: E402
 from promptvc.remote.remotes import add_remote  # noqa: E402
 from promptvc.remote.sqld import SqldServer, find_sqld  # noqa: E402
 from promptvc.remote.transfer import fetch, push  # noqa: E402

@@ -4,7 +4,7 @@ Builds prompt-like Markdown files (headings, bullet lists, long one-line
 paragraphs of several sentences), makes two independent edits of each file
 (word replacements, sentence inserts, sentence deletes) -- a share of the cases
 puts both edits in the same paragraph line -- and merges them with
-``promptvc.merge.merge_texts`` and with ``git merge-file -p``.
+``promptvc.textmerge.merge_texts`` and with ``git merge-file -p``.
 
     .venv/bin/python bench/merge_bench.py [--cases N] [--seed S]
 
@@ -32,7 +32,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # write nothing outside the temporary directory
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from promptvc.merge import merge_texts  # noqa: E402
+from promptvc.textmerge import merge_texts  # noqa: E402
 
 WORDS = (
     "the a an you your user assistant model answer question request task context "

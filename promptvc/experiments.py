@@ -204,7 +204,7 @@ def source_db(repo, refresh: bool = True, remote=None):
     """A read-only view of where experiments live: the synced main replica, or the local
     repository. Returns (ReadOnlyDb, warning or None)."""
     from .remote.transfer import replica_path, sync
-    from .store.serving import ReadOnlyDb
+    from .store.readonly import ReadOnlyDb
 
     remote = remote or shared_remote(repo)
     if remote is None:
@@ -224,7 +224,7 @@ def source_db(repo, refresh: bool = True, remote=None):
 
 def _write(repo, exp: Experiment, remote=None) -> None:
     from .remote.transfer import SHARED_DDL, run_batch
-    from .store.serving import EXPERIMENT_DDL, upsert_experiment_sql
+    from .store.readonly import EXPERIMENT_DDL, upsert_experiment_sql
 
     remote = remote or shared_remote(repo)
     if remote is not None:

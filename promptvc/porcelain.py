@@ -11,7 +11,7 @@ step as it happens (a merge's outcome is shown before the push that follows it, 
 failing push still leaves the merge on screen), the function takes ``on_event``, called
 with one of the ``*Event`` dataclasses below, in order.
 
-May import: the core (``repo``, ``refs``, ``errors``, ``experiments``, ``merging``
+May import: the core (``repo``, ``refs``, ``errors``, ``experiments``, ``treemerge``
 results) and ``promptvc.remote`` (lazily: the network is only loaded by actions that use
 it). Must not import click, textual or watchdog, nor print.
 """
@@ -94,7 +94,7 @@ def create_branch(repo, name: str, start: str | None = None, *, local_only: bool
     (and not LOCAL_ONLY), also its database, forked from the current branch's."""
     remote = None if local_only else db_remote(repo)
     if remote is not None:
-        from .remote.branches import create_branch_db
+        from .remote.branch_dbs import create_branch_db
 
         cid, row, warning = create_branch_db(repo, remote, name, start, timestamp)
         return BranchCreated(name, cid, row, warning)
@@ -113,7 +113,7 @@ def delete_branch(repo, name: str, *, force: bool = False) -> BranchDeleted:
     remote = db_remote(repo)
     mapped = repo.store.branch_db(remote.name, name) if remote is not None else None
     if remote is not None and mapped is not None and mapped.state != "deleted":
-        from .remote.branches import delete_branch_db
+        from .remote.branch_dbs import delete_branch_db
 
         target, row = delete_branch_db(repo, remote, name, force=force)
         return BranchDeleted(name, target, row)
@@ -177,7 +177,7 @@ def refresh_branch(repo, remote: Remote, name: str, action: str) -> None:
 # -- merge --------------------------------------------------------------------------------------
 @dataclass
 class MergedEvent:
-    outcome: Any  # merging.MergeOutcome
+    outcome: Any  # treemerge.MergeOutcome
     before: str | None  # HEAD before the merge
 
 
@@ -201,7 +201,7 @@ class BranchFrozenEvent:
 
 @dataclass
 class MergeDone:
-    outcome: Any  # merging.MergeOutcome
+    outcome: Any  # treemerge.MergeOutcome
     before: str | None
     pushed: PushResult | None = None
     deleted: bool = False
@@ -262,7 +262,7 @@ def merge_branch(repo, rev: str, *, message: str | None = None, no_ff: bool = Fa
         on_event(PushedEvent(done.pushed, found[0]))
     if delete_branch:
         if found is not None:
-            from .remote.branches import delete_branch_db
+            from .remote.branch_dbs import delete_branch_db
 
             _, row = delete_branch_db(repo, found[0], rev)
             on_event(BranchDeletedEvent(rev, row))
@@ -271,7 +271,7 @@ def merge_branch(repo, rev: str, *, message: str | None = None, no_ff: bool = Fa
             on_event(BranchDeletedEvent(rev, None))
         done.deleted = True
     if freeze_branch and found is not None:  # (found: checked before the merge)
-        from .remote.branches import freeze_branch_db
+        from .remote.branch_dbs import freeze_branch_db
 
         done.frozen = freeze_branch_db(repo, found[0], rev)
         on_event(BranchFrozenEvent(rev, done.frozen))
@@ -371,7 +371,7 @@ def push(repo, remote: Remote | str | None = None, branch: str | None = None, *,
     res = do_push(repo, r, branch, reseed=reseed, progress=progress)
     dbs = []
     if reseed:
-        from .remote.branches import reseed_branch_dbs
+        from .remote.branch_dbs import reseed_branch_dbs
 
         dbs = reseed_branch_dbs(repo, r)
     return PushDone(r, res, push_tags(repo, r, force=force_tags) if tags else [], dbs)

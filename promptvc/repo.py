@@ -658,7 +658,7 @@ class Repo:
             )
         st.merging = self.store.get_state("MERGE_HEAD")
         if st.merging:
-            from .merging import unresolved
+            from .treemerge import unresolved
 
             st.conflicted = unresolved(self)
         return st
@@ -797,7 +797,7 @@ class Repo:
                     raise PathError(f"'{raw}' is not tracked by pvc",
                                     hint=f"start tracking it with `pvc add {raw}`")
         if self.store.get_state("MERGE_HEAD") and conclude_merge:
-            from .merging import merge_continue  # `pvc commit` concludes a merge, as in git
+            from .treemerge import merge_continue  # `pvc commit` concludes a merge, as in git
 
             return merge_continue(self, message, author, date)
         author = self.author(author)
@@ -1274,7 +1274,7 @@ class Repo:
 
     def merge_base(self, a: str, b: str) -> str | None:
         """A best common ancestor of A and B (the newest, for criss-cross histories)."""
-        from .merging import merge_bases
+        from .treemerge import merge_bases
 
         bases = merge_bases(self, self.resolve(a), self.resolve(b))
         if not bases:
@@ -1282,7 +1282,7 @@ class Repo:
         return max(bases, key=lambda c: (self.commit_row(c).generation, c))
 
     def merge(self, rev: str, **kwargs):
-        from .merging import merge
+        from .treemerge import merge
         from .search import after_write
 
         result = merge(self, rev, **kwargs)
@@ -1291,7 +1291,7 @@ class Repo:
 
     def merge_continue(self, message: str | None = None, author: str | None = None,
                        date: str | None = None) -> "CommitInfo":
-        from .merging import merge_continue
+        from .treemerge import merge_continue
         from .search import after_write
 
         info = merge_continue(self, message, author, date)
@@ -1299,7 +1299,7 @@ class Repo:
         return info
 
     def merge_abort(self) -> None:
-        from .merging import merge_abort
+        from .treemerge import merge_abort
 
         merge_abort(self)
 

@@ -69,7 +69,7 @@ class _Db:
 
     def __init__(self, path: Path):
         from .objects import VersionStore
-        from .store.serving import ReadOnlyDb
+        from .store.readonly import ReadOnlyDb
 
         self.path = path
         self.db = ReadOnlyDb(path)
@@ -347,7 +347,7 @@ class PromptSource:
         db_name = entry[0]
         db = self._branch_dbs.get(db_name)
         if db is None:
-            from .remote.branchdb import check_db_name
+            from .remote.db_backends import check_db_name
 
             check_db_name(db_name)  # it becomes a file name
             path = self.cache / f"branch-{db_name}.db"
@@ -361,7 +361,7 @@ class PromptSource:
     def record(self, experiment: str, unit: str, metric: str, value: float = 1.0) -> str:
         """Append an outcome event (queued on disk; flushed in the background). Returns its id."""
         from .repo import now_iso
-        from .store.serving import Outbox
+        from .store.readonly import Outbox
 
         exp = self._experiment(experiment)
         arm = self._assign(exp, unit)
@@ -375,7 +375,7 @@ class PromptSource:
 
     def flush(self) -> int:
         """Send queued events to their database. Returns how many were sent."""
-        from .store.serving import Outbox, events_insert_sql, write_events_local
+        from .store.readonly import Outbox, events_insert_sql, write_events_local
 
         if self._outbox is None:
             if not self._outbox_path.exists():
@@ -391,7 +391,7 @@ class PromptSource:
             else:
                 from .remote import hrana
                 from .remote.transfer import SHARED_DDL
-                from .store.serving import EXPERIMENT_DDL
+                from .store.readonly import EXPERIMENT_DDL
 
                 with hrana.HranaClient(self._remote.http_url, auth_token=self._token,
                                        timeout=self.timeout) as client:
@@ -401,7 +401,7 @@ class PromptSource:
             sent += len(batch)
 
     def pending_events(self) -> int:
-        from .store.serving import Outbox
+        from .store.readonly import Outbox
 
         if self._outbox is None and not self._outbox_path.exists():
             return 0

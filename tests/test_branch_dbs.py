@@ -137,7 +137,7 @@ def test_local_branch_flag_and_names_never_reused(repo_a, pvc, server):
 
 def test_failed_record_leaves_no_orphan(repo_a, pvc, server, monkeypatch):
     """If the mapping cannot be written to the main database, the fork is deleted again."""
-    from promptvc.remote import branches
+    from promptvc.remote import branch_dbs as branches
 
     created = []
     real_create = branches.new_db_name

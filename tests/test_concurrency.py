@@ -320,7 +320,7 @@ def test_commit_blocked_past_the_busy_timeout_gets_the_clear_error(tmp_path):
 
 
 def test_commit_while_a_merge_is_computed_is_not_reverted(tmp_path, monkeypatch):
-    from promptvc import merging
+    from promptvc import treemerge
     from promptvc.errors import PvcError
 
     root = tmp_path / "r"
@@ -334,7 +334,7 @@ def test_commit_while_a_merge_is_computed_is_not_reverted(tmp_path, monkeypatch)
         repo.switch("main")
         (root / "f0.md").write_text("f0 v2\n")
         repo.commit_changes("main", cwd=root)
-        compute = merging.merge_trees
+        compute = treemerge.merge_trees
 
         refusals = []
 

@@ -121,7 +121,7 @@ def test_the_scan_finds_what_it_looks_for():
 
 def test_one_hierarchy_with_codes():
     from promptvc.remote import hrana, replica, sqld
-    from promptvc.remote.branchdb import BackendError
+    from promptvc.remote.db_backends import BackendError
 
     expect = {
         hrana.HranaError: ErrorCode.REMOTE, hrana.AuthError: ErrorCode.AUTH,

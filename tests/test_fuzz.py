@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from promptvc.delta import DeltaError, apply_chain, apply_delta, make_delta, parse_hunks
 from promptvc.errors import PvcError, RefError, UnknownRevision
-from promptvc.merge import has_conflict_markers, merge_texts
+from promptvc.textmerge import has_conflict_markers, merge_texts
 from promptvc.refs import check_ref_name, ref_name_problem
 
 AUTHOR = "Fuzz Tester <fuzz@example.com>"

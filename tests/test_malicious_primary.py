@@ -307,7 +307,7 @@ def test_echoed_authorization_is_redacted(tmp_path, pvc, monkeypatch, canary_tok
 
 
 def test_admin_api_echo_redacted():
-    from promptvc.remote.branchdb import SqldBackend
+    from promptvc.remote.db_backends import SqldBackend
 
     lst = Listener(status=500, body='{"error": "denied for {auth}"}')
     try:

@@ -1,4 +1,4 @@
-"""Tests for the pure text-level three-way merge (promptvc.merge)."""
+"""Tests for the pure text-level three-way merge (promptvc.textmerge)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptvc.merge import MergeResult, has_conflict_markers, merge_texts
+from promptvc.textmerge import MergeResult, has_conflict_markers, merge_texts
 
 PROPS = settings(
     derandomize=True,
@@ -35,7 +35,7 @@ PARA = (
 
 def test_module_import_is_light():
     code = (
-        "import sys, promptvc.merge; "
+        "import sys, promptvc.textmerge; "
         "print(' '.join(m for m in ('merge3', 'diff_match_patch', 'click', 'textual', 'watchdog') "
         "if m in sys.modules))"
     )
@@ -706,7 +706,7 @@ def test_reordered_text_stops_at_the_work_budget_the_same_way_every_time():
 
 
 def test_the_work_budget_decides_not_the_clock(monkeypatch):
-    import promptvc.merge as M
+    import promptvc.textmerge as M
 
     base, ours, theirs = CLOCK_CASES[0]
     assert merge(base, ours, theirs).clean
@@ -720,7 +720,7 @@ def test_merge_module_reads_no_clock():
     import ast
     from pathlib import Path
 
-    import promptvc.merge as M
+    import promptvc.textmerge as M
 
     tree = ast.parse(Path(M.__file__).read_text())
     imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))

@@ -43,7 +43,7 @@ def mapped_without_backend(two_branches, pvc):
 
 # -- small bugs ---------------------------------------------------------------------------------
 def test_freeze_branch_db_without_a_backend_is_a_clear_error(mapped_without_backend):
-    from promptvc.remote.branches import freeze_branch_db
+    from promptvc.remote.branch_dbs import freeze_branch_db
     from promptvc.remote.remotes import get_remote
 
     repo = Repo.open(mapped_without_backend)
@@ -80,7 +80,7 @@ def test_branch_url_without_a_name_is_a_usage_error(repo, pvc):
 
 
 def test_every_key_a_merge_in_progress_writes_is_cleared(repo, pvc):
-    from promptvc.merging import STATE_KEYS
+    from promptvc.treemerge import STATE_KEYS
     from promptvc.store import Store
 
     def state_keys() -> set[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from promptvc.remote.branchdb import BackendError, BranchDb, TursoBackend, new_db_name
+from promptvc.remote.db_backends import BackendError, BranchDb, TursoBackend, new_db_name
 from promptvc.remote.hrana import HranaClient
 from promptvc.remote.remotes import http_url
 from tests.sqld_harness import start_sqld

@@ -59,7 +59,7 @@ class Remote:
 
     def backend(self):
         """The branch-database backend of this remote, or None."""
-        from .branchdb import SqldBackend, TursoBackend
+        from .db_backends import SqldBackend, TursoBackend
 
         if self.admin_url:
             key = os.environ.get(self.admin_key_env) if self.admin_key_env else None

@@ -35,18 +35,18 @@ def section(remote_name: str) -> str:
 def settings_of(remote) -> dict[str, str] | None:
     """What REMOTE's own configuration says a team should share; None without a backend
     configured here (settings adopted from the primary are not recorded back)."""
-    from .branchdb import slug
+    from .db_backends import slug
 
     if remote.team_source == "primary":
         return None
     if remote.admin_url:
-        from .branchdb import SqldBackend
+        from .db_backends import SqldBackend
 
         base = SqldBackend(remote.admin_url, remote.url).database_of_url(remote.url)
         return {"backend": "sqld", "admin_url": remote.admin_url,
                 "db_prefix": remote.db_prefix or slug(base)}
     if remote.turso_org:
-        from .branchdb import TursoBackend
+        from .db_backends import TursoBackend
 
         base = TursoBackend(remote.turso_org, None, remote.url).database_of_url(remote.url)
         return {"backend": "turso", "turso_org": remote.turso_org,

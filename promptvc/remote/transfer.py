@@ -31,7 +31,7 @@ from ..paths import check_path
 from ..store import ChangeRow, CommitRow, VersionRow, parents_first, spec
 from ..store.team import TEAM_SETTINGS_DDL
 from . import hrana
-from .branchdb import check_db_name
+from .db_backends import check_db_name
 from .remotes import Remote
 from .replica import ReplicaReader, SyncFailed, sync_replica
 

@@ -810,9 +810,9 @@ class Store:
     def delete_branch_db(self, remote: str, branch: str) -> None:
         self._exec("DELETE FROM branch_dbs WHERE remote = ? AND branch = ?", (remote, branch))
 
-    # -- experiments (rows as in store/serving.py) ---------------------------------------
+    # -- experiments (rows as in store/readonly.py) ---------------------------------------
     def put_experiment(self, row: tuple) -> None:
-        from .serving import upsert_experiment_sql
+        from .readonly import upsert_experiment_sql
 
         self._exec(*upsert_experiment_sql(row))
 

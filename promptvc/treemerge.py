@@ -1,7 +1,7 @@
 """Branch merges: merge base, tree-level three-way merge, conflict state.
 
 The text-level merge (line merge, then a finer merge inside conflicting lines) is in
-:mod:`promptvc.merge`; this module decides per file what to merge, writes the working
+:mod:`promptvc.textmerge`; this module decides per file what to merge, writes the working
 files, and records the merge commit (two parents; the version rows of merged files record
 both parents) or the conflict state that `pvc merge --continue` / `--abort` finish.
 """
@@ -94,7 +94,7 @@ def merge_trees(repo, base_tree: dict[str, str], ours: dict[str, str], theirs: d
                 ours_label: str, theirs_label: str, diff3: bool = False,
                 extra: dict[str, bytes] | None = None) -> TreeMerge:
     """Merge three trees. EXTRA holds contents not in the store (a virtual merge base)."""
-    from .merge import merge_texts
+    from .textmerge import merge_texts
 
     extra = extra or {}
 
@@ -355,7 +355,7 @@ def _commit_merge(repo, ours_tree: dict[str, str], contents: dict[str, bytes],
 # -- continue / abort ---------------------------------------------------------------------
 def unresolved(repo) -> list[str]:
     """Conflicted files that still hold conflict markers."""
-    from .merge import has_conflict_markers
+    from .textmerge import has_conflict_markers
 
     raw = repo.store.get_state("MERGE_CONFLICTS") or ""
     out = []

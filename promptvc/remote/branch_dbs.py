@@ -11,7 +11,7 @@ from __future__ import annotations
 from .. import refs as R
 from ..errors import ErrorCode, RefError, RemoteError
 from ..store import BranchDbRow
-from .branchdb import BackendError, BranchBackend, new_db_name
+from .db_backends import BackendError, BranchBackend, new_db_name
 from .remotes import Remote
 from .replica import remove_replica
 from .transfer import SHARED_DDL, push, replica_path, run_batch
