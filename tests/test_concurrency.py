@@ -349,7 +349,7 @@ def test_commit_while_a_merge_is_computed_is_not_reverted(tmp_path, monkeypatch)
             return out
 
         monkeypatch.setenv("PVC_BUSY_TIMEOUT_MS", "500")
-        monkeypatch.setattr(merging, "merge_trees", merge_trees_racing_a_commit)
+        monkeypatch.setattr(treemerge, "merge_trees", merge_trees_racing_a_commit)
         try:
             repo.merge("feature")
         except PvcError:
