@@ -61,9 +61,9 @@ class DaemonState:
 
 
 def _now() -> str:
-    import datetime as dt
+    from promptvc.clock import now_wall
 
-    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    return now_wall()
 
 
 class DaemonLock(FileLock):

@@ -250,7 +250,7 @@ def load(repo, name: str, refresh: bool = True,
 
 
 def create(repo, name: str, arm_specs: list[str], split: str | None) -> Experiment:
-    from .repo import now_iso
+    from .clock import now_iso
 
     check_name(name)
     arms = parse_arms(arm_specs)
@@ -272,7 +272,7 @@ def create(repo, name: str, arm_specs: list[str], split: str | None) -> Experime
 
 
 def stop(repo, name: str, winner: str | None = None, remote=None) -> Experiment:
-    from .repo import now_iso
+    from .clock import now_iso
 
     exp, db, _ = load(repo, name, remote=remote)
     db.close()

@@ -21,6 +21,7 @@ from typing import Iterable, Iterator
 
 from . import refs as R
 from .config import Config, check_author, default_author
+from .clock import now_iso
 from .errors import (
     AmbiguousRevision, DirtyWorkingTree, NotARepository, NothingToCommit, PathError, RefConflict,
     RefError, RepositoryExists, UnknownRevision,
@@ -45,13 +46,6 @@ def _ignore_spec(patterns: tuple[str, ...]):
     import pathspec
 
     return pathspec.GitIgnoreSpec.from_lines(patterns)
-
-
-def now_iso() -> str:
-    fixed = os.environ.get("PVC_DATE")  # for reproducible tests and imports
-    if fixed:
-        return fixed
-    return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 def is_binary(data: bytes) -> str | None:

@@ -142,7 +142,7 @@ def _space(repo, ix, embedder) -> int:
     found = ix.space(embedder.model)
     if found:
         return found[0]
-    from .repo import now_iso
+    from .clock import now_iso
 
     dim = len(embedder.embed(["dimension probe"])[0]) // 4
     with repo.store.transaction():

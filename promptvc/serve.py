@@ -360,7 +360,7 @@ class PromptSource:
     # -- outcomes ---------------------------------------------------------------------------------
     def record(self, experiment: str, unit: str, metric: str, value: float = 1.0) -> str:
         """Append an outcome event (queued on disk; flushed in the background). Returns its id."""
-        from .repo import now_iso
+        from .clock import now_iso
         from .store.readonly import Outbox
 
         exp = self._experiment(experiment)

@@ -50,6 +50,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .delta import split_lines  # on b"\n" only: a CR stays part of its line
+
 __all__ = ["MergeResult", "merge_texts", "has_conflict_markers", "split_lines"]
 
 # Diffs whose estimated cost (squared lower bound of the edit distance)
@@ -96,17 +98,6 @@ class MergeResult:
 
 # --------------------------------------------------------------------------
 # helpers
-
-
-def split_lines(data: bytes) -> list[bytes]:
-    """Split on b"\\n" only, keeping the line ends (CR stays part of a line)."""
-    if not data:
-        return []
-    lines = data.split(b"\n")
-    out = [line + b"\n" for line in lines[:-1]]
-    if lines[-1]:
-        out.append(lines[-1])
-    return out
 
 
 class _WorkMeter:

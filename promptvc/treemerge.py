@@ -288,7 +288,7 @@ def _merge_locked(repo, rev: str, *, message: str | None, no_ff: bool, diff3: bo
 
 
 def _now(date: str | None) -> str:
-    from .repo import now_iso
+    from .clock import now_iso
 
     return date or now_iso()
 

@@ -43,7 +43,7 @@ def create_branch_db(repo, remote: Remote, name: str, start: str | None = None,
                      timestamp: str | None = None) -> tuple[str, BranchDbRow, str | None]:
     """Create branch NAME at START with its own database. Returns (commit id, mapping row,
     warning or None)."""
-    from ..repo import now_iso
+    from ..clock import now_iso
 
     backend = remote.backend()
     if backend is None:
@@ -139,7 +139,7 @@ def reseed_branch_dbs(repo, remote: Remote) -> list[tuple[BranchDbRow, str]]:
 
 
 def delete_branch_db(repo, remote: Remote, name: str, force: bool = False) -> tuple[str, BranchDbRow]:
-    from ..repo import now_iso
+    from ..clock import now_iso
 
     row = repo.store.branch_db(remote.name, name)
     if row is None or row.state == "deleted":
@@ -212,7 +212,7 @@ def _check_server_head(repo, db_remote: Remote, name: str, db_name: str) -> None
 
 
 def freeze_branch_db(repo, remote: Remote, name: str) -> BranchDbRow:
-    from ..repo import now_iso
+    from ..clock import now_iso
 
     row = repo.store.branch_db(remote.name, name)
     if row is None or row.state == "deleted":

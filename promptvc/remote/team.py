@@ -65,7 +65,7 @@ def _state_key(remote) -> str:
 def record_statements(repo, remote) -> tuple[list[tuple[str, tuple]], str | None]:
     """Statements that record REMOTE's team settings on its primary, when they differ from
     what this repository recorded last; and the fingerprint to remember after success."""
-    from ..repo import now_iso
+    from ..clock import now_iso
     from ..store.team import replace_statements
 
     settings = settings_of(remote)

@@ -329,7 +329,7 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
     client = hrana.HranaClient(remote.http_url, auth_token=token, timeout=remote.timeout)
     progress_key = f"push.progress.{remote.url}.{branch}"
     author = repo.author()
-    from ..repo import now_iso
+    from ..clock import now_iso
 
     at = now_iso()
     remote_ref = R.HEADS + branch
@@ -848,7 +848,7 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
                         vid = base
     readers = [reader for reader, _ in sources]
     author = repo.author()
-    from ..repo import now_iso
+    from ..clock import now_iso
     from ..store import BranchDbRow
 
     at = now_iso()
@@ -1131,7 +1131,7 @@ def push_tags(repo, remote: Remote, names: list[str] | None = None, *,
     finally:
         reader.close()
     uniq = {v.id: v for v in versions}
-    from ..repo import now_iso
+    from ..clock import now_iso
 
     at = now_iso()
     author = repo.author()
