@@ -167,7 +167,7 @@ class Daemon:
 
     def _prime(self) -> None:
         """Remember the committed content of tracked files, and how to match new ones."""
-        tracked = self.repo.store.tracked()
+        tracked = self.repo.tracked()
         self._tracked_cache = set(tracked)
         globs = self.repo.matches_prompt_globs
         patterns = self.repo.ignore_patterns()
@@ -240,7 +240,7 @@ class Daemon:
             return
         self.state.waiting = None
         try:
-            tracked = set(repo.store.tracked())
+            tracked = set(repo.tracked())
             head_tree = repo.tree(repo.head())
             new = [r for r in rels if r not in tracked and r not in head_tree
                    and (self.root / r).is_file()]
@@ -249,8 +249,8 @@ class Daemon:
                     repo.add(new)
                 except PvcError as exc:  # e.g. a binary file matching a glob
                     self._error(exc.message)
-                    new = [r for r in new if r in repo.store.tracked()]
-            self._tracked_cache = set(repo.store.tracked())
+                    new = [r for r in new if r in repo.tracked()]
+            self._tracked_cache = set(repo.tracked())
             paths = [r for r in rels if r in self._tracked_cache or r in head_tree]
             if not paths:
                 return
@@ -338,7 +338,7 @@ class Daemon:
         branch = repo.current_branch()
         if not head or not self.remote or not branch:
             return 0
-        tracking = repo.store.get_ref(f"{R.REMOTES}{self.remote.name}/{branch}")
+        tracking = repo.get_ref(f"{R.REMOTES}{self.remote.name}/{branch}")
         from promptvc.history import count
 
         return count(repo.store, head, [tracking])  # stops where the tracking ref is

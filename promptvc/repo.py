@@ -1052,6 +1052,31 @@ class Repo:
             parts.append(unified_diff(a, b, c.old_path or c.path, c.path))
         return b"".join(parts)
 
+    # -- reads the front ends need -------------------------------------------------------
+    def tracked(self) -> dict:
+        """The tracked paths, each with its last recorded version and stat (`TrackedRow`)."""
+        return self.store.tracked()
+
+    def get_ref(self, name: str) -> str | None:
+        """The commit id a full ref name (`refs/heads/x`, `refs/remotes/origin/x`) points at."""
+        return self.store.get_ref(name)
+
+    def list_refs(self, prefix: str) -> list[tuple[str, str]]:
+        """(full ref name, commit id) for every ref under PREFIX, sorted by name."""
+        return self.store.list_refs(prefix)
+
+    def branch_dbs(self, remote: str | None = None) -> list:
+        """The branch -> database mappings recorded for REMOTE (all remotes if None)."""
+        return self.store.branch_dbs(remote)
+
+    def versions_of_path(self, path: str) -> list:
+        """Every stored version of PATH, oldest first."""
+        return self.store.versions_of_path(path)
+
+    def commits_touching(self, paths) -> list:
+        """The commits whose change rows name one of PATHS."""
+        return self.store.commits_touching(paths)
+
     # -- branches ---------------------------------------------------------------------
     def branches(self) -> list[tuple[str, str]]:
         return [(R.short(n), t) for n, t in self.store.list_refs(R.HEADS)]

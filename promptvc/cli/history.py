@@ -28,7 +28,7 @@ def _split_revs_and_paths(repo, args: tuple[str, ...], max_revs: int) -> tuple[l
             repo.resolve(arg)
             revs.append(arg)
         except PvcError:
-            if (repo.root / repo.rel(arg)).exists() or repo.rel(arg) in repo.store.tracked():
+            if (repo.root / repo.rel(arg)).exists() or repo.rel(arg) in repo.tracked():
                 paths.extend(args[i:])
                 break
             raise
@@ -231,9 +231,9 @@ def _commit_pairs_json(repo, info, paths: list[str] | None = None) -> list[dict]
 def _check_known_paths(repo, rels: list[str]) -> None:
     """Like git: a path that is not in the working folder and that no commit ever touched
     is an error, not an empty log."""
-    tracked = repo.store.tracked()
+    tracked = repo.tracked()
     for rel in rels:
-        if rel in tracked or (repo.root / rel).exists() or repo.store.commits_touching([rel]):
+        if rel in tracked or (repo.root / rel).exists() or repo.commits_touching([rel]):
             continue
         raise PvcError(f"path '{rel}' is unknown: it is not in the working folder and no "
                        "commit changed it",

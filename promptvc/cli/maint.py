@@ -234,7 +234,7 @@ def debug() -> None:
 def debug_chain(repo, path: str, as_json: bool) -> None:
     """Show how the versions of PATH are stored: snapshots, diffs, chain lengths."""
     rel = repo.rel(path)
-    rows = repo.store.versions_of_path(rel)
+    rows = repo.versions_of_path(rel)
     if not rows:
         raise PvcError(f"no versions of '{rel}' are stored")
     data = [{"version": r.id, "storage": r.storage, "codec": r.codec, "size": r.size,

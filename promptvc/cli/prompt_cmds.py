@@ -130,7 +130,7 @@ def _files_to_check(repo, paths: tuple[str, ...]):
             raise PvcError("not a pvc repository, and no files were given",
                            hint="give the files to check: `pvc check PATH...`")
         return FolderSnapshot(repo.root), sorted(
-            p for p in repo.store.tracked() if (repo.root / p).is_file())
+            p for p in repo.tracked() if (repo.root / p).is_file())
     snapshot = None
     files: list[str] = []
     for raw in paths:

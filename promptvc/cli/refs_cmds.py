@@ -78,7 +78,7 @@ def branch(repo, name: str | None, start: str | None, delete: bool, force_delete
     rows = [(n, t, False) for n, t in repo.branches()]
     if all_:
         rows += [(f"remotes/{n}", t, True) for n, t in repo.remote_branches()]
-    mapped = {r.branch: r for r in repo.store.branch_dbs(remote.name)} if remote else {}
+    mapped = {r.branch: r for r in repo.branch_dbs(remote.name)} if remote else {}
     dbs = {}  # row name (`exp-b`, `remotes/origin/exp-b`) -> its live database
     for n, _, is_remote in (rows if remote is not None else []):
         key = n.split("/", 2)[2] if is_remote and remote is not None \

@@ -98,7 +98,7 @@ def remote_remove(repo, name: str) -> None:
     from ..remote.transfer import replica_path
 
     r = get_remote(repo.config, name)
-    for ref, target in repo.store.list_refs(f"{R.REMOTES}{name}/"):
+    for ref, target in repo.list_refs(f"{R.REMOTES}{name}/"):
         repo.move_ref(ref, target, None, f"remote: removed {name}")
     remove_replica(replica_path(repo, r))
     remove_remote(repo.config, name)

@@ -141,7 +141,7 @@ def _is_path(repo, arg: str) -> bool:
         rel = repo.rel(arg)
     except PvcError:
         return False
-    return (repo.root / rel).exists() or rel in repo.store.tracked()
+    return (repo.root / rel).exists() or rel in repo.tracked()
 
 
 def _shown(path: str, cwd: str) -> str:
