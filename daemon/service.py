@@ -339,9 +339,7 @@ class Daemon:
         if not head or not self.remote or not branch:
             return 0
         tracking = repo.get_ref(f"{R.REMOTES}{self.remote.name}/{branch}")
-        from promptvc.history import count
-
-        return count(repo.store, head, [tracking])  # stops where the tracking ref is
+        return repo.count_commits(head, [tracking])  # stops where the tracking ref is
 
     def _sync_ok(self, seconds: float, result: str) -> None:
         self.state.state = "running"

@@ -1073,6 +1073,18 @@ class Repo:
         """Every stored version of PATH, oldest first."""
         return self.store.versions_of_path(path)
 
+    def count_commits(self, head: str | None, exclude: Iterable[str | None] = ()) -> int:
+        """How many commits HEAD reaches that none of EXCLUDE reaches (the walk stops there)."""
+        from .history import count
+
+        return count(self.store, head, exclude)
+
+    def walker(self, heads: Iterable[str | None]):
+        """A lazy walk (`promptvc.history.Walker`) over the commits HEADS reach, in log order."""
+        from .history import Walker
+
+        return Walker(self.store, heads)
+
     def commits_touching(self, paths) -> list:
         """The commits whose change rows name one of PATHS."""
         return self.store.commits_touching(paths)

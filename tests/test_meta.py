@@ -69,6 +69,17 @@ def test_layers():
                 assert m is None, f"SQL ({m.group(0)!r}) outside the store: {rel}"
 
 
+def test_front_ends_read_through_repo_not_the_store():
+    """The CLI, daemon and TUI use Repo's public methods; `repo.store` is the library's."""
+    found = []
+    for path in _sources("promptvc/cli", "daemon", "tui"):
+        rel = path.relative_to(ROOT).as_posix()
+        for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(n, ast.Attribute) and n.attr == "store":
+                found.append(f"{rel}:{n.lineno}: {ast.unparse(n)}")
+    assert found == []
+
+
 def test_no_private_names_across_modules():
     """Nothing calls another module's underscore names: no `obj._name` on anything but
     `self`/`cls` (or an object of the same module's own class, as a constructor sets up

@@ -854,7 +854,9 @@ def test_log_walk_matches_repo_log_order_on_a_dag_with_merges():
         def commits_in_generations(self, lo, hi):
             return [r for r in rows.values() if lo <= r.generation <= hi]
 
-    fake = SimpleNamespace(store=FakeStore())
+    from promptvc.history import Walker
+
+    fake = SimpleNamespace(walker=lambda heads: Walker(FakeStore(), heads))
     expected = sorted(rows.values(), key=lambda r: (-r.generation, _neg(r.committed_at), r.id))
     walk = tui_data.LogWalk(fake, "t")
     got = walk.take(3) + walk.take(100)

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from promptvc.delta import unified_diff
-from promptvc.history import Walker
 from promptvc.repo import CommitInfo, Repo
 
 from .filters import LogFilter
@@ -159,7 +158,7 @@ class LogWalk:
     costs the same on any history."""
 
     def __init__(self, repo: Repo, start: str):
-        self._walker = Walker(repo.store, [start])
+        self._walker = repo.walker([start])
 
     @property
     def done(self) -> bool:
