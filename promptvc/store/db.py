@@ -60,16 +60,21 @@ def hex_id(raw) -> str | None:
     """A stored id as hex."""
     if raw is None:
         return None
+    return key_hex(raw)
+
+
+def key_hex(raw: bytes | str) -> str:
+    """A stored id of a NOT NULL column as hex."""
     if isinstance(raw, str):
         return raw
     return bytes(raw).hex()
 
 
-_b, _h = db_id, hex_id
+_b, _h, _k = db_id, hex_id, key_hex
 
 
 def _version(r: Sequence[Any]) -> "VersionRow":
-    return VersionRow(_h(r[0]), r[1], _h(r[2]), _h(r[3]), *r[4:])
+    return VersionRow(_k(r[0]), r[1], _h(r[2]), _h(r[3]), *r[4:])
 
 
 def _prefix_range(prefix: str) -> tuple[bytes, bytes] | None:
@@ -115,7 +120,7 @@ COMMIT_SELECT = ("SELECT c.id, c.tree_id, p1.id, p2.id, c.author, c.committed_at
 
 
 def _commit(r: Sequence[Any]) -> "CommitRow":
-    return CommitRow(_h(r[0]), _h(r[1]), _h(r[2]), _h(r[3]), r[4], r[5], r[6], int(r[7]))
+    return CommitRow(_k(r[0]), _k(r[1]), _h(r[2]), _h(r[3]), r[4], r[5], r[6], int(r[7]))
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,7 @@ CHANGE_SELECT = ("SELECT c.id, ch.path, ch.status, ch.old_path, ch.version_id, c
 
 
 def _change(r: Sequence[Any]) -> "ChangeRow":
-    return ChangeRow(_h(r[0]), r[1], r[2], r[3], _h(r[4]), _h(r[5]), r[6], r[7])
+    return ChangeRow(_k(r[0]), r[1], r[2], r[3], _h(r[4]), _h(r[5]), r[6], r[7])
 
 
 @dataclass(frozen=True)
@@ -456,7 +461,9 @@ class Store:
     def last_version_mark(self) -> int:
         """A mark of the versions stored so far: iter_versions_stored(after=mark) gives
         only those stored since."""
-        return int(self._one("SELECT coalesce(max(vrev), 0) FROM versions")[0])
+        row = self._one("SELECT coalesce(max(vrev), 0) FROM versions")
+        assert row is not None  # an aggregate always gives one row
+        return int(row[0])
 
     def iter_versions_stored(self, batch: int = 500, kind: str | None = None,
                              after: int = 0) -> Iterator[VersionRow]:
@@ -473,18 +480,14 @@ class Store:
             if not rows:
                 return
             for r in rows:
-                yield VersionRow(_h(r[1]), r[2], _h(r[3]), _h(r[4]), *r[5:], vrev=int(r[0]))
+                yield VersionRow(_k(r[1]), r[2], _h(r[3]), _h(r[4]), r[5], r[6], r[7], r[8],
+                                 r[9], r[10], r[11], r[12], vrev=int(r[0]))
             last = rows[-1][0]
 
     def version_count(self) -> int:
-        return int(self._one("SELECT count(*) FROM versions")[0])
-
-    def versions_with_prefix(self, prefix: str, kind: str = "prompt") -> list[str]:
-        rng = _prefix_range(prefix)
-        if rng is None:
-            return []
-        return [_h(r[0]) for r in self._all(
-            "SELECT id FROM versions WHERE id BETWEEN ? AND ? AND kind = ? LIMIT 2", (*rng, kind))]
+        row = self._one("SELECT count(*) FROM versions")
+        assert row is not None  # an aggregate always gives one row
+        return int(row[0])
 
     def versions_of_path(self, path: str) -> list[VersionRow]:
         """Versions first committed under PATH, oldest first (for `debug chain`)."""
@@ -500,6 +503,7 @@ class Store:
             "SELECT count(*), coalesce(sum(length(data)),0), coalesce(sum(size),0), "
             "coalesce(sum(storage='snapshot'),0) FROM versions WHERE kind='prompt'"
         )
+        assert row is not None  # an aggregate always gives one row
         return {"versions": row[0], "stored": row[1], "full": row[2], "snapshots": row[3]}
 
     # -- commits ----------------------------------------------------------------------
@@ -546,7 +550,7 @@ class Store:
         rng = _prefix_range(prefix)
         if rng is None:
             return []
-        return [_h(r[0]) for r in self._all(
+        return [_k(r[0]) for r in self._all(
             "SELECT id FROM commits WHERE id BETWEEN ? AND ? LIMIT 2", rng)]
 
     def _reach(self, heads: Sequence[str]) -> set[int]:
@@ -648,7 +652,9 @@ class Store:
             last = rows[-1][0]
 
     def commit_count(self) -> int:
-        return int(self._one("SELECT count(*) FROM commits")[0])
+        row = self._one("SELECT count(*) FROM commits")
+        assert row is not None  # an aggregate always gives one row
+        return int(row[0])
 
     # -- changes ----------------------------------------------------------------------
     def insert_changes(self, rows: Iterable[ChangeRow]) -> None:
@@ -689,7 +695,7 @@ class Store:
 
     def list_refs(self, prefix: str) -> list[tuple[str, str]]:
         return [
-            (r[0], _h(r[1]))
+            (r[0], _k(r[1]))
             for r in self._all(
                 "SELECT name, target FROM refs WHERE name >= ? AND name < ? ORDER BY name",
                 (prefix, prefix + "\U0010ffff"),
@@ -732,7 +738,7 @@ class Store:
         return [ReflogRow(r[0], r[1], _h(r[2]), _h(r[3]), *r[4:]) for r in self._all(sql, args)]
 
     def all_refs(self) -> list[tuple[str, str]]:
-        return [(r[0], _h(r[1])) for r in self._all("SELECT name, target FROM refs ORDER BY name")]
+        return [(r[0], _k(r[1])) for r in self._all("SELECT name, target FROM refs ORDER BY name")]
 
     # -- state (local, never shared) --------------------------------------------------
     def get_state(self, key: str) -> str | None:
@@ -846,7 +852,7 @@ class Store:
             if not rows:
                 return
             for r in rows:
-                yield _h(r[1]), _h(r[2]), r[3], int(r[4]), int(r[5])
+                yield _k(r[1]), _h(r[2]), r[3], int(r[4]), int(r[5])
             last = rows[-1][0]
 
     def replace_with_diff(self, version_id: str, codec: str, data: bytes, chain_len: int,
@@ -871,9 +877,13 @@ class Store:
 
     def database_bytes(self) -> int:
         """The database's size: its pages, free ones included."""
-        count = self._one("PRAGMA page_count")[0]
-        size = self._one("PRAGMA page_size")[0]
-        return int(count) * int(size)
+        return self._pragma_int("page_count") * self._pragma_int("page_size")
+
+    def _pragma_int(self, name: str) -> int:
+        """The value of an integer PRAGMA (these always give one row)."""
+        row = self._one(f"PRAGMA {name}")
+        assert row is not None
+        return int(row[0])
 
     def bytes_by_table(self) -> dict[str, int]:
         """Bytes of the pages of each table and index (SQLite's dbstat), largest first."""
@@ -882,7 +892,7 @@ class Store:
 
     def free_bytes(self) -> int:
         """Bytes in free pages (what VACUUM would give back at least)."""
-        return int(self._one("PRAGMA freelist_count")[0]) * int(self._one("PRAGMA page_size")[0])
+        return self._pragma_int("freelist_count") * self._pragma_int("page_size")
 
     def vacuum(self) -> None:
         """Rewrite the database compactly (outside any transaction), then refresh the
@@ -895,10 +905,10 @@ class Store:
         self._exec("UPDATE versions SET chain_len = ?, chain_bytes = ? WHERE id = ?",
                    (chain_len, chain_bytes, _b(version_id)))
 
-    def replace_commit(self, row: tuple) -> None:
+    def replace_commit(self, fields: tuple) -> None:
         """Write a commit row as given (repair): in place when its id is here (its rev, and
         so its children's links, stay), else inserted."""
-        row = CommitRow(*row)
+        row = CommitRow(*fields)
         rev = self._rev(row.id)
         if rev is None:
             self.insert_commit(row)
@@ -969,8 +979,9 @@ class Store:
         assert column in columns(table) and key_col in columns(table)
         if (table, column) in self._ID_COLUMNS:
             value = _b(value)
+        stored: Any = key  # the key as the table keeps it
         if (table, key_col) in self._ID_COLUMNS:
-            key = _b(key)
+            stored = _b(key)
         if table == "changes" and key_col == "commit_id":
-            key = self._rev(key)
-        self._exec(f"UPDATE {table} SET {column} = ? WHERE {key_col} = ?", (value, key))
+            stored = self._rev(key)
+        self._exec(f"UPDATE {table} SET {column} = ? WHERE {key_col} = ?", (value, stored))

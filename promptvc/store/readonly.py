@@ -13,11 +13,11 @@ from pathlib import Path
 from .db import VERSION_CHAIN_SQL, VersionRow
 from .db import db_id as _b
 from .db import hex_id as _h
+from .db import key_hex as _k
 from .schema import EXPERIMENT_DDL  # noqa: F401  (re-exported)
 from .spec import columns, outbox_ddl
 
-EVENT_COLS = columns("events")
-_EVENTS = ", ".join(EVENT_COLS)
+_EVENTS = ", ".join(columns("events"))
 _EXPERIMENTS = ", ".join(columns("experiments"))
 
 
@@ -51,7 +51,7 @@ class ReadOnlyDb:
     # -- what VersionStore needs ------------------------------------------------------------
     def version_chain(self, version_id: str, limit: int = 100_000) -> list[VersionRow]:
         rows = self.conn.execute(VERSION_CHAIN_SQL, (self._key(version_id), limit)).fetchall()
-        return [VersionRow(_h(r[0]), r[1], _h(r[2]), _h(r[3]), *r[4:]) for r in rows]
+        return [VersionRow(_k(r[0]), r[1], _h(r[2]), _h(r[3]), *r[4:]) for r in rows]
 
     # -- refs and commits -------------------------------------------------------------------
     def ref(self, name: str) -> str | None:
@@ -63,7 +63,7 @@ class ReadOnlyDb:
         for name in names:
             row = self.conn.execute("SELECT target FROM refs WHERE name = ?", (name,)).fetchone()
             if row:
-                return name, _h(row[0])
+                return name, _k(row[0])
         return None
 
     def tree_id(self, commit_id: str) -> str | None:

@@ -32,7 +32,14 @@ VECTOR_MARK = "vector_mark:"
 
 def _hex(value: bytes | str | None) -> str | None:
     """An id as the rest of pvc sees it: core tables store 32-byte ids (format 2)."""
-    if value is None or isinstance(value, str):
+    if value is None:
+        return None
+    return _key_hex(value)
+
+
+def _key_hex(value: bytes | str) -> str:
+    """An id of a NOT NULL column as the rest of pvc sees it."""
+    if isinstance(value, str):
         return value
     return bytes(value).hex()
 
@@ -93,7 +100,7 @@ class SearchIndex:
 
     def pending_versions(self, after: int, limit: int) -> list[tuple[int, str, str | None]]:
         """(vrev, id, path) of prompt versions stored after row AFTER, oldest first."""
-        return [(int(r[0]), _hex(r[1]), r[2]) for r in self._run(
+        return [(int(r[0]), _key_hex(r[1]), r[2]) for r in self._run(
             "SELECT vrev, id, path FROM versions WHERE vrev > ? AND kind = 'prompt' "
             "ORDER BY vrev LIMIT ?", (int(after), int(limit)))]
 
@@ -135,19 +142,19 @@ class SearchIndex:
 
     def indexed_versions(self) -> list[str]:
         """Ids of the versions in the history index."""
-        return [_hex(r[0]) for r in self._run(
+        return [_key_hex(r[0]) for r in self._run(
             "SELECT v.id FROM versions v JOIN (SELECT rowid AS r FROM search_fts) f "
             "ON v.vrev = f.r", ())]
 
     def unindexed_versions(self, mark: int, limit: int = 100) -> list[str]:
         """Prompt versions up to MARK with no document (the index is damaged)."""
-        return [_hex(r[0]) for r in self._run(
+        return [_key_hex(r[0]) for r in self._run(
             "SELECT v.id FROM versions v WHERE v.vrev <= ? AND v.kind = 'prompt' AND v.vrev "
             "NOT IN (SELECT rowid FROM search_fts) LIMIT ?", (int(mark), int(limit)))]
 
     def orphan_docs(self, limit: int = 100) -> list[str]:
         """Documents of either index whose row is not a prompt version (as `#vrev`)."""
-        out = []
+        out: list[str] = []
         for table in ("search_fts", "search_tree_fts"):
             out.extend(f"#{r[0]}" for r in self._run(
                 f"SELECT f.rowid FROM {table} f WHERE f.rowid NOT IN "
@@ -161,7 +168,7 @@ class SearchIndex:
 
     def tree_docs(self) -> dict[str, tuple[int, str]]:
         """version id -> (vrev, path) of the tree index's documents."""
-        return {_hex(r[2]): (int(r[0]), r[1]) for r in self._run(
+        return {_key_hex(r[2]): (int(r[0]), r[1]) for r in self._run(
             "SELECT d.vrev, d.path, v.id FROM search_tree_docs d JOIN versions v "
             "ON v.vrev = d.vrev", ())}
 
@@ -170,7 +177,7 @@ class SearchIndex:
         out: dict[str, int] = {}
         for marks, chunk in _blob_chunks(list(version_ids)):
             for r in self._run(f"SELECT id, vrev FROM versions WHERE id IN ({marks})", chunk):
-                out[_hex(r[0])] = int(r[1])
+                out[_key_hex(r[0])] = int(r[1])
         return out
 
     def version_ids(self, vrevs: Sequence[int]) -> dict[int, str]:
@@ -181,7 +188,7 @@ class SearchIndex:
             chunk = ids[start:start + 400]
             for r in self._run("SELECT vrev, id FROM versions WHERE vrev IN "
                                f"({','.join('?' * len(chunk))})", chunk):
-                out[int(r[0])] = _hex(r[1])
+                out[int(r[0])] = _key_hex(r[1])
         return out
 
     def size_of(self, vrevs: Sequence[int]) -> int:
@@ -226,7 +233,7 @@ class SearchIndex:
                     "SELECT ch.version_id, c.id, ch.path, c.generation FROM changes ch "
                     f"JOIN commits c ON c.rev = ch.commit_id WHERE ch.version_id IN ({marks}) "
                     "ORDER BY c.generation, c.committed_at, c.id", chunk):
-                out.setdefault(_hex(r[0]), []).append((_hex(r[1]), r[2]))
+                out.setdefault(_key_hex(r[0]), []).append((_key_hex(r[1]), r[2]))
         return out
 
     def changes_touching_versions(self, version_ids: Sequence[str]) -> list[tuple]:
@@ -278,7 +285,7 @@ class SearchIndex:
     def fts_top(self, match: str, limit: int) -> list[tuple[str, str | None, float]]:
         """(version id, path, bm25) of the LIMIT versions whose changes match best (bm25:
         lower is better)."""
-        return [(_hex(r[0]), r[1], float(r[2])) for r in self._run(
+        return [(_key_hex(r[0]), r[1], float(r[2])) for r in self._run(
             "SELECT v.id, v.path, f.r FROM (SELECT rowid AS vrev, bm25(search_fts) AS r "
             "FROM search_fts WHERE search_fts MATCH ? ORDER BY r LIMIT ?) f "
             "JOIN versions v ON v.vrev = f.vrev ORDER BY f.r", (match, int(limit)))]
@@ -297,7 +304,7 @@ class SearchIndex:
         """(version id, path, bm25) of the best LIMIT matches in the tree index among the
         versions VREVS (tested with `rowid + 0`: a bare rowid constraint is pushed into
         FTS5, which then runs one MATCH per row)."""
-        return [(_hex(r[0]), r[1], float(r[2])) for r in self._run(
+        return [(_key_hex(r[0]), r[1], float(r[2])) for r in self._run(
             "SELECT v.id, d.path, f.r FROM (SELECT rowid AS vrev, bm25(search_tree_fts) AS r "
             "FROM search_tree_fts WHERE search_tree_fts MATCH ? AND search_tree_fts.rowid + 0 "
             "IN (SELECT value FROM json_each(?)) ORDER BY r LIMIT ?) f "
@@ -383,7 +390,7 @@ class SearchIndex:
         while True:
             rows = self._run("SELECT vrev, id FROM versions WHERE vrev > ? AND kind = 'prompt' "
                              "ORDER BY vrev LIMIT ?", (self.vector_mark(space), int(limit)))
-            out = [(int(r[0]), _hex(r[1])) for r in rows]
+            out = [(int(r[0]), _key_hex(r[1])) for r in rows]
             if not out:
                 return []
             have = {r[0] for r in self._run(
