@@ -614,7 +614,7 @@ class Repo:
             base_path = rel if rel in head_tree else origin
             base_id = head_tree.get(base_path) if base_path else None
             if digest is None:
-                if base_id is not None:
+                if base_id is not None and base_path is not None:
                     changes.append(Change("D", base_path, old_id=base_id))
                 continue
             if base_id is None:
@@ -840,6 +840,7 @@ class Repo:
                 dels = old.count(b"\n") + (1 if old and not old.endswith(b"\n") else 0)
                 rows.append(ChangeRow("", c.path, "D", None, None, c.old_id, 0, dels))
                 continue
+            data: bytes | None
             if contents is not None and c.path in contents:
                 data = contents[c.path]
             else:
@@ -987,7 +988,7 @@ class Repo:
         out: list[Change] = []
         deleted = {p: v for p, v in old.items() if p not in new}
         added = {p: v for p, v in new.items() if p not in old}
-        by_content = {}
+        by_content: dict[str, list[str]] = {}
         for p, v in deleted.items():
             by_content.setdefault(v, []).append(p)
         for p in sorted(added):
@@ -1026,7 +1027,8 @@ class Repo:
 
         sel = [self.rel(p, cwd) for p in (paths or [])]
         if rev_b is not None:
-            return self.diff_trees(self.tree(self.resolve(rev_a)), self.tree(self.resolve(rev_b)), sel)
+            return self.diff_trees(self.tree(self.resolve(rev_a or "HEAD")),
+                                   self.tree(self.resolve(rev_b)), sel)
         if rev_a is not None:
             base_tree = self.tree(self.resolve(rev_a))
             tracked = self.store.tracked()
@@ -1251,7 +1253,7 @@ class Repo:
                                 hint="check the path with `pvc show REV`")
             out.extend(matches)
         with self.updating_work():
-            plan = {}
+            plan: dict[str, tuple[str | None, bytes | None]] = {}
             for p in out:
                 data = self.read_work_bytes(p)
                 plan[p] = (sha256(data) if data is not None else None, self.versions.get(tree[p]))

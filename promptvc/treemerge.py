@@ -123,12 +123,14 @@ def merge_trees(repo, base_tree: dict[str, str], ours: dict[str, str], theirs: d
         if ovid is None and tvid is None:
             continue  # deleted on both sides
         if ovid is None:
+            assert tp is not None and tvid is not None  # a version id comes with its path
             if tvid == bvid:
                 continue  # deleted by us, untouched by them
             out.conflicts.append(Conflict(tp, "modify/delete",
                                           f"deleted in {ours_label} and modified in {theirs_label}"))
             put(tp, tvid)
             continue
+        assert op is not None
         if tvid is None:
             if ovid == bvid:
                 continue  # deleted by them, untouched by us
@@ -137,6 +139,7 @@ def merge_trees(repo, base_tree: dict[str, str], ours: dict[str, str], theirs: d
             put(op, ovid)
             continue
         # both sides still have it, maybe under new names
+        assert tp is not None
         if op != bp and tp != bp and op != tp:
             out.conflicts.append(Conflict(op, "rename/rename",
                                           f"renamed to {op} in {ours_label} and to {tp} in "
