@@ -8,12 +8,8 @@ changes, refs, reflog) and the local state (HEAD, tracked files and their stat c
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
-import fnmatch
-import functools
 import os
 import re
-import stat as _stat
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,33 +26,19 @@ from .errors import DamagedRepository, ErrorCode, PvcError, SchemaError
 from .paths import check_path
 from .objects import EMPTY_TREE, Policy, VersionStore, commit_id, manifest_bytes, parse_manifest, sha256
 from .store import ChangeRow, CommitRow, ReflogRow, Store, TrackedRow
+from .worktree import PVC_DIR, WorkTree, display, is_binary, non_utf8_name, under, utf8_ok
 
-PVC_DIR = ".pvc"
+__all__ = ["Change", "ChangeRow", "CommitInfo", "DB_NAME", "PVC_DIR", "Repo", "SHORT", "Status",
+           "display", "find_root", "is_binary", "non_utf8_name", "now_iso"]
+
 DB_NAME = "pvc.db"
 DEFAULT_BRANCH = "main"
 SHORT = 8
 _REV_SUFFIX = re.compile(r"^(.*?)((?:~\d*|\^\d?)+)$")
-_IGNORED_DIRS = {".pvc", ".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__"}
-_TEMP_PATTERNS = ("*.swp", "*.swo", "*.swx", "*~", ".#*", "#*#", "*.tmp", "4913", ".*.kate-swp")
 
 
-@functools.lru_cache(maxsize=8)
-def _ignore_spec(patterns: tuple[str, ...]):
-    """The compiled .gitignore-style matcher for PATTERNS (pathspec, imported on first use)."""
-    import pathspec
-
-    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
-def is_binary(data: bytes) -> str | None:
-    """Why DATA is not a text file pvc can version, or None."""
-    if b"\0" in data:
-        return "it is a binary file (it contains NUL bytes)"
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"it is not valid UTF-8 text (bad byte at offset {exc.start})"
-    return None
 
 
 @dataclass
@@ -190,6 +172,7 @@ class Repo:
             max_chain_ratio=self.config.get_float("core", "max_chain_ratio", 2.0),
         )
         self.versions = VersionStore(self.store, self.policy)
+        self.files = WorkTree(root, self.config, self.store)
         self._trees: OrderedDict[str, dict[str, str]] = OrderedDict()  # parsed manifests
         self._author: str | None = None
         from .journal import WorkJournal
@@ -264,24 +247,7 @@ class Repo:
             if self._work_depth == 0 and not self.store.in_transaction:
                 self.work.settle()
 
-    def read_work_bytes(self, rel: str) -> bytes | None:
-        """A working file's bytes, or None when there is no regular file."""
-        p = self.abspath(rel)
-        try:
-            if p.is_symlink() or not p.is_file():
-                return None
-            return p.read_bytes()
-        except OSError:
-            return None
 
-    def remove_work(self, rel: str) -> None:
-        """Delete a working file (and the folders it leaves empty)."""
-        check_path(rel)
-        try:
-            self.abspath(rel).unlink()
-        except FileNotFoundError:
-            pass
-        self._prune_empty_dirs(rel)
 
     def apply_work(self, plan: dict[str, tuple[str | None, bytes | None]], what: str,
                    forward: bool = False) -> None:
@@ -307,55 +273,49 @@ class Repo:
         return self._author
 
     # -- paths ----------------------------------------------------------------------
+
+
+
+    # -- the working folder (promptvc/worktree.py) ------------------------------------------
     def rel(self, user_path: str | os.PathLike, cwd: Path | None = None) -> str:
         """The repository-relative POSIX path of a path the user typed."""
-        raw = os.fspath(user_path)
-        base = cwd or Path(os.getcwd())
-        full = Path(os.path.normpath(os.path.join(base, raw)))
-        try:
-            rel = full.relative_to(self.root)
-        except ValueError:
-            # the cwd may be reached through a symlink
-            try:
-                rel = full.resolve().relative_to(self.root)
-            except ValueError:
-                raise PathError(
-                    f"'{raw}' is outside the repository at {self.root}",
-                    hint="give a path inside the repository",
-                ) from None
-        posix = rel.as_posix()
-        if posix == ".":
-            return ""
-        if not _utf8(posix):
-            raise PathError(non_utf8_name(posix), hint="rename it; pvc stores file names as UTF-8")
-        real = Path(os.path.realpath(full.parent))  # the file itself may be a link: add says so
-        try:
-            real.relative_to(self.root)
-        except ValueError:  # a folder on the way is a link that leads outside
-            raise PathError(
-                f"'{raw}' is outside the repository at {self.root}",
-                hint="give a path inside the repository",
-            ) from None
-        if posix.split("/")[0] == PVC_DIR:
-            raise PathError(f"'{raw}' is inside .pvc/, pvc's own folder",
-                            hint="give a path to a prompt file")
-        check_path(posix)
-        return posix
+        return self.files.rel(user_path, cwd)
 
     def abspath(self, rel: str) -> Path:
-        return self.root / rel
+        return self.files.abspath(rel)
 
     def read_work_file(self, rel: str) -> bytes | None:
-        p = self.abspath(rel)
-        try:
-            if p.is_symlink():
-                raise PathError(f"'{rel}' is a symbolic link; pvc tracks regular files only",
-                                hint="track the file the link points to")
-            return p.read_bytes()
-        except FileNotFoundError:
-            return None
-        except IsADirectoryError:
-            return None
+        """A working file's bytes (None if missing); a symbolic link is refused."""
+        return self.files.read_work_file(rel)
+
+    def read_work_bytes(self, rel: str) -> bytes | None:
+        """A working file's bytes, or None when there is no regular file."""
+        return self.files.read_work_bytes(rel)
+
+    def write_work_file(self, rel: str, data: bytes) -> None:
+        """Write one working file atomically, never through a link leading outside."""
+        self.files.write_work_file(rel, data)
+
+    def remove_work(self, rel: str) -> None:
+        """Delete a working file (and the folders it leaves empty)."""
+        self.files.remove_work(rel)
+
+    def ignore_patterns(self) -> list[str]:
+        """Editor temp-file patterns, then the lines of `.pvcignore` (gitignore syntax)."""
+        return self.files.ignore_patterns()
+
+    def is_ignored(self, rel: str, patterns: list[str] | None = None) -> bool:
+        return self.files.is_ignored(rel, patterns)
+
+    def matches_prompt_globs(self, rel: str) -> bool:
+        return self.files.matches_prompt_globs(rel)
+
+    def walk_files(self, under: str = "") -> Iterator[str]:
+        """Regular files under UNDER (repository-relative), skipping pvc/VCS folders."""
+        return self.files.walk_files(under)
+
+    def cache_stat(self, rel: str, data: bytes) -> None:
+        self.files.cache_stat(rel, data)
 
     # -- refs and revisions --------------------------------------------------------------
     def head_ref(self) -> str:
@@ -376,7 +336,7 @@ class Repo:
         rev = rev.strip()
         if not rev:
             raise UnknownRevision("empty revision", hint="give a commit id, branch or tag")
-        if not _utf8(rev):
+        if not utf8_ok(rev):
             raise UnknownRevision(
                 f"unknown revision '{display(rev)}'",
                 hint="see `pvc log` for commit ids and `pvc branch` / `pvc tag` for names",
@@ -501,95 +461,14 @@ class Repo:
             self.store.append_reflog(name, old, new, who or self.author(), at, action)
 
     # -- working tree ---------------------------------------------------------------------
-    def _globs(self) -> list[str]:
-        return (self.config.get("core", "prompt_globs") or "").split()
 
-    def ignore_patterns(self) -> list[str]:
-        """Editor temp-file patterns, then the lines of `.pvcignore` (gitignore syntax)."""
-        pats = list(_TEMP_PATTERNS)
-        ign = self.root / ".pvcignore"
-        if ign.is_file():
-            for line in ign.read_text(encoding="utf-8", errors="replace").splitlines():
-                line = line.rstrip("\r")
-                if line.strip() and not line.startswith("#"):
-                    pats.append(line)
-        return pats
 
-    def is_ignored(self, rel: str, patterns: list[str] | None = None) -> bool:
-        """Is REL (repository-relative, `/`-separated) ignored? Patterns follow .gitignore:
-        `**`, `!` negation, `dir/`, a leading `/` anchors at the repository root."""
-        patterns = patterns if patterns is not None else self.ignore_patterns()
-        parts = rel.split("/")
-        if any(p in _IGNORED_DIRS for p in parts[:-1]):
-            return True
-        return _ignore_spec(tuple(patterns)).match_file(rel)
 
-    def matches_prompt_globs(self, rel: str) -> bool:
-        name = rel.rsplit("/", 1)[-1]
-        return any(fnmatch.fnmatchcase(name, g) or fnmatch.fnmatchcase(rel, g) for g in self._globs())
 
-    def walk_files(self, under: str = "") -> Iterator[str]:
-        """Regular files under UNDER (repository-relative), skipping pvc/VCS folders."""
-        start = self.abspath(under) if under else self.root
-        stack = [start]
-        while stack:
-            folder = stack.pop()
-            try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in _IGNORED_DIRS:
-                        stack.append(Path(entry.path))
-                elif entry.is_file(follow_symlinks=False):
-                    yield Path(entry.path).relative_to(self.root).as_posix()
 
-    def _hash_work(self, rel: str, row: TrackedRow | None, updates: list) -> str | None:
-        p = self.abspath(rel)
-        try:
-            st = p.lstat()
-        except FileNotFoundError:
-            return None
-        if not _stat.S_ISREG(st.st_mode):
-            return None
-        mtime = str(st.st_mtime_ns)
-        if row is not None and row.sha and row.st_size == st.st_size and row.st_mtime == mtime:
-            return row.sha
-        try:
-            data = p.read_bytes()
-        except OSError:
-            return None
-        digest = sha256(data)
-        # racy-git rule: do not cache a stat taken within 2 s of the file's mtime
-        if _dt.datetime.now().timestamp() - st.st_mtime > 2:
-            updates.append((rel, st.st_size, mtime, digest))
-        return digest
 
-    def _stat_entry(self, rel: str, data: bytes) -> tuple:
-        """What the stat cache may remember about REL, whose content is DATA: nothing when
-        the file changed within the last 2 s (racy-git rule: a same-size edit in the same
-        mtime tick would otherwise look unchanged)."""
-        try:
-            st = self.abspath(rel).lstat()
-        except FileNotFoundError:
-            return (rel, None, None, None)
-        if _dt.datetime.now().timestamp() - st.st_mtime > 2:
-            return (rel, st.st_size, str(st.st_mtime_ns), sha256(data))
-        return (rel, None, None, None)
 
-    def cache_stat(self, rel: str, data: bytes) -> None:
-        self.store.set_tracked_stat(*self._stat_entry(rel, data))
 
-    def _flush_stat_cache(self, updates: list) -> None:
-        if not updates:
-            return
-        try:
-            with self.store.transaction():
-                for rel, size, mtime, digest in updates:
-                    self.store.set_tracked_stat(rel, size, mtime, digest)
-        except Exception:  # noqa: BLE001 - the cache is an optimisation only
-            pass
 
     def working_changes(self, paths: Iterable[str] | None = None) -> tuple[list[Change], dict]:
         """Changes of tracked files in the working folder against HEAD."""
@@ -610,7 +489,7 @@ class Repo:
             origin = row.origin if row.origin in head_tree and row.origin not in tracked else None
             if not wanted(rel, origin):
                 continue
-            digest = self._hash_work(rel, row, updates)
+            digest = self.files.hash_file(rel, row, updates)
             base_path = rel if rel in head_tree else origin
             base_id = head_tree.get(base_path) if base_path else None
             if digest is None:
@@ -626,7 +505,7 @@ class Repo:
         for rel, vid in sorted(head_tree.items()):
             if rel not in tracked and rel not in origins and wanted(rel):
                 changes.append(Change("D", rel, old_id=vid))
-        self._flush_stat_cache(updates)
+        self.files.flush_stat_cache(updates)
         return changes, head_tree
 
     def status(self, untracked: bool = True) -> Status:
@@ -647,7 +526,7 @@ class Repo:
             pats = self.ignore_patterns()
             st.untracked = sorted(
                 rel for rel in self.walk_files()
-                if rel not in tracked and _utf8(rel) and self.matches_prompt_globs(rel)
+                if rel not in tracked and utf8_ok(rel) and self.matches_prompt_globs(rel)
                 and not self.is_ignored(rel, pats)
             )
         st.merging = self.store.get_state("MERGE_HEAD")
@@ -684,7 +563,7 @@ class Repo:
                 raise PathError(f"'{raw}' is not a regular file", hint="give a text file")
             to_add.append(rel)
         for rel in to_add:
-            if not _utf8(rel):
+            if not utf8_ok(rel):
                 raise PathError(non_utf8_name(rel), hint="rename it; pvc stores file names as UTF-8")
             check_path(rel)  # found under a folder: the same rule as a name typed by the user
             data = self.abspath(rel).read_bytes()
@@ -852,7 +731,7 @@ class Repo:
                 if problem:
                     raise PathError(f"cannot commit '{c.path}': {problem}",
                                     hint=f"stop tracking it with `pvc rm --cached {c.path}`")
-                tracked_updates.append(self._stat_entry(c.path, data))
+                tracked_updates.append(self.files.stat_entry(c.path, data))
             p2 = (parent2_versions or {}).get(c.path)
             vid, ins, dels = self.versions.put(data, kind="prompt", parent=c.old_id, parent2=p2,
                                                path=c.path, at=at)
@@ -1013,7 +892,7 @@ class Repo:
         sel = list(paths or [])
         parts = []
         for c in self.tree_changes(old, new):
-            if sel and not any(_under(c.path, s) or (c.old_path and _under(c.old_path, s)) for s in sel):
+            if sel and not any(under(c.path, s) or (c.old_path and under(c.old_path, s)) for s in sel):
                 continue
             a = self.versions.get(c.old_id) if c.old_id else None
             b = self.versions.get(c.new_id) if c.new_id else None
@@ -1039,7 +918,7 @@ class Repo:
                     work[rel] = data
             parts = []
             for rel in sorted(set(base_tree) | set(work)):
-                if sel and not any(_under(rel, s) for s in sel):
+                if sel and not any(under(rel, s) for s in sel):
                     continue
                 a = self.versions.get(base_tree[rel]) if rel in base_tree else None
                 b = work.get(rel)
@@ -1189,55 +1068,8 @@ class Repo:
         rows += [t for p, t in keep.items() if p not in new_tree]
         self.store.replace_tracked(rows)
 
-    def write_work_file(self, rel: str, data: bytes) -> None:
-        """Write one working file atomically (temporary file, then rename). REL is checked
-        before any file system call, every folder on the way must stay inside the
-        repository (no link leading out), and a failed write (a full disk) leaves no
-        temporary file behind."""
-        check_path(rel)
-        p = self.abspath(rel)
-        self._check_inside(rel, p.parent)
-        try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise PathError(f"cannot create the folder for '{rel}': {exc.strerror}",
-                            hint="check the working folder (a file where a folder should be, "
-                                 "permissions, free space)") from None
-        self._check_inside(rel, p.parent)
-        tmp = p.with_name(f".{p.name}.pvc-tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, p)
-        except OSError as exc:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            raise PathError(f"cannot write '{rel}': {exc.strerror or exc}",
-                            hint="free some space (or fix the permissions) and run the command "
-                                 "again; nothing else was changed") from None
 
-    def _check_inside(self, rel: str, folder: Path) -> None:
-        """FOLDER (or its nearest existing ancestor) must resolve inside the repository."""
-        probe = folder
-        while not probe.exists() and probe != self.root and probe != probe.parent:
-            probe = probe.parent
-        try:
-            Path(os.path.realpath(probe)).relative_to(os.path.realpath(self.root))
-        except ValueError:
-            raise PathError(f"'{rel}' is behind a symbolic link that leads outside the "
-                            "repository; pvc will not write there",
-                            hint="remove the link, then run the command again") from None
 
-    def _prune_empty_dirs(self, rel: str) -> None:
-        parent = self.abspath(rel).parent
-        while parent != self.root:
-            try:
-                parent.rmdir()
-            except OSError:
-                return
-            parent = parent.parent
 
     def restore(self, user_paths: Iterable[str], source: str | None = None,
                 cwd: Path | None = None) -> list[str]:
@@ -1247,7 +1079,7 @@ class Repo:
         out = []
         for raw in user_paths:
             rel = self.rel(raw, cwd)
-            matches = [p for p in tree if _under(p, rel)]
+            matches = [p for p in tree if under(p, rel)]
             if not matches:
                 raise PathError(f"'{raw}' does not exist in {source or 'HEAD'}",
                                 hint="check the path with `pvc show REV`")
@@ -1343,28 +1175,9 @@ class Repo:
         return check(self, progress=progress)
 
 
-def display(text: str) -> str:
-    """TEXT for a message: bytes that are not UTF-8 shown as \\xNN."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def non_utf8_name(rel: str) -> str:
-    raw = rel.encode("utf-8", "surrogateescape")
-    try:
-        raw.decode("utf-8")
-        offset = 0
-    except UnicodeDecodeError as exc:
-        offset = exc.start
-    return f"cannot add '{display(rel)}': its name is not valid UTF-8 (bad byte at offset {offset})"
 
 
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:  # surrogate-escaped bytes from a non-UTF-8 argument or name
-        return False
 
 
-def _under(path: str, sel: str) -> bool:
-    return sel == "" or path == sel or path.startswith(sel.rstrip("/") + "/")
