@@ -15,6 +15,7 @@ import fnmatch
 import functools
 import os
 import stat as _stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -73,6 +74,17 @@ def utf8_ok(text: str) -> bool:
 
 def under(path: str, sel: str) -> bool:
     return sel == "" or path == sel or path.startswith(sel.rstrip("/") + "/")
+
+
+@dataclass
+class Change:
+    """One file's change between two trees (or a tree and the working folder)."""
+
+    status: str  # A, M, D, R
+    path: str
+    old_path: str | None = None
+    old_id: str | None = None
+    new_id: str | None = None
 
 
 class WorkTree:
