@@ -119,7 +119,7 @@ def write_commit(repo: Repo, changes: list[Change], base_tree: dict[str, str], m
     head_tree_id = repo.commit_row(head).tree_id if head else None
     manifest = manifest_bytes(new_tree)
     tree_id, _, _ = repo.versions.put(manifest, kind="tree", parent=head_tree_id, path=None, at=at)
-    repo._remember_tree(tree_id, dict(new_tree))
+    repo.remember_tree(tree_id, dict(new_tree))
     parents = tuple(p for p in (head, parent2) if p)
     gen = 1 + max((repo.commit_row(p).generation for p in parents), default=0)
     cid = commit_id(tree_id, parents, author, at, message)

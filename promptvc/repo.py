@@ -1,15 +1,27 @@
-"""The repository API every front end (CLI, daemon, TUI) calls.
+"""The repository API every front end (CLI, daemon, TUI) calls: `Repo`.
 
 A repository is a working folder with a ``.pvc/`` folder holding one libSQL database
 (``pvc.db``) and a config file. The database holds the shared history (versions, commits,
 changes, refs, reflog) and the local state (HEAD, tracked files and their stat cache).
+
+`Repo` is the one public API; the work sits behind it, one module per seam:
+
+- promptvc/worktree.py: the working folder (paths, ignore rules, stat cache, file I/O);
+- promptvc/tracking.py: add, rm, mv;
+- promptvc/commits.py: writing commits;
+- promptvc/revisions.py: revisions, log, diffs, reflog;
+- promptvc/branching.py: branches, tags, switch, restore;
+- promptvc/treemerge.py: merges; promptvc/journal.py: journaled working-file updates.
+
+This module keeps the lifecycle (init, open, close), HEAD, the tree cache, ref moves and
+the working-folder status. The modules above import `Repo` from here; this module imports
+them only inside its methods, so there is no import cycle.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,15 +30,12 @@ from typing import Iterable, Iterator
 from . import refs as R
 from .config import Config, check_author, default_author
 from .clock import now_iso
-from .errors import (
-    AmbiguousRevision, DirtyWorkingTree, NotARepository, PathError, RefConflict,
-    RefError, RepositoryExists, UnknownRevision,
-)
+from .errors import NotARepository, PathError, RefConflict, RepositoryExists, UnknownRevision
 from .errors import DamagedRepository, ErrorCode, PvcError, SchemaError
 from .paths import check_path
 from .objects import EMPTY_TREE, Policy, VersionStore, parse_manifest, sha256
-from .store import ChangeRow, CommitRow, ReflogRow, Store, TrackedRow
-from .worktree import PVC_DIR, Change, WorkTree, display, is_binary, non_utf8_name, under, utf8_ok
+from .store import ChangeRow, CommitRow, ReflogRow, Store
+from .worktree import PVC_DIR, Change, WorkTree, display, is_binary, non_utf8_name, utf8_ok
 
 __all__ = ["Change", "ChangeRow", "CommitInfo", "DB_NAME", "PVC_DIR", "Repo", "SHORT", "Status",
            "display", "find_root", "is_binary", "non_utf8_name", "now_iso"]
@@ -34,11 +43,6 @@ __all__ = ["Change", "ChangeRow", "CommitInfo", "DB_NAME", "PVC_DIR", "Repo", "S
 DB_NAME = "pvc.db"
 DEFAULT_BRANCH = "main"
 SHORT = 8
-_REV_SUFFIX = re.compile(r"^(.*?)((?:~\d*|\^\d?)+)$")
-
-
-
-
 
 
 @dataclass
@@ -236,8 +240,6 @@ class Repo:
             if self._work_depth == 0 and not self.store.in_transaction:
                 self.work.settle()
 
-
-
     def apply_work(self, plan: dict[str, tuple[str | None, bytes | None]], what: str,
                    forward: bool = False) -> None:
         """Inside updating_work(): PLAN maps path -> (content id it has now or None, new bytes
@@ -260,8 +262,6 @@ class Repo:
         if self._author is None:
             self._author = default_author(self.config)
         return self._author
-
-    # -- paths ----------------------------------------------------------------------
 
 
 
@@ -322,70 +322,9 @@ class Repo:
 
     def resolve(self, rev: str) -> str:
         """A commit id from REV: id, unique prefix (4+), branch, tag, remote ref, HEAD, X~N, X^N."""
-        rev = rev.strip()
-        if not rev:
-            raise UnknownRevision("empty revision", hint="give a commit id, branch or tag")
-        if not utf8_ok(rev):
-            raise UnknownRevision(
-                f"unknown revision '{display(rev)}'",
-                hint="see `pvc log` for commit ids and `pvc branch` / `pvc tag` for names",
-            )
-        m = _REV_SUFFIX.match(rev)
-        if m and m.group(1):
-            cid = self.resolve(m.group(1))
-            for op in re.findall(r"~\d*|\^\d?", m.group(2)):
-                cid = self._step(cid, op, rev)
-            return cid
-        if rev in ("HEAD", "@"):
-            head = self.head()
-            if head is None:
-                raise UnknownRevision(
-                    f"HEAD does not point at a commit yet (branch '{self.current_branch()}' "
-                    "has no commits)",
-                    hint="make the first commit with `pvc commit -m MSG`",
-                )
-            return head
-        for ref in (rev, R.HEADS + rev, R.TAGS + rev, R.REMOTES + rev):
-            target = self.store.get_ref(ref)
-            if target:
-                return target
-        if re.fullmatch(r"[0-9a-f]{4,64}", rev):
-            found = self.store.commits_with_prefix(rev)
-            if len(found) == 1:
-                return found[0]
-            if len(found) > 1:
-                raise AmbiguousRevision(f"revision '{rev}' is ambiguous: several commits start "
-                                        "with it", hint="give more characters of the id")
-        raise UnknownRevision(
-            f"unknown revision '{rev}'",
-            hint="see `pvc log` for commit ids and `pvc branch` / `pvc tag` for names",
-        )
+        from .revisions import resolve
 
-    def _step(self, cid: str, op: str, rev: str) -> str:
-        digits = op[1:]
-        if len(digits) > 9:
-            raise UnknownRevision(f"revision '{rev}' goes past the first commit",
-                                  hint="use a smaller number")
-        if op.startswith("~"):
-            count = int(digits or 1)
-            if count >= self.commit_row(cid).generation:
-                raise UnknownRevision(f"revision '{rev}' goes past the first commit",
-                                      hint="use a smaller number")
-            for _ in range(count):
-                row = self.commit_row(cid)
-                if not row.parent1:
-                    raise UnknownRevision(f"revision '{rev}' goes past the first commit",
-                                          hint="use a smaller number")
-                cid = row.parent1
-            return cid
-        which = int(op[1:] or 1)
-        if which == 0:
-            return cid
-        parents = self.commit_row(cid).parents
-        if which > len(parents):
-            raise UnknownRevision(f"revision '{rev}': commit {cid[:SHORT]} has no parent {which}",
-                                  hint="use ^1 or ^2 on merge commits only")
-        return parents[which - 1]
+        return resolve(self, rev)
 
     def commit_row(self, cid: str) -> CommitRow:
         row = self.store.get_commit(cid)
@@ -410,12 +349,13 @@ class Repo:
         hit = self._trees.get(tree_id)
         if hit is None:
             hit = parse_manifest(self.versions.get(tree_id))
-            self._remember_tree(tree_id, hit)
+            self.remember_tree(tree_id, hit)
         else:
             self._trees.move_to_end(tree_id)
         return dict(hit)
 
-    def _remember_tree(self, tree_id: str, tree: dict[str, str]) -> None:
+    def remember_tree(self, tree_id: str, tree: dict[str, str]) -> None:
+        """Keep TREE (the parsed manifest of TREE_ID) in the small cache of recent trees."""
         self._trees[tree_id] = tree
         while len(self._trees) > 8:  # a few trees: HEAD's, its parent's, other branches'
             self._trees.popitem(last=False)
@@ -449,14 +389,7 @@ class Repo:
                 )
             self.store.append_reflog(name, old, new, who or self.author(), at, action)
 
-    # -- working tree ---------------------------------------------------------------------
-
-
-
-
-
-
-
+    # -- working changes and status ------------------------------------------------------
 
 
     def working_changes(self, paths: Iterable[str] | None = None) -> tuple[list[Change], dict]:
@@ -525,123 +458,23 @@ class Repo:
             st.conflicted = unresolved(self)
         return st
 
-    # -- add / rm / mv ----------------------------------------------------------------
+    # -- add / rm / mv (promptvc/tracking.py) -------------------------------------------
     def add(self, user_paths: Iterable[str], cwd: Path | None = None) -> list[str]:
         """Start tracking files (folders: every prompt-like file under them)."""
-        tracked = self.store.tracked()
-        head_tree = self.tree(self.head())
-        pats = self.ignore_patterns()
-        to_add: list[str] = []
-        for raw in user_paths:
-            rel = self.rel(raw, cwd)
-            p = self.abspath(rel)
-            if p.is_symlink():
-                raise PathError(f"'{raw}' is a symbolic link; pvc tracks regular files only",
-                                hint="add the file the link points to")
-            if p.is_dir():
-                found = [f for f in self.walk_files(rel)
-                         if self.matches_prompt_globs(f) and not self.is_ignored(f, pats)]
-                to_add.extend(f for f in found if f not in tracked)
-                continue
-            if not p.exists():
-                if rel in tracked or rel in head_tree:
-                    continue
-                raise PathError(f"'{raw}' did not match any file",
-                                hint="check the path; `pvc status` lists untracked prompt files")
-            if not p.is_file():
-                raise PathError(f"'{raw}' is not a regular file", hint="give a text file")
-            to_add.append(rel)
-        for rel in to_add:
-            if not utf8_ok(rel):
-                raise PathError(non_utf8_name(rel), hint="rename it; pvc stores file names as UTF-8")
-            check_path(rel)  # found under a folder: the same rule as a name typed by the user
-            data = self.abspath(rel).read_bytes()
-            problem = is_binary(data)
-            if problem:
-                raise PathError(f"cannot add '{rel}': {problem}",
-                                hint="pvc versions text prompts only; leave this file out")
-        added = [r for r in dict.fromkeys(to_add) if r not in tracked]
-        self._check_unicode_names(added, set(tracked) | set(head_tree))
-        with self.store.transaction():
-            for rel in added:
-                self.store.track(rel)
-        return added
+        from .tracking import add
 
-    @staticmethod
-    def _check_unicode_names(new: list[str], known: set[str]) -> None:
-        """Refuse two names that differ only in Unicode normalization (NFC vs NFD): they are
-        one file on macOS and Windows and would fight in every clone there."""
-        import unicodedata
-
-        seen = {unicodedata.normalize("NFC", k): k for k in known}
-        for rel in new:
-            nfc = unicodedata.normalize("NFC", rel)
-            other = seen.get(nfc)
-            if other is not None and other != rel:
-                raise PathError(
-                    f"cannot add '{rel}': tracked '{other}' has the same name in another Unicode "
-                    "normalization (NFC/NFD)",
-                    hint="rename one of the two files",
-                )
-            seen[nfc] = rel
+        return add(self, user_paths, cwd)
 
     def rm(self, user_paths: Iterable[str], cached: bool = False, force: bool = False,
            cwd: Path | None = None) -> list[str]:
-        tracked = self.store.tracked()
-        head_tree = self.tree(self.head())
-        rels = []
-        for raw in user_paths:
-            rel = self.rel(raw, cwd)
-            if rel not in tracked:
-                raise PathError(f"'{raw}' is not tracked by pvc",
-                                hint="see `pvc status` for tracked files")
-            rels.append(rel)
-        if not cached and not force:
-            for rel in rels:
-                data = self.read_work_file(rel)
-                if data is not None and sha256(data) != head_tree.get(rel):
-                    raise DirtyWorkingTree(
-                        f"'{rel}' has changes that are not committed",
-                        hint="commit them first, use --cached to keep the file, or -f to delete it",
-                    )
-        with self.store.transaction():
-            for rel in rels:
-                self.store.untrack(rel)
-        if not cached:
-            for rel in rels:
-                try:
-                    self.abspath(rel).unlink()
-                except FileNotFoundError:
-                    pass
-        return rels
+        from .tracking import rm
+
+        return rm(self, user_paths, cached, force, cwd)
 
     def mv(self, old_raw: str, new_raw: str, cwd: Path | None = None) -> tuple[str, str]:
-        old, new = self.rel(old_raw, cwd), self.rel(new_raw, cwd)
-        tracked = self.store.tracked()
-        if old not in tracked:
-            raise PathError(f"'{old_raw}' is not tracked by pvc", hint="add it first with `pvc add`")
-        dst = self.abspath(new)
-        if dst.is_dir():
-            new = f"{new}/{old.rsplit('/', 1)[-1]}" if new else old.rsplit("/", 1)[-1]
-            dst = self.abspath(new)
-        same_file = old.lower() == new.lower() and old != new  # case-only rename
-        if (dst.exists() and not same_file) or new in tracked:
-            raise PathError(f"cannot move '{old}' to '{new}': the destination exists",
-                            hint="remove or rename the destination first")
-        src = self.abspath(old)
-        if not src.exists():
-            raise PathError(f"cannot move '{old}': the file is missing from the working folder",
-                            hint=f"restore it with `pvc restore {old}` first")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(src, dst)
-        origin = tracked[old].origin or old
-        with self.store.transaction():
-            self.store.untrack(old)
-            self.store.track(new, origin=origin)
-        return old, new
+        from .tracking import mv
 
-
-
+        return mv(self, old_raw, new_raw, cwd)
 
     # -- commit (promptvc/commits.py) ---------------------------------------------------
     def commit_changes(self, message: str, author: str | None = None,
@@ -677,36 +510,14 @@ class Repo:
         return commit_files(self, files, message, author=author, date=date, branch=branch,
                             renames=renames)
 
-    # -- history ----------------------------------------------------------------------
+    # -- history (promptvc/revisions.py) ------------------------------------------------
     def log(self, rev: str | None = None, limit: int | None = None,
             paths: Iterable[str] | None = None, exclude: str | None = None) -> list[CommitInfo]:
         """Commits reachable from REV (default HEAD), newest first; with PATHS, only those
         that changed one of them (following renames)."""
-        if rev is None and self.head() is None:
-            return []
-        from .history import walk
+        from .revisions import log
 
-        start = self.resolve(rev or "HEAD")
-        exclude_ids = [self.resolve(exclude)] if exclude is not None else []
-        if not paths:
-            return [CommitInfo.from_row(r) for r in walk(self.store, [start], exclude_ids, limit)]
-        names = set(paths)
-        frontier = set(names)
-        while frontier:  # follow renames backwards
-            found = {old for _, old in self.store.renames_into(frontier)} - names
-            names |= found
-            frontier = found
-        candidates = {r.id for r in self.store.commits_touching(sorted(names))}
-        if not candidates or (limit is not None and limit <= 0):
-            return []
-        out = []
-        for row in walk(self.store, [start], exclude_ids):  # stops once every candidate is seen
-            if row.id in candidates:
-                out.append(CommitInfo.from_row(row))
-                candidates.discard(row.id)
-                if not candidates or (limit is not None and len(out) >= limit):
-                    break
-        return out
+        return log(self, rev, limit, paths, exclude)
 
     def changes(self, cid: str) -> list[ChangeRow]:
         return self.store.changes_of(cid)
@@ -716,74 +527,22 @@ class Repo:
 
     def tree_changes(self, old: dict[str, str], new: dict[str, str]) -> list[Change]:
         """Changes between two trees; identical content that moved counts as a rename."""
-        out: list[Change] = []
-        deleted = {p: v for p, v in old.items() if p not in new}
-        added = {p: v for p, v in new.items() if p not in old}
-        by_content: dict[str, list[str]] = {}
-        for p, v in deleted.items():
-            by_content.setdefault(v, []).append(p)
-        for p in sorted(added):
-            v = added[p]
-            if by_content.get(v):
-                src = by_content[v].pop(0)
-                del deleted[src]
-                out.append(Change("R", p, old_path=src, old_id=v, new_id=v))
-            else:
-                out.append(Change("A", p, new_id=v))
-        for p in sorted(deleted):
-            out.append(Change("D", p, old_id=deleted[p]))
-        for p in sorted(set(old) & set(new)):
-            if old[p] != new[p]:
-                out.append(Change("M", p, old_id=old[p], new_id=new[p]))
-        return sorted(out, key=lambda c: c.path)
+        from .revisions import tree_changes
+
+        return tree_changes(self, old, new)
 
     def diff_trees(self, old: dict[str, str], new: dict[str, str],
                    paths: Iterable[str] | None = None) -> bytes:
-        from .delta import unified_diff
+        from .revisions import diff_trees
 
-        sel = list(paths or [])
-        parts = []
-        for c in self.tree_changes(old, new):
-            if sel and not any(under(c.path, s) or (c.old_path and under(c.old_path, s)) for s in sel):
-                continue
-            a = self.versions.get(c.old_id) if c.old_id else None
-            b = self.versions.get(c.new_id) if c.new_id else None
-            parts.append(unified_diff(a, b, c.old_path or c.path, c.path))
-        return b"".join(parts)
+        return diff_trees(self, old, new, paths)
 
     def diff(self, rev_a: str | None = None, rev_b: str | None = None,
              paths: Iterable[str] | None = None, cwd: Path | None = None) -> bytes:
         """Unified diff: working tree vs HEAD (no rev), vs REV_A, or REV_A vs REV_B."""
-        from .delta import unified_diff
+        from .revisions import diff
 
-        sel = [self.rel(p, cwd) for p in (paths or [])]
-        if rev_b is not None:
-            return self.diff_trees(self.tree(self.resolve(rev_a or "HEAD")),
-                                   self.tree(self.resolve(rev_b)), sel)
-        if rev_a is not None:
-            base_tree = self.tree(self.resolve(rev_a))
-            tracked = self.store.tracked()
-            work = {}
-            for rel in tracked:
-                data = self.read_work_file(rel)
-                if data is not None:
-                    work[rel] = data
-            parts = []
-            for rel in sorted(set(base_tree) | set(work)):
-                if sel and not any(under(rel, s) for s in sel):
-                    continue
-                a = self.versions.get(base_tree[rel]) if rel in base_tree else None
-                b = work.get(rel)
-                if a != b:
-                    parts.append(unified_diff(a, b, rel, rel))
-            return b"".join(parts)
-        changes, _ = self.working_changes(sel or None)
-        parts = []
-        for c in changes:
-            a = self.versions.get(c.old_id) if c.old_id else None
-            b = None if c.status == "D" else self.read_work_file(c.path)
-            parts.append(unified_diff(a, b, c.old_path or c.path, c.path))
-        return b"".join(parts)
+        return diff(self, rev_a, rev_b, paths, cwd)
 
     # -- reads the front ends need -------------------------------------------------------
     def tracked(self) -> dict:
@@ -830,121 +589,40 @@ class Repo:
         return [(R.short(n), t) for n, t in self.store.list_refs(R.REMOTES)]
 
     def create_branch(self, name: str, start: str | None = None) -> str:
-        R.check_ref_name(name)
-        if self.store.get_ref(R.HEADS + name):
-            raise RefError(f"a branch named '{name}' already exists",
-                           hint=f"switch to it with `pvc switch {name}`, or pick another name")
-        cid = self.resolve(start or "HEAD")
-        self.move_ref(R.HEADS + name, None, cid, f"branch: created from {start or 'HEAD'}")
-        return cid
+        from .branching import create_branch
+
+        return create_branch(self, name, start)
 
     def check_deletable(self, name: str, force: bool, anyway: str = "delete it anyway") -> str:
         """The head of branch NAME, if it may be deleted: not current, merged unless FORCE."""
-        target = self.store.get_ref(R.HEADS + name)
-        if target is None:
-            raise RefError(f"branch '{name}' not found", hint="see `pvc branch` for the list")
-        if self.current_branch() == name:
-            raise RefError(f"cannot delete branch '{name}': it is the current branch",
-                           hint="switch to another branch first")
-        head = self.head()
-        from .history import is_ancestor
+        from .branching import check_deletable
 
-        if not force and (head is None or not is_ancestor(self.store, target, head)):
-            raise RefError(
-                f"branch '{name}' is not fully merged into {self.current_branch()}",
-                hint=f"merge it first, or {anyway} with `pvc branch -D {name}`",
-            )
-        return target
+        return check_deletable(self, name, force, anyway)
 
     def delete_branch(self, name: str, force: bool = False) -> str:
-        target = self.check_deletable(name, force)
-        self.move_ref(R.HEADS + name, target, None, "branch: deleted")
-        return target
+        from .branching import delete_branch
+
+        return delete_branch(self, name, force)
 
     def switch(self, name: str, create: bool = False) -> str:
         """Make NAME the current branch and update the working files."""
-        if self.store.get_state("MERGE_HEAD"):
-            raise DirtyWorkingTree("a merge is in progress",
-                                   hint="finish it with `pvc merge --continue` or `pvc merge --abort`")
-        if not name:
-            R.check_ref_name(name)
-        if create:
-            self.create_branch(name)
-        ref = R.HEADS + name
-        target = self.store.get_ref(ref)
-        if target is None:
-            # like git: a branch that exists on exactly one remote is created from it
-            found = [t for n, t in self.store.list_refs(R.REMOTES) if n.split("/", 3)[-1] == name]
-            if len(found) == 1:
-                self.move_ref(ref, None, found[0], "branch: created from remote-tracking branch")
-                target = found[0]
-        if target is None:
-            raise RefError(f"branch '{name}' not found",
-                           hint=f"create it with `pvc branch {name}` or `pvc switch -c {name}`")
-        with self.updating_work():
-            changes, head_tree = self.working_changes()
-            new_tree = self.tree(target)
-            self.checkout_trees(head_tree, new_tree, changes, what=f"switching to '{name}'")
-            self.store.set_state("HEAD", ref)
-        return target
+        from .branching import switch
+
+        return switch(self, name, create)
 
     def checkout_trees(self, head_tree: dict[str, str], new_tree: dict[str, str],
                   changes: list[Change], what: str) -> None:
         """Replace HEAD_TREE's files with NEW_TREE's, keeping local changes that don't clash."""
-        dirty = {c.path for c in changes} | {c.old_path for c in changes if c.old_path}
-        touched = {p for p in set(head_tree) | set(new_tree) if head_tree.get(p) != new_tree.get(p)}
-        clash = sorted(dirty & touched)
-        if clash:
-            listing = ", ".join(clash[:5]) + (" ..." if len(clash) > 5 else "")
-            raise DirtyWorkingTree(
-                f"your local changes to {listing} would be overwritten by {what}",
-                hint="commit them (`pvc commit -am ...`) or discard them "
-                     "(`pvc restore PATH`) first",
-            )
-        tracked = self.store.tracked()
-        for p in sorted(touched):
-            if p in new_tree and p not in head_tree and p not in tracked and self.abspath(p).exists():
-                data = self.read_work_file(p)
-                if data is not None and sha256(data) != new_tree[p]:
-                    raise DirtyWorkingTree(
-                        f"the untracked file '{p}' would be overwritten by {what}",
-                        hint="move or remove it first",
-                    )
-        for p in new_tree:  # every name checked before any file is written
-            check_path(p)
-        self.apply_work({p: (head_tree.get(p),
-                             self.versions.get(new_tree[p]) if p in new_tree else None)
-                         for p in touched}, what)
-        keep = {p: t for p, t in tracked.items() if p not in head_tree and p not in touched}
-        rows = [TrackedRow(p, None, None, None, None) for p in new_tree]
-        rows += [t for p, t in keep.items() if p not in new_tree]
-        self.store.replace_tracked(rows)
+        from .branching import checkout_trees
 
-
-
+        return checkout_trees(self, head_tree, new_tree, changes, what)
 
     def restore(self, user_paths: Iterable[str], source: str | None = None,
                 cwd: Path | None = None) -> list[str]:
         """Overwrite working files with their content at SOURCE (default HEAD)."""
-        cid = self.resolve(source or "HEAD")
-        tree = self.tree(cid)
-        out = []
-        for raw in user_paths:
-            rel = self.rel(raw, cwd)
-            matches = [p for p in tree if under(p, rel)]
-            if not matches:
-                raise PathError(f"'{raw}' does not exist in {source or 'HEAD'}",
-                                hint="check the path with `pvc show REV`")
-            out.extend(matches)
-        with self.updating_work():
-            plan: dict[str, tuple[str | None, bytes | None]] = {}
-            for p in out:
-                data = self.read_work_bytes(p)
-                plan[p] = (sha256(data) if data is not None else None, self.versions.get(tree[p]))
-            self.apply_work(plan, "restore", forward=True)
-            for p in out:
-                self.store.track(p)
-        return out
+        from .branching import restore
+
+        return restore(self, user_paths, source, cwd)
 
     # -- tags ---------------------------------------------------------------------------
     def tags(self) -> list[tuple[str, str]]:
@@ -953,50 +631,25 @@ class Repo:
     def tag(self, name: str, rev: str | None = None, force: bool = False,
             why: str | None = None) -> tuple[str | None, str]:
         """Create or (with FORCE) move tag NAME to REV; WHY is added to the reflog entry."""
-        R.check_ref_name(name, "tag")
-        ref = R.TAGS + name
-        cid = self.resolve(rev or "HEAD")
-        old = self.store.get_ref(ref)
-        if old is not None and not force:
-            raise RefError(f"tag '{name}' already exists (at {old[:SHORT]})",
-                           hint=f"move it with `pvc tag -f {name} {rev or 'HEAD'}`")
-        if old == cid:
-            return old, cid  # idempotent: nothing moves, nothing is logged
-        action = f"tag: {'moved' if old else 'created'} at {rev or 'HEAD'}"
-        self.move_ref(ref, old, cid, f"{action} ({why})" if why else action)
-        return old, cid
+        from .branching import tag
+
+        return tag(self, name, rev, force, why)
 
     def delete_tag(self, name: str) -> str:
-        ref = R.TAGS + name
-        old = self.store.get_ref(ref)
-        if old is None:
-            raise RefError(f"tag '{name}' not found", hint="see `pvc tag` for the list")
-        self.move_ref(ref, old, None, "tag: deleted")
-        return old
+        from .branching import delete_tag
+
+        return delete_tag(self, name)
 
     def reflog(self, name: str | None = None, limit: int | None = None) -> list[ReflogRow]:
-        ref = None
-        if name:
-            if name == "HEAD":
-                ref = self.head_ref()
-            else:
-                for cand in (name, R.HEADS + name, R.TAGS + name, R.REMOTES + name):
-                    if self.store.get_ref(cand) or self.store.reflog(cand, 1):
-                        ref = cand
-                        break
-                else:
-                    raise RefError(f"no branch or tag named '{name}' has any history",
-                                   hint="see `pvc branch` and `pvc tag`")
-        return self.store.reflog(ref, limit)
+        from .revisions import reflog
+
+        return reflog(self, name, limit)
 
     def merge_base(self, a: str, b: str) -> str | None:
         """A best common ancestor of A and B (the newest, for criss-cross histories)."""
-        from .treemerge import merge_bases
+        from .revisions import merge_base
 
-        bases = merge_bases(self, self.resolve(a), self.resolve(b))
-        if not bases:
-            return None
-        return max(bases, key=lambda c: (self.commit_row(c).generation, c))
+        return merge_base(self, a, b)
 
     def merge(self, rev: str, **kwargs):
         from .treemerge import merge
@@ -1025,11 +678,5 @@ class Repo:
         from .fsck import check
 
         return check(self, progress=progress)
-
-
-
-
-
-
 
 
