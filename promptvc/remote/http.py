@@ -125,7 +125,9 @@ def proxy_for(scheme: str, host: str) -> str | None:
     if is_loopback(host):
         return None
     proxies = urllib.request.getproxies_environment()
-    if proxies.get("no") and urllib.request.proxy_bypass_environment(host, proxies):
+    # proxy_bypass_environment: in urllib.request since Python 3.4, missing from typeshed
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if proxies.get("no") and bypass(host, proxies):
         return None
     return proxies.get(scheme) or None
 
@@ -241,6 +243,7 @@ class HttpTransport:
             if p.username:
                 cred = f"{urllib.parse.unquote(p.username)}:{urllib.parse.unquote(p.password or '')}"
                 headers["Proxy-Authorization"] = "Basic " + base64.b64encode(cred.encode()).decode()
+            conn: http.client.HTTPConnection
             if self.scheme == "https":
                 conn = http.client.HTTPSConnection(phost, pport, timeout=timeout,
                                                    context=ssl.create_default_context())

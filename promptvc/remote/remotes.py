@@ -158,7 +158,7 @@ def same_server(home: str, url: str) -> bool:
         return False
     if u.scheme != scheme or uport != port or not host:
         return False
-    if host == urllib.parse.urlsplit(http_url(home)).hostname.lower():
+    if host == (urllib.parse.urlsplit(http_url(home)).hostname or "").lower():
         return True
     labels = host.split(".")
     if re.fullmatch(r"[\d.]+", host) or ":" in host or len(labels) < 2:
@@ -265,8 +265,9 @@ def add_remote(config: Config, name: str, url: str, token_env: str | None = None
         if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
             raise ConfigError(f"'{value}' is not an environment variable name",
                               hint=f"for example: --{key.replace('_', '-')} MY_VAR")
-    if branch_opts.get("admin_url"):
-        check_url(branch_opts["admin_url"])
+    admin_url = branch_opts.get("admin_url")
+    if admin_url:
+        check_url(admin_url)
     if branch_opts.get("admin_url") and branch_opts.get("turso_org"):
         raise ConfigError("a remote has either a sqld admin URL or a Turso organisation, not both",
                           hint="drop --admin-url or --turso-org")

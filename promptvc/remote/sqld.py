@@ -43,7 +43,7 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..errors import ErrorCode, PvcError
 
@@ -131,7 +131,8 @@ def _free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
-def _hostport(host: str, port: int) -> str:
+def _hostport(host: str, port: int | None) -> str:
+    """HOST:PORT for a URL (PORT None before start: an address no request reaches)."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
@@ -146,7 +147,7 @@ def _connect_host(host: str) -> str:
 
 def _http(
     host: str,
-    port: int,
+    port: int | None,
     method: str,
     path: str,
     *,
@@ -210,7 +211,7 @@ class SqldServer:
         self.namespaces = True
         self.admin_auth_key: str | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log_file = None
+        self._log_file: BinaryIO | None = None
         self._paused = False
 
     # ------------------------------------------------------------------ lifecycle
