@@ -28,7 +28,8 @@ from promptgen import document, edit  # noqa: E402
 from promptvc.remote.branch_dbs import create_branch_db, delete_branch_db  # noqa: E402
 from promptvc.remote.remotes import add_remote  # noqa: E402
 from promptvc.remote.sqld import SqldServer, find_sqld  # noqa: E402
-from promptvc.remote.transfer import fetch, push  # noqa: E402
+from promptvc.remote.fetch import fetch  # noqa: E402
+from promptvc.remote.push import push  # noqa: E402
 from promptvc.repo import Repo  # noqa: E402
 
 AUTHOR = "Bench <bench@example.com>"

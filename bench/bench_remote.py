@@ -27,7 +27,9 @@ from promptgen import document, edit  # noqa: E402
 
 from promptvc.remote.remotes import add_remote, get_remote  # noqa: E402
 from promptvc.remote.sqld import SqldServer, find_sqld  # noqa: E402
-from promptvc.remote.transfer import clone, fetch, pull, push  # noqa: E402
+from promptvc.remote.clone import clone  # noqa: E402
+from promptvc.remote.fetch import fetch, pull  # noqa: E402
+from promptvc.remote.push import push  # noqa: E402
 from promptvc.repo import Repo  # noqa: E402
 
 

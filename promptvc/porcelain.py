@@ -29,7 +29,8 @@ from .errors import ErrorCode, PvcError, RemoteError
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from .remote.remotes import Remote
-    from .remote.transfer import FetchResult, PullResult, PushResult
+    from .remote.fetch import FetchResult, PullResult
+    from .remote.push import PushResult
     from .store import BranchDbRow
 
 __all__ = [
@@ -164,7 +165,7 @@ def refresh_branch(repo, remote: Remote, name: str, action: str) -> None:
     """Fetch branch NAME's database and fast-forward the local branch to it (ACTION is the
     reflog entry, e.g. "merge: fast-forward from origin")."""
     from .history import is_ancestor
-    from .remote.transfer import fetch
+    from .remote.fetch import fetch
 
     fetch(repo, remote, branches=[name])
     tracking = repo.store.get_ref(f"{R.REMOTES}{remote.name}/{name}")
@@ -256,7 +257,7 @@ def merge_branch(repo, rev: str, *, message: str | None = None, no_ff: bool = Fa
     if out.kind == "conflicts":
         return done
     if found is not None:
-        from .remote.transfer import push as do_push
+        from .remote.push import push as do_push
 
         done.pushed = do_push(repo, found[0])
         on_event(PushedEvent(done.pushed, found[0]))
@@ -307,12 +308,12 @@ def promote(repo, name: str, arm: str, tag: str = "production"):
                              "promoted", hint="resolve with `pvc merge --continue`, then run "
                                               "promote again")
         if remote is not None:
-            from .remote.transfer import push as do_push
+            from .remote.push import push as do_push
 
             do_push(repo, remote)
     repo.tag(tag, "HEAD", force=True, why=f"experiment {name}: promoted arm {arm}, branch {branch}")
     if remote is not None:
-        from .remote.transfer import push_tags
+        from .remote.tags import push_tags
 
         push_tags(repo, remote, [tag])
     exp = stop(repo, name, winner=arm, remote=remote)
@@ -338,7 +339,7 @@ def pull(repo, remote: Remote | str | None = None, branch: str | None = None, *,
          write_conflicts: bool = True) -> PullDone:
     """Fetch, then fast-forward or merge REMOTE's BRANCH (default: the current branch) into
     it. With WRITE_CONFLICTS false a conflicting merge changes nothing (the daemon)."""
-    from .remote.transfer import pull as do_pull
+    from .remote.fetch import pull as do_pull
 
     r = resolve_remote(repo, remote)
     return PullDone(r, do_pull(repo, r, branch, write_conflicts=write_conflicts))
@@ -360,7 +361,9 @@ def push(repo, remote: Remote | str | None = None, branch: str | None = None, *,
     sends the whole history to a primary that lost its data. PROGRESS(commits_sent, total)
     is called after each batch of a large push. A reseed of the main database also brings
     back the branch databases this clone knows of (re-created when they are gone)."""
-    from .remote.transfer import branch_target, push as do_push, push_tags
+    from .remote.calls import branch_target
+    from .remote.push import push as do_push
+    from .remote.tags import push_tags
 
     r = resolve_remote(repo, remote)
     name = branch or repo.current_branch()
@@ -386,7 +389,8 @@ class SyncDone:
 
 def sync(repo, remote: Remote | str | None = None) -> SyncDone:
     """Pull, then push, so the current branch and the remote are level."""
-    from .remote.transfer import pull as do_pull, push as do_push
+    from .remote.fetch import pull as do_pull
+    from .remote.push import push as do_push
 
     r = resolve_remote(repo, remote)
     pulled = do_pull(repo, r)
@@ -426,7 +430,7 @@ def clone(url: str, directory: str | None = None, *, name: str = "origin",
     NAME and its whole history, and check out BRANCH (default: main, else the first).
     Events: CloningEvent before anything is written; PROGRESS(i, total) as each received
     version is checked."""
-    from .remote.transfer import clone as do_clone
+    from .remote.clone import clone as do_clone
 
     if directory is None:
         directory = clone_directory(url)

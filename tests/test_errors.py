@@ -22,17 +22,16 @@ ALLOWED = {
     ("promptvc/remote/sqld.py", "Address already in use"):
         "the sqld process reports a busy port only on its stderr",
     ("promptvc/remote/sqld.py", "os error 98"): "the same, as the OS words it",
-    ("promptvc/remote/transfer.py", "no such table"):
-        "sqld answers a missing table with the generic SQLITE_ERROR code",
-    ("promptvc/remote/hrana.py", "unauthorized"):
+    # store/primary.py `refusal`: the one reader of a primary's error text (a Refusal kind)
+    ("promptvc/store/primary.py", "unauthorized"):
         "sqld reports a refused token inside a statement error, by its text only",
-    ("promptvc/remote/hrana.py", "authorization forbidden"): "the same",
-    ("promptvc/gitio.py", "\n"): "a git commit message's last newline, not an error",
-    ("promptvc/remote/transfer.py", "no such table: pvc_writer"):
+    ("promptvc/store/primary.py", "authorization forbidden"): "the same",
+    ("promptvc/store/primary.py", "no such table: pvc_writer"):
         "a format-1 primary has no writer table; sqld says so by text only",
-    ("promptvc/remote/transfer.py", "cas_guard"): "the same, for the format-1 guard statement",
-    ("promptvc/remote/upgrade.py", "no such table"):
+    ("promptvc/store/primary.py", "no such table"):
         "sqld answers a missing table with the generic SQLITE_ERROR code",
+    ("promptvc/store/primary.py", "cas_guard"): "the same, for the format-1 guard statement",
+    ("promptvc/gitio.py", "\n"): "a git commit message's last newline, not an error",
     ("tui/filters.py", "quotation"): "shlex reports an unclosed quote by text only",
 }
 MESSAGE_NAMES = {"message", "msg"}
@@ -171,7 +170,8 @@ def test_codes_and_fields():
 ])
 def test_remote_errors_explained_keep_their_code(exc_type, code, transient):
     """The retry loops and the daemon's "offline" read these codes, not the wording."""
-    from promptvc.remote import hrana, transfer
+    from promptvc.remote import calls as transfer
+    from promptvc.remote import hrana
     from promptvc.remote.remotes import Remote
 
     remote = Remote(name="origin", url="http://127.0.0.1:9")

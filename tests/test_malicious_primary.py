@@ -203,7 +203,7 @@ def _seeded(tmp_path, pvc, monkeypatch, url):
 def _write_as_pvc(client: HranaClient, statements: list) -> None:
     """Rows written straight into the primary, announced as a format-2 writer would (the
     primary's writer guard is for honest old clients, not a defence against an attacker)."""
-    from promptvc.remote.transfer import announced
+    from promptvc.store.primary import announced
 
     client.batch(announced([(s, ()) if isinstance(s, str) else s for s in statements]))
 

@@ -55,14 +55,14 @@ def test_layers():
         rel = path.relative_to(ROOT).as_posix()
         imports = _imports(path)
         if "libsql_experimental" in imports:
-            assert rel.startswith(("promptvc/store/", "promptvc/remote/", "daemon/")), rel
+            assert rel.startswith(("promptvc/store/", "daemon/")), rel
         if "click" in imports:
             assert rel.startswith("promptvc/cli/"), rel
         if "textual" in imports:
             assert rel.startswith("tui/"), rel
         if "watchdog" in imports:
             assert rel.startswith("daemon/"), rel
-        if not rel.startswith(("promptvc/store/", "promptvc/remote/")):
+        if not rel.startswith("promptvc/store/"):
             text = path.read_text(encoding="utf-8")
             for pattern in SQL_PATTERNS:
                 m = re.search(pattern, text)

@@ -95,7 +95,7 @@ def remote_remove(repo, name: str) -> None:
     from .. import refs as R
     from ..remote.remotes import get_remote, remove_remote
     from ..remote.replica import remove_replica
-    from ..remote.transfer import replica_path
+    from ..remote.calls import replica_path
 
     r = get_remote(repo.config, name)
     for ref, target in repo.list_refs(f"{R.REMOTES}{name}/"):
@@ -232,7 +232,7 @@ def fetch(repo, remote_name: str | None, as_json: bool) -> None:
 
     Also brings the team's branch-database settings recorded on the primary.
     """
-    from ..remote.transfer import fetch as do_fetch
+    from ..remote.fetch import fetch as do_fetch
     from ._common import Progress
 
     r = _remote(repo, remote_name)

@@ -10,24 +10,21 @@ from __future__ import annotations
 
 from .. import refs as R
 from ..errors import ErrorCode, RefError, RemoteError
-from ..store import BranchDbRow
+from ..store import BranchDbRow, primary
+from ..store.primary import Statement
+from .calls import replica_path, run_batch
 from .db_backends import BackendError, BranchBackend, new_db_name
+from .push import push
 from .remotes import Remote
 from .replica import remove_replica
-from .transfer import SHARED_DDL, push, replica_path, run_batch
 
 
-def _record_on_main(remote: Remote, statements: list[tuple[str, tuple]]) -> None:
-    run_batch(remote, [(sql, ()) for sql in SHARED_DDL] + statements,
-              "record the branch database")
+def _record_on_main(remote: Remote, statements: list[Statement]) -> None:
+    run_batch(remote, primary.shared_ddl() + statements, "record the branch database")
 
 
-def _upsert(row: BranchDbRow) -> tuple[str, tuple]:
-    return ("INSERT INTO branch_dbs (branch, db_name, url, parent, created_at, state) "
-            "VALUES (?,?,?,?,?,?) ON CONFLICT(branch) DO UPDATE SET db_name = excluded.db_name, "
-            "url = excluded.url, parent = excluded.parent, created_at = excluded.created_at, "
-            "state = excluded.state",
-            (row.branch, row.db_name, row.url, row.parent, row.created_at, row.state))
+def _upsert(row: BranchDbRow) -> Statement:
+    return primary.upsert_branch_db(row)
 
 
 def parent_database(repo, remote: Remote, backend: BranchBackend) -> tuple[str, str]:
@@ -176,16 +173,15 @@ def delete_branch_db(repo, remote: Remote, name: str, force: bool = False) -> tu
 def _check_server_head(repo, db_remote: Remote, name: str, db_name: str) -> None:
     """Refuse to delete branch database DB_NAME when its head on the server holds commits
     the current branch does not contain (a teammate's pushed, unmerged work)."""
-    from .. import refs as R
     from . import hrana
-    from .transfer import with_retries
+    from .calls import with_retries
 
     client = hrana.HranaClient(db_remote.http_url, auth_token=db_remote.token(),
                                timeout=db_remote.timeout)
 
     def attempt(remaining: float):
         client.timeout = remaining
-        rs = client.execute("SELECT target FROM refs WHERE name = ?", (R.HEADS + name,))
+        rs = client.execute(*primary.ref_target(R.HEADS + name))
         return rs.rows[0][0] if rs.rows else None
 
     try:

@@ -1,8 +1,12 @@
-"""Minimal Hrana v2 client over HTTP (``POST {url}/v2/pipeline``), standard library only.
+"""Minimal Hrana v2 client over HTTP (``POST {url}/v2/pipeline``) on the standard library.
 
     client = HranaClient("http://main.localhost:8080", auth_token=token, timeout=15)
-    client.execute("SELECT head FROM refs WHERE name = ?", ("main",)).rows
-    client.batch([("UPDATE ...", (...)), ("INSERT ...", (...))])   # atomic, one round trip
+    client.execute(*primary.ref_target("refs/heads/main")).rows
+    client.batch(primary.move_ref(name, old, new, at))   # atomic, one round trip
+
+The statements come from promptvc/store/primary.py (this client writes no SQL of pvc's own,
+only the BEGIN / COMMIT / ROLLBACK steps that make a batch atomic); what a statement error's
+text means is ``store.primary.refusal``'s to say (``StatementError.refusal``).
 
 Every Python ``int`` is sent as a Hrana ``integer`` (a decimal string in JSON), so 64-bit values
 round-trip exactly (the libSQL Python binding binds ints outside 32 bits as REAL; see
@@ -38,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from ..errors import ErrorCode, PvcError
+from ..store import primary
 from .http import ConnectFailed, ConnectionLost, Deadline, HttpTransport, TimedOut
 
 __all__ = [
@@ -114,6 +119,11 @@ class StatementError(HranaError):
 
     def __str__(self) -> str:
         return self.args[0]
+
+    @property
+    def refusal(self) -> primary.Refusal:
+        """What the primary's message says (for code to branch on; never read the text)."""
+        return primary.refusal(self.message, self.sql)
 
 
 # ---------------------------------------------------------------------------- values
@@ -204,7 +214,8 @@ def _parse_url(url: str) -> tuple[str, str, int, str, str | None]:
     parts = urllib.parse.urlsplit(url)
     scheme = parts.scheme.lower()
     query = urllib.parse.parse_qs(parts.query)
-    token = (query.get("authToken") or [None])[0]
+    tokens = query.get("authToken")
+    token = tokens[0] if tokens else None
     if scheme in ("libsql", "wss"):
         tls = (query.get("tls") or ["1"])[0]
         scheme = "http" if tls in ("0", "false", "no") else "https"
@@ -364,8 +375,7 @@ class HranaClient:
         message = self._http.redact(str(err.get("message") or "unknown error"))
         code = err.get("code")
         code = self._http.redact(str(code))[:64] if code is not None else None
-        low = message.lower()
-        if low.startswith("unauthorized") or low.startswith("authorization forbidden"):
+        if primary.refusal(message) is primary.Refusal.AUTH:
             return AuthError(f"authentication failed: {message}", code)
         return StatementError(message, code, step, sql)
 

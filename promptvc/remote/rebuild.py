@@ -47,7 +47,7 @@ def rebuild_from_remote(root: Path) -> RebuildResult:
     from ..repo import DB_NAME, PVC_DIR, Repo
     from ..store import TrackedRow
     from .remotes import default_remote
-    from .transfer import fetch
+    from .fetch import fetch
 
     pvc = root / PVC_DIR
     config = Config(pvc / "config")

@@ -4,13 +4,17 @@ Rules from shared/TURSO.md, each of which loses data or hangs when broken:
 
 - exactly one process syncs a replica file: `sync()` runs under an exclusive lock file;
 - nobody writes into the replica file: pvc only reads it, read-only, with the standard
-  library's sqlite3 (`mode=ro`);
+  library's sqlite3 (`mode=ro`, ``ReplicaReader`` in promptvc/store/replica_file.py);
 - `sync()` can block forever with the GIL held when the primary accepts TCP but never
   answers, so every sync runs in a child process that is SIGKILLed at a deadline;
 - libsql's logs go to stdout unless RUST_LOG says otherwise.
 
 Run as a module, this file is that child: `python -m promptvc.remote.replica PATH URL`,
 with the token in the environment variable PVC_SYNC_TOKEN (never on the command line).
+The libSQL sync itself is ``sync_file`` in promptvc/store/replica_file.py.
+
+May import: the standard library, ``errors``, ``locks`` and promptvc/store/replica_file.py
+(no SQL here).
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ import contextlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -28,6 +31,10 @@ from pathlib import Path
 
 from ..errors import ErrorCode, PvcError
 from ..locks import FileLock
+from ..store.replica_file import ReplicaReader
+
+__all__ = ["REPLICA_SUFFIXES", "ReplicaLock", "ReplicaReader", "SyncFailed", "SyncResult",
+           "remove_replica", "sync_replica"]
 
 REPLICA_SUFFIXES = ("", "-wal", "-shm", "-client_wal_index", "-info")
 
@@ -123,87 +130,6 @@ def remove_replica(path: Path) -> list[Path]:
     return removed
 
 
-class ReplicaReader:
-    """Read-only access to a replica file (stdlib sqlite3, mode=ro)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.conn = None
-        if path.exists():
-            self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5,
-                                        check_same_thread=False)
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-    def _tables(self) -> set[str]:
-        if self.conn is None:
-            return set()
-        return {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-
-    @property
-    def initialized(self) -> bool:
-        return {"versions", "commits", "changes", "refs"} <= self._tables()
-
-    def refs(self, prefix: str = "refs/heads/") -> dict[str, str]:
-        if not self.initialized:
-            return {}
-        rows = self.conn.execute("SELECT name, target FROM refs WHERE name >= ? AND name < ?",
-                                 (prefix, prefix + "\U0010ffff"))
-        return {r[0]: r[1] for r in rows}
-
-    def branch_dbs(self) -> dict[str, dict]:
-        """The branch -> database mapping recorded on this (main) database."""
-        if "branch_dbs" not in self._tables():
-            return {}
-        rows = self.conn.execute(
-            "SELECT branch, db_name, url, parent, created_at, state FROM branch_dbs")
-        return {r[0]: {"db_name": r[1], "url": r[2], "parent": r[3], "created_at": r[4],
-                       "state": r[5]} for r in rows}
-
-    def team_settings(self) -> dict[str, str] | None:
-        """The team settings recorded on this (main) database; None if it has none."""
-        from ..store.team import read
-
-        return read(self.conn)
-
-    def commit(self, cid: str) -> tuple | None:
-        if not self.initialized:
-            return None
-        return self.conn.execute(
-            "SELECT id, tree_id, parent1, parent2, author, committed_at, message, generation "
-            "FROM commits WHERE id = ?", (cid,)).fetchone()
-
-    def changes(self, cid: str) -> list[tuple]:
-        return self.conn.execute(
-            "SELECT commit_id, path, status, old_path, version_id, old_version_id, insertions, "
-            "deletions FROM changes WHERE commit_id = ?", (cid,)).fetchall()
-
-    def version(self, vid: str) -> tuple | None:
-        if not self.initialized:
-            return None
-        return self.conn.execute(
-            "SELECT id, kind, parent_version_id, parent2_version_id, path, storage, codec, data, "
-            "size, chain_len, chain_bytes, created_at FROM versions WHERE id = ?", (vid,)).fetchone()
-
-    def has_version(self, vid: str) -> bool:
-        if not self.initialized:
-            return False
-        return self.conn.execute("SELECT 1 FROM versions WHERE id = ?", (vid,)).fetchone() is not None
-
-    def has_commit(self, cid: str) -> bool:
-        if not self.initialized:
-            return False
-        return self.conn.execute("SELECT 1 FROM commits WHERE id = ?", (cid,)).fetchone() is not None
-
-    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
-        if self.conn is None:
-            return []
-        return self.conn.execute(sql, args).fetchall()
-
-
 def _child(path: str, url: str, budget: int, parent: int) -> int:  # pragma: no cover
     """The sync child process."""
     _die_with_parent(parent)
@@ -211,13 +137,11 @@ def _child(path: str, url: str, budget: int, parent: int) -> int:  # pragma: no 
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
     signal.alarm(max(1, budget))
     os.environ["RUST_LOG"] = "off"
-    import libsql_experimental as libsql
+    from ..store.replica_file import sync_file
 
     token = os.environ.pop("PVC_SYNC_TOKEN", None) or ""
     try:
-        conn = libsql.connect(path, sync_url=url, auth_token=token)
-        conn.sync()
-        conn.close()
+        sync_file(path, url, token)
     except BaseException as exc:  # noqa: BLE001 - includes pyo3 PanicException
         msg = str(exc).replace(token, "***") if token else str(exc)
         print(f"sync failed: {msg}", file=sys.stderr)

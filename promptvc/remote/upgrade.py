@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from ..errors import FormatError
-from ..store import spec
+from ..store import primary, spec
 from . import hrana
 from .remotes import Remote
 
@@ -76,7 +76,7 @@ def _client(remote: Remote) -> hrana.HranaClient:
 
 
 def _call(remote: Remote, what: str, fn):
-    from .transfer import with_retries
+    from .calls import with_retries
 
     deadline = time.monotonic() + remote.timeout
     return with_retries(remote, deadline, lambda remaining: fn(), what)
@@ -88,17 +88,17 @@ def read_format(remote: Remote) -> PrimaryFormat:
     try:
         def read():
             try:
-                rows = dict(client.execute(spec.FORMAT_QUERY).rows)
+                rows = dict(client.execute(*primary.FORMAT_QUERY).rows)
             except hrana.StatementError as exc:
-                if "no such table" not in exc.message:
+                if not exc.refusal.missing_table:
                     raise
-                has = client.execute(spec.HAS_HISTORY_QUERY).rows[0][0]
+                has = client.execute(*primary.HAS_HISTORY_QUERY).rows[0][0]
                 return PrimaryFormat(1 if int(has) else None)
             try:
                 number = int(rows.get("format", ""))
             except ValueError:
                 number = 10**6  # unreadable: treat as newer than anything we know
-            requires = tuple(r[0] for r in client.execute(spec.REQUIRES_QUERY).rows)
+            requires = tuple(r[0] for r in client.execute(*primary.REQUIRES_QUERY).rows)
             return PrimaryFormat(number, requires)
 
         return _call(remote, "read the primary's format", read)
@@ -115,7 +115,7 @@ def _upgrade_one(remote: Remote, database: str) -> UpgradeResult:
     client = _client(remote)
     try:
         _call(remote, "upgrade the primary",
-              lambda: client.batch([(sql, ()) for sql in spec.upgrade_primary_ddl()]))
+              lambda: client.batch(primary.upgrade_ddl()))
     finally:
         client.close()
     after = read_format(remote)
@@ -129,9 +129,9 @@ def upgrade(remote: Remote) -> list[UpgradeResult]:
     try:
         def mapping():
             try:
-                return client.execute(spec.BRANCH_DBS_QUERY).rows
+                return client.execute(*primary.BRANCH_DBS_QUERY).rows
             except hrana.StatementError as exc:
-                if "no such table" in exc.message:
+                if exc.refusal.missing_table:
                     return []
                 raise
 
