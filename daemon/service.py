@@ -7,6 +7,10 @@ status` and the TUI read). SIGTERM / SIGINT stop it after the work in hand.
 Network work never runs on a libSQL connection inside this process: pushes are HTTP
 requests with socket timeouts, replica syncs run in a child process killed at a deadline
 (see promptvc/remote/replica.py), so a frozen primary cannot freeze the daemon.
+
+Layer: a front end (like the CLI). It may import promptvc's public modules (Repo,
+porcelain, remote.transfer, search) and daemon.watcher, the one user of watchdog; it uses
+the repository only through Repo's public methods.
 """
 
 from __future__ import annotations
@@ -21,10 +25,18 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from promptvc.locks import FileLock
 
 from .watcher import StableFilter, Watcher, digest
+
+if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
+
+    from promptvc.embedders import Embedder
+    from promptvc.remote.remotes import Remote
+    from promptvc.repo import Repo
 
 log = logging.getLogger("pvc.daemon")
 
@@ -81,20 +93,29 @@ class Daemon:
         self.stop_event = threading.Event()
         self.state = DaemonState(pid=os.getpid(), started_at=_now(),
                                  autocommit=options.autocommit)
-        self.repo = None
-        self.remote = None
+        self.repo: Repo | None = None  # opened by run()
+        self.remote: Remote | None = None
         self.watcher: Watcher | None = None
         self.filter = StableFilter()
         self.next_sync = 0.0
         self.backoff = 0.0
         self.sync_latencies: list[float] = []
-        self.metrics_server = None
+        self.metrics_server: ThreadingHTTPServer | None = None
         self._tracked_cache: set[str] = set()
-        self.repo_matcher = lambda rel: False
+        self.repo_matcher: Callable[[str], bool] = lambda rel: False
+        self._embedder: Embedder | None = None
+        self._embedder_loaded = False
         self._lock = DaemonLock(self.pvc_dir)
 
+    @property
+    def open_repo(self) -> Repo:
+        """The repository, once run() has opened it."""
+        if self.repo is None:
+            raise RuntimeError("the daemon has not opened its repository yet")
+        return self.repo
+
     # -- lifecycle --------------------------------------------------------------------------
-    def request_stop(self, *_args) -> None:
+    def request_stop(self, *_args: object) -> None:
         self.stop_event.set()
         if self.watcher is not None:
             self.watcher.debouncer.wakeup.set()
@@ -111,12 +132,12 @@ class Daemon:
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGTERM, self.request_stop)
                 signal.signal(signal.SIGINT, self.request_stop)
-            self.repo = Repo.open(self.root)
+            self.repo = repo = Repo.open(self.root)
             self._setup_remote()
-            self.state.branch = self.repo.current_branch()
+            self.state.branch = repo.current_branch()
             self._prime()
-            self.watcher = Watcher(self.root, self._wanted, self.options.debounce)
-            self.watcher.start()
+            self.watcher = watcher = Watcher(self.root, self._wanted, self.options.debounce)
+            watcher.start()
             if self.options.metrics_port:
                 self._start_metrics(self.options.metrics_port)
             self.state.state = "running"
@@ -124,7 +145,7 @@ class Daemon:
                      self.options.autocommit, self.remote.name if self.remote else None)
             self._write_state()
             self._scan_once()  # edits made while no daemon ran
-            self._loop()
+            self._loop(watcher)
             return 0
         finally:
             self._shutdown()
@@ -149,11 +170,12 @@ class Daemon:
         from promptvc.errors import PvcError
         from promptvc.remote.remotes import default_remote, get_remote, list_remotes
 
+        config = self.open_repo.config
         try:
             if self.options.remote:
-                self.remote = get_remote(self.repo.config, self.options.remote)
-            elif list_remotes(self.repo.config):
-                self.remote = default_remote(self.repo.config)
+                self.remote = get_remote(config, self.options.remote)
+            elif list_remotes(config):
+                self.remote = default_remote(config)
         except PvcError as exc:
             self.state.errors.append(exc.message)
         self.state.remote = self.remote.name if self.remote else None
@@ -167,19 +189,20 @@ class Daemon:
 
     def _prime(self) -> None:
         """Remember the committed content of tracked files, and how to match new ones."""
-        tracked = self.repo.tracked()
+        repo = self.open_repo
+        tracked = repo.tracked()
         self._tracked_cache = set(tracked)
-        globs = self.repo.matches_prompt_globs
-        patterns = self.repo.ignore_patterns()
-        is_ignored = self.repo.is_ignored
+        globs = repo.matches_prompt_globs
+        patterns = repo.ignore_patterns()
+        is_ignored = repo.is_ignored
         self.repo_matcher = lambda rel: globs(rel) and not is_ignored(rel, patterns)
         for rel in tracked:
             self.filter.prime(rel, digest(self.root / rel))
 
     # -- main loop --------------------------------------------------------------------------
-    def _loop(self) -> None:
+    def _loop(self, watcher: Watcher) -> None:
+        deb = watcher.debouncer
         while not self.stop_event.is_set():
-            deb = self.watcher.debouncer
             wait = deb.time_to_due()
             until_sync = max(0.0, self.next_sync - time.monotonic()) if self.remote else None
             timeout = min(x for x in (wait, until_sync, 1.0) if x is not None)
@@ -199,7 +222,7 @@ class Daemon:
         if not self.options.autocommit:
             return
         try:
-            changes, _ = self.repo.working_changes()
+            changes, _ = self.open_repo.working_changes()
         except Exception as exc:  # noqa: BLE001
             self._error(f"scan failed: {exc}")
             return
@@ -217,7 +240,8 @@ class Daemon:
     def _handle_changes(self, rels: list[str]) -> None:
         changed, unstable = self.filter.changed(self.root, rels, self.options.debounce)
         for r in unstable:  # still being written: look again after the next quiet window
-            self.watcher.debouncer.touch(r)
+            if self.watcher is not None:
+                self.watcher.debouncer.touch(r)
         if not changed or not self.options.autocommit:
             return
         self._commit(changed, None)
@@ -227,7 +251,7 @@ class Daemon:
 
         from promptvc.journal import busy_reason
 
-        repo = self.repo
+        repo = self.open_repo
         waiting = busy_reason(repo)
         if waiting:  # never commit in the middle of a merge or another multi-step command
             if self.state.waiting != waiting:
@@ -283,7 +307,10 @@ class Daemon:
         from promptvc.errors import ErrorCode, PvcError
         from promptvc.remote import transfer
 
-        repo = self.repo
+        repo = self.open_repo
+        remote = self.remote
+        if remote is None:  # the loop syncs only with a remote
+            return
         started = time.monotonic()
         try:
             branch = repo.current_branch()
@@ -301,13 +328,13 @@ class Daemon:
                     self._scan_once()
                     changes, _ = repo.working_changes()
                 if changes:
-                    transfer.fetch(repo, self.remote)
+                    transfer.fetch(repo, remote)
                     result = "fetched only: uncommitted changes in the working folder"
                 else:
-                    pr = porcelain.pull(repo, self.remote, branch, write_conflicts=False).result
+                    pr = porcelain.pull(repo, remote, branch, write_conflicts=False).result
                     if pr.outcome == "conflicts":
-                        self.state.conflicts = [c.path for c in pr.merge.conflicts]
-                        result = ("conflict with " + self.remote.name + ": "
+                        self.state.conflicts = conflict_paths(pr.merge)
+                        result = ("conflict with " + remote.name + ": "
                                   + ", ".join(self.state.conflicts)
                                   + " (run `pvc pull` to merge by hand)")
                     else:
@@ -316,7 +343,7 @@ class Daemon:
                             self._prime()
                 if not self.state.conflicts and repo.head() is not None:
                     try:
-                        transfer.push(repo, self.remote, branch)
+                        transfer.push(repo, remote, branch)
                     except PvcError as exc:
                         if exc.error_code is not ErrorCode.NON_FAST_FORWARD:
                             raise
@@ -333,7 +360,7 @@ class Daemon:
     def _pending(self) -> int:
         from promptvc import refs as R
 
-        repo = self.repo
+        repo = self.open_repo
         head = repo.head()
         branch = repo.current_branch()
         if not head or not self.remote or not branch:
@@ -369,11 +396,13 @@ class Daemon:
         from promptvc.embedders import load
 
         try:
-            if not hasattr(self, "_embedder"):
-                self._embedder = load(self.repo.config)
+            repo = self.open_repo
+            if not self._embedder_loaded:
+                self._embedder = load(repo.config)
+                self._embedder_loaded = True
             if self._embedder is not None:
-                search.index_text(self.repo, budget_s=5.0)
-                search.index_vectors(self.repo, self._embedder, budget_s=5.0)
+                search.index_text(repo, budget_s=5.0)
+                search.index_vectors(repo, self._embedder, budget_s=5.0)
         except Exception as exc:  # noqa: BLE001 - vectors catch up at the next try
             log.warning("search vectors not updated: %s", getattr(exc, "message", exc))
 
@@ -421,7 +450,7 @@ class Daemon:
         daemon = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server API
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
                 if self.path.split("?")[0] != "/metrics":
                     self.send_error(404)
                     return
@@ -432,13 +461,22 @@ class Daemon:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
+            def log_message(self, *args: object) -> None:
                 pass
 
-        self.metrics_server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.metrics_server.daemon_threads = True
-        threading.Thread(target=self.metrics_server.serve_forever, name="pvc-metrics",
-                         daemon=True).start()
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        server.daemon_threads = True
+        self.metrics_server = server
+        threading.Thread(target=server.serve_forever, name="pvc-metrics", daemon=True).start()
+
+
+def conflict_paths(merge: object) -> list[str]:
+    """The conflicting paths of a pull that ended in conflicts (its merge outcome)."""
+    from promptvc.treemerge import MergeOutcome
+
+    if not isinstance(merge, MergeOutcome):
+        raise TypeError(f"a conflicting pull carries a MergeOutcome, not {type(merge).__name__}")
+    return [c.path for c in merge.conflicts]
 
 
 def read_state(pvc_dir: Path) -> dict | None:

@@ -14,9 +14,13 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import blake3
+
+if TYPE_CHECKING:
+    from watchdog.events import FileSystemEvent
+    from watchdog.observers.api import BaseObserver
 
 IGNORED_PARTS = {".pvc", ".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__"}
 
@@ -74,7 +78,7 @@ class Watcher:
         self.root = root
         self.wanted = wanted
         self.debouncer = Debouncer(debounce)
-        self.observer = None
+        self.observer: BaseObserver | None = None
 
     def _rel(self, path: str | bytes) -> str | None:
         if isinstance(path, bytes):
@@ -90,7 +94,7 @@ class Watcher:
             return None
         return rel
 
-    def on_event(self, event) -> None:
+    def on_event(self, event: FileSystemEvent) -> None:
         if event.is_directory:
             return
         for attr in ("src_path", "dest_path"):
@@ -108,15 +112,15 @@ class Watcher:
         watcher = self
 
         class Handler(FileSystemEventHandler):
-            def on_any_event(self, event):  # noqa: D401 - watchdog callback
+            def on_any_event(self, event: FileSystemEvent) -> None:  # noqa: D401 - watchdog callback
                 if event.event_type in ("opened", "closed_no_write"):
                     return
                 watcher.on_event(event)
 
-        self.observer = Observer()
-        self.observer.schedule(Handler(), str(self.root), recursive=True)
-        self.observer.daemon = True
-        self.observer.start()
+        self.observer = observer = Observer()
+        observer.schedule(Handler(), str(self.root), recursive=True)
+        observer.daemon = True
+        observer.start()
 
     def stop(self) -> None:
         if self.observer is not None:

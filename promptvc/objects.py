@@ -20,6 +20,7 @@ from typing import Iterator
 
 from . import delta
 from .errors import IntegrityError
+from .reader import VersionChainReader
 from .store import Store, VersionRow
 
 EMPTY_TREE = hashlib.sha256(b"").hexdigest()
@@ -154,12 +155,12 @@ def _decode(row: VersionRow) -> bytes:
     return bytes(row.data)
 
 
-class VersionStore:
-    """Writes versions as diffs or snapshots and reads them back, verified."""
+class VersionReader:
+    """Reads versions back, verified, from anything that gives their diff chains (a
+    repository's store, or a database file opened read-only for serving)."""
 
-    def __init__(self, store: Store, policy: Policy | None = None, cache_size: int = 256):
-        self.store = store
-        self.policy = policy or Policy()
+    def __init__(self, chains: VersionChainReader, cache_size: int = 256):
+        self.chains = chains
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_size = cache_size
 
@@ -168,6 +169,86 @@ class VersionStore:
         self._cache.move_to_end(vid)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+    def forget(self) -> None:
+        """Drop the cache of rebuilt contents (the next get reads the rows again)."""
+        self._cache.clear()
+
+    def _lines_or_none(self, vid: str) -> list[bytes] | None:
+        try:
+            return delta.split_lines(self.get(vid))
+        except IntegrityError:
+            return None
+
+    def get(self, vid: str) -> bytes:
+        """The full content of a version, checked against its SHA-256."""
+        hit = self._cache.get(vid)
+        if hit is not None:
+            self._cache.move_to_end(vid)
+            return hit
+        rows = self.chains.version_chain(vid)
+        if not rows or rows[-1].id != vid:
+            raise IntegrityError(
+                f"version {vid[:12]} is missing from the repository",
+                hint="run `pvc fsck` for a full report",
+            )
+        content = self._rebuild(rows)
+        if sha256(content) != vid:
+            raise IntegrityError(
+                f"version {vid[:12]} ({rows[-1].path or rows[-1].kind}) is damaged: its content "
+                "does not match its SHA-256",
+                hint="run `pvc fsck` for a full report",
+            )
+        self._remember(vid, content)
+        return content
+
+    def _rebuild(self, rows: list[VersionRow]) -> bytes:
+        start = 0
+        content = None
+        for i in range(len(rows) - 1, 0, -1):  # resume from the newest cached text
+            content = self._cache.get(rows[i].id)
+            if content is not None:
+                start = i
+                break
+        if content is None:
+            first = rows[0]
+            if first.storage != "snapshot":
+                raise IntegrityError(
+                    f"version {rows[-1].id[:12]} has a broken chain: base {first.id[:12]} "
+                    "is missing",
+                    hint="run `pvc fsck` for a full report",
+                )
+            content = _decode(first)
+        diffs = []
+        for row in rows[start + 1:]:
+            diffs.append(_decode(row))
+        try:
+            return delta.apply_chain(content, diffs)
+        except delta.DeltaError:
+            pass
+        # find the first diff that does not apply, to name it
+        for row, diff in zip(rows[start + 1:], diffs):
+            try:
+                content = delta.apply_delta(content, diff)
+            except delta.DeltaError as exc:
+                raise IntegrityError(
+                    f"version {row.id[:12]} ({row.path or row.kind}) is damaged: its diff does not "
+                    f"apply ({exc})",
+                    hint="run `pvc fsck` for a full report",
+                ) from None
+        return content  # pragma: no cover - apply_chain failed but each step applied
+
+    def decode_row(self, row: VersionRow) -> bytes:
+        return _decode(row)
+
+
+class VersionStore(VersionReader):
+    """Writes versions as diffs or snapshots and reads them back, verified."""
+
+    def __init__(self, store: Store, policy: Policy | None = None, cache_size: int = 256):
+        super().__init__(store, cache_size)
+        self.store = store
+        self.policy = policy or Policy()
 
     def put(self, content: bytes, *, kind: str, parent: str | None, parent2: str | None = None,
             path: str | None, at: str) -> tuple[str, int, int]:
@@ -203,10 +284,6 @@ class VersionStore:
     def encode(self, data: bytes) -> tuple[str, bytes]:
         """(codec, stored bytes) for DATA under this store's policy."""
         return _encode(data, self.policy)
-
-    def forget(self) -> None:
-        """Drop the cache of rebuilt contents (the next get reads the rows again)."""
-        self._cache.clear()
 
     def stream(self, kind: str | None = "prompt", window: int = 2048, after: int = 0
                ) -> Iterator[tuple[VersionRow, bytes]]:
@@ -295,70 +372,3 @@ class VersionStore:
                 yield row, None, plus, minus
             else:
                 yield row, data, [], []
-
-    def _lines_or_none(self, vid: str) -> list[bytes] | None:
-        try:
-            return delta.split_lines(self.get(vid))
-        except IntegrityError:
-            return None
-
-    def get(self, vid: str) -> bytes:
-        """The full content of a version, checked against its SHA-256."""
-        hit = self._cache.get(vid)
-        if hit is not None:
-            self._cache.move_to_end(vid)
-            return hit
-        rows = self.store.version_chain(vid)
-        if not rows or rows[-1].id != vid:
-            raise IntegrityError(
-                f"version {vid[:12]} is missing from the repository",
-                hint="run `pvc fsck` for a full report",
-            )
-        content = self._rebuild(rows)
-        if sha256(content) != vid:
-            raise IntegrityError(
-                f"version {vid[:12]} ({rows[-1].path or rows[-1].kind}) is damaged: its content "
-                "does not match its SHA-256",
-                hint="run `pvc fsck` for a full report",
-            )
-        self._remember(vid, content)
-        return content
-
-    def _rebuild(self, rows: list[VersionRow]) -> bytes:
-        start = 0
-        content = None
-        for i in range(len(rows) - 1, 0, -1):  # resume from the newest cached text
-            content = self._cache.get(rows[i].id)
-            if content is not None:
-                start = i
-                break
-        if content is None:
-            first = rows[0]
-            if first.storage != "snapshot":
-                raise IntegrityError(
-                    f"version {rows[-1].id[:12]} has a broken chain: base {first.id[:12]} "
-                    "is missing",
-                    hint="run `pvc fsck` for a full report",
-                )
-            content = _decode(first)
-        diffs = []
-        for row in rows[start + 1:]:
-            diffs.append(_decode(row))
-        try:
-            return delta.apply_chain(content, diffs)
-        except delta.DeltaError:
-            pass
-        # find the first diff that does not apply, to name it
-        for row, diff in zip(rows[start + 1:], diffs):
-            try:
-                content = delta.apply_delta(content, diff)
-            except delta.DeltaError as exc:
-                raise IntegrityError(
-                    f"version {row.id[:12]} ({row.path or row.kind}) is damaged: its diff does not "
-                    f"apply ({exc})",
-                    hint="run `pvc fsck` for a full report",
-                ) from None
-        return content  # pragma: no cover - apply_chain failed but each step applied
-
-    def decode_row(self, row: VersionRow) -> bytes:
-        return _decode(row)
