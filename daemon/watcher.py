@@ -6,6 +6,9 @@ debounce window, then checks that each file is stable (same size and blake3 dige
 the window) and that its content differs from the last content seen. Only then is the path
 reported, so a half-written file is never committed and a save that changed nothing is
 skipped.
+
+Layer: the one module that imports watchdog, inside `Watcher.start` (its types only
+while type checking); the rest is the standard library and blake3.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Tokens are never stored here: remotes name the environment variable or the
 credentials file that holds theirs.
+
+Layer: near the bottom: the standard library and promptvc.errors.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ standard ``\\ No newline at end of file`` marker, which ``patch`` and ``git appl
 Stored deltas are the hunks of a unified diff (``@@`` header onward) without context lines
 (``diff -U0``, STORED_CONTEXT); printed diffs have 3 lines of context and add
 ``--- a/PATH`` / ``+++ b/PATH`` headers.
+
+Layer: a leaf (the standard library only).
 """
 
 from __future__ import annotations

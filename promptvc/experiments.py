@@ -9,6 +9,9 @@ a few summary rows, never the events.
 
 The definitions and events live on the main database of the repository's remote when it
 has one (so applications everywhere see them), else in the local repository.
+
+Layer: domain logic over the store and the remote; it reads experiments through
+promptvc.reader's ExperimentReader and imports the store and remote modules lazily.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import blake3
 
 from .errors import ErrorCode, PvcError
 from .stats import Moments, proportion_ci95, two_proportions, welch
+
+if TYPE_CHECKING:
+    from .reader import ExperimentReader
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -154,8 +161,8 @@ def report(exp: Experiment, summary_rows: list[tuple], unit_rows: list[tuple],
             m.vmax = max(m.vmax, vmax)
     units: dict[tuple[str, str], int] = {}
     for arm, bucket, count in unit_rows:
-        key = (_bucket(bucket, by), arm)
-        units[key] = units.get(key, 0) + count
+        unit_key = (_bucket(bucket, by), arm)
+        units[unit_key] = units.get(unit_key, 0) + count
     buckets = sorted({k[0] for k in agg} | {k[0] for k in units})
     metrics = sorted({k[2] for k in agg})
     out_buckets = []
@@ -200,7 +207,7 @@ def shared_remote(repo):
     return default_remote(repo.config)
 
 
-def source_db(repo, refresh: bool = True, remote=None):
+def source_db(repo, refresh: bool = True, remote=None) -> tuple[ExperimentReader, str | None]:
     """A read-only view of where experiments live: the synced main replica, or the local
     repository. Returns (ReadOnlyDb, warning or None)."""
     from .remote.transfer import replica_path, sync
@@ -235,7 +242,7 @@ def _write(repo, exp: Experiment, remote=None) -> None:
 
 
 def load(repo, name: str, refresh: bool = True,
-         remote=None) -> tuple[Experiment, object, str | None]:
+         remote=None) -> tuple[Experiment, ExperimentReader, str | None]:
     db, warning = source_db(repo, refresh, remote)
     row = db.experiment(name)
     if row is None:

@@ -5,6 +5,9 @@ carries a :class:`ProblemCode` that `fsck --repair` (promptvc/repair.py) decides
 message is for people. It streams the
 database (versions in storage order, commits by generation) with bounded caches, so its
 memory does not grow with the history and each diff is applied once.
+
+Layer: over objects, delta and the store (through the repository it is given); it
+imports promptvc.search inside the check that needs it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""An exclusive lock file (flock): one daemon per repository, one replicator per replica."""
+"""An exclusive lock file (flock): one daemon per repository, one replicator per replica.
+
+Layer: a leaf (the standard library only).
+"""
 
 from __future__ import annotations
 

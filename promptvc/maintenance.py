@@ -14,6 +14,8 @@ Three jobs, each safe to interrupt (every change is one transaction, and VACUUM 
 
 Decisions depend on the data and the settings only; the one clock read is "now" for the
 reflog cut-off, which callers may pass in.
+
+Layer: over the store, through the repository it is given; promptvc.errors and delta.
 """
 
 from __future__ import annotations

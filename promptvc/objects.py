@@ -7,6 +7,9 @@
   Manifests are stored as versions too (kind ``tree``), diffed against the parent tree.
 - A commit's id is the SHA-256 of its canonical text (tree, parents, author, date,
   message), so history is a Merkle chain: a changed byte anywhere changes an id.
+
+Layer: over the store (its row types and Store) and promptvc.delta; it reads versions
+through promptvc.reader's VersionChainReader, so a read-only database file serves too.
 """
 
 from __future__ import annotations

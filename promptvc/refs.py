@@ -1,4 +1,7 @@
-"""Ref names (git's check-ref-format rules) and ref namespaces."""
+"""Ref names (git's check-ref-format rules) and ref namespaces.
+
+Layer: a leaf (promptvc.errors only).
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 Self-contained (no SciPy): the Student t distribution through the regularized incomplete
 beta function (Lentz's continued fraction), the normal through math.erf.
+
+Layer: a leaf (the standard library's math only).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.widgets import Footer
 
 from promptvc.errors import NotARepository, PathError, PvcError
@@ -193,7 +194,7 @@ class PvcApp(App[None]):
         text = exc.message + (f"\n{exc.hint}" if exc.hint else "")
         self._say(text, title=title, severity="error", timeout=8)
 
-    def _say(self, message: str, *, title: str = "", severity: str = "information",
+    def _say(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
              timeout: float | None = None) -> None:
         """A notification; never markup, since paths and messages may hold [brackets]."""
         self.notify(message, title=title, severity=severity, timeout=timeout, markup=False)
@@ -257,8 +258,9 @@ class PvcApp(App[None]):
             self.viewer.show(view.first)
         else:
             self.viewer.show_message("This commit changes no files (a merge that kept one side).")
+        first_ref = view.first.ref if view.first else None
         self.files_pane.show_changes(view.commit, view.changes,
-                                     view.first.ref.path if view.first else None)
+                                     first_ref.path if first_ref else None)
 
     @work(group="prefetch", exclusive=True)
     async def _prefetch_neighbours(self, cid: str, prefer_path: str | None) -> None:

@@ -12,6 +12,9 @@ repository) and ``ui`` for quick reads (refs, a commit's files, a diff) and bran
 so a slow log query never delays a diff.
 
 :class:`Reader` holds the queries the panes need, built only on public Repo methods.
+
+Layer: the TUI's one door to the repository: Repo's public methods, promptvc.history and
+promptvc.delta; no Textual here.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from textual import on
 from textual.app import ComposeResult
@@ -75,8 +75,8 @@ def change_label(change: "ChangeRow", marked: bool = False, width: int = 0) -> C
         return out
 
     if not width:
-        old_part = [(" ← " + old, "$text-muted")] if old else []
-        return Content.assemble(*parts, name, *old_part, *tail(folder, True))
+        renamed = [(" ← " + old, "$text-muted")] if old else []
+        return Content.assemble(*parts, name, *renamed, *tail(folder, True))
     room = width - 3
     shown = elide_middle(name, room)
     left = room - len(shown)
@@ -138,7 +138,8 @@ class FilesPane(Vertical):
         i = self.list.highlighted
         return self.changes[i] if i is not None and 0 <= i < len(self.changes) else None
 
-    def show_changes(self, commit: str, changes: list, select_path: str | None = None) -> None:
+    def show_changes(self, commit: str, changes: Iterable[ChangeRow],
+                     select_path: str | None = None) -> None:
         self.commit, self.changes = commit, list(changes)
         lst = self.list
         lst.clear_options()

@@ -311,9 +311,9 @@ class LogPane(Vertical):
             return
         if generation != self._generation:
             return
-        self._append(page)
+        self._append(page, query)
 
-    def _append(self, page: LogPage) -> None:
+    def _append(self, page: LogPage, query: LogQuery) -> None:
         first = not self.commits
         if first:
             self._fit()
@@ -331,7 +331,7 @@ class LogPane(Vertical):
             self.table.move_cursor(row=row or 0)
             # moving to where the cursor already is posts nothing: say it ourselves
             self.post_message(self.CommitHighlighted(self.commits[self.table.cursor_row]))
-        self.post_message(self.Loaded(self.log_query, len(self.commits), self.done))
+        self.post_message(self.Loaded(query, len(self.commits), self.done))
 
     # -- events ---------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#log-table")

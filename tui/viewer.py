@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -71,6 +72,7 @@ class ViewerPane(VerticalScroll):
             static.update(Text(self._message, style="dim"))
             return
         pal = self._palette()
+        renderable: RenderableType
         if self.mode == "content":
             kind = "Content"
             if doc.content is None:
@@ -90,8 +92,9 @@ class ViewerPane(VerticalScroll):
                     f"{r.old or ''} | {r.new or ''}" for r in side_by_side_rows(doc.diff)
                 )
             else:
-                renderable = render_unified(doc.diff, pal)
-                self.text = renderable.plain
+                unified = render_unified(doc.diff, pal)
+                renderable = unified
+                self.text = unified.plain
         self.border_title = Content(f"{kind} · {doc.title}")  # not markup: paths may hold [ ]
         self.border_subtitle = Content(doc.note if doc.note and doc.diff else "")
         static.update(renderable)

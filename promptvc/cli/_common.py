@@ -1,12 +1,22 @@
-"""Shared CLI pieces: error handling, option bundles, output helpers."""
+"""Shared CLI pieces: error handling, option bundles, output helpers.
+
+Layer: the CLI's own base. The command modules (promptvc/cli/*.py) import it. At start-up
+it imports only click; promptvc's modules are imported inside the functions that use them.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar  # where click defines it (no public name)
+
+    from ..treemerge import Conflict
 
 
 class PvcGroup(click.Group):
@@ -129,7 +139,7 @@ def run_main(cli: click.Group, argv: list[str]) -> None:
     except BrokenPipeError:
         # output piped into `head`: not an error
         try:
-            sys.stdout = None  # type: ignore[assignment]
+            sys.stdout = None
         finally:
             sys.exit(0)
     except KeyboardInterrupt:
@@ -220,7 +230,7 @@ class Progress:
         isatty = getattr(self.file, "isatty", None)
         self.enabled = not quiet and bool(isatty and isatty())
         self.label = label
-        self.bar = None
+        self.bar: ProgressBar[int] | None = None
         self.done = 0
         self.total = 0
 
@@ -230,13 +240,15 @@ class Progress:
         if self.bar is None or total != self.total:
             self.close()
             self.total = total
-            self.bar = click.progressbar(length=max(total, 1), label=self.label,
-                                         file=self.file, show_pos=True, show_eta=False)
-            self.bar.__enter__()
+            self.bar = bar = click.progressbar(length=max(total, 1), label=self.label,
+                                               file=self.file, show_pos=True, show_eta=False)
+            bar.__enter__()
             self.done = 0
+        else:
+            bar = self.bar
         step = max(0, min(done, total) - self.done)
         if step:
-            self.bar.update(step)
+            bar.update(step)
             self.done += step
 
     def index(self, i: int, total: int) -> None:
@@ -249,7 +261,17 @@ class Progress:
             self.bar = None
 
 
-def echo_conflicts(conflicts) -> None:
+def merge_conflicts(outcome: object) -> list[Conflict]:
+    """The conflicts of a merge outcome that a pull or sync result carries (typed `object`
+    there, so this checks that it is a treemerge.MergeOutcome)."""
+    from ..treemerge import MergeOutcome
+
+    if not isinstance(outcome, MergeOutcome):
+        raise TypeError(f"expected a merge outcome, not {type(outcome).__name__}")
+    return outcome.conflicts
+
+
+def echo_conflicts(conflicts: list[Conflict]) -> None:
     """One wording for a conflict wherever it is found (merge, pull, sync), git's."""
     for c in conflicts:
         if c.kind in ("content", "add/add"):

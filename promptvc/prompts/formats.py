@@ -162,7 +162,8 @@ def _split_front_matter(doc: PromptDoc) -> None:
 
 
 def _read_meta(doc: PromptDoc) -> None:
-    import yaml
+    # PyYAML ships no type information, and types-PyYAML is not a dependency
+    import yaml  # type: ignore[import-untyped]
 
     # yaml.safe_load's loader, compiled (libyaml) when PyYAML has it: same tags, 5-10x faster
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -198,7 +199,8 @@ def _interpret(doc: PromptDoc, meta: dict) -> None:
 
     model = meta.get("model")
     if isinstance(model, dict):  # prompty
-        cfg = model.get("configuration") if isinstance(model.get("configuration"), dict) else {}
+        conf = model.get("configuration")
+        cfg = conf if isinstance(conf, dict) else {}
         name = cfg.get("model") or cfg.get("azure_deployment") or cfg.get("name") or model.get("name")
         doc.model = None if name is None else str(name)
         params = model.get("parameters")

@@ -195,7 +195,7 @@ def diff_pairs(repo, rev_a: str | None, rev_b: str | None, paths=None) -> list[t
     out = []
     if rev_a is not None:
         base = repo.tree(repo.resolve(rev_a))
-        tracked = set(repo.store.tracked())
+        tracked = set(repo.tracked())
         for rel in sorted(set(base) | tracked):
             if sel and not any(_under(rel, s) for s in sel):
                 continue

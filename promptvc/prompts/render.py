@@ -140,7 +140,7 @@ def _render_handlebars(doc: PromptDoc, context: dict, snapshot: Snapshot | None)
     def load(name: str, line: int) -> hb.Template:
         current = stack[-1]
         target = resolve(snapshot, current, name, "partial") if snapshot is not None else None
-        if target is None:
+        if target is None or snapshot is None:
             tried = ", ".join(candidates(current, name, "partial")[:4])
             raise PromptError(f"{current}: include '{name}' does not resolve (looked for "
                               f"{tried}, ...)", path=current,
