@@ -290,7 +290,7 @@ def promote(repo, name: str, arm: str, tag: str = "production"):
     remote = shared_remote(repo)
     remote = remote.with_deadline() if remote is not None else None  # one deadline in all
     exp, db, warning = load(repo, name, remote=remote)
-    db.close()  # type: ignore[attr-defined]  # load() types its reader as object
+    db.close()
     if warning:  # promoting from a stale copy would move the label blindly
         raise ExperimentError(f"cannot promote '{name}': {warning.split(': ', 1)[-1]}",
                               hint="run the command again when the remote answers")
