@@ -88,7 +88,7 @@ def evil_push(tmp_path: Path, url: str, files: dict[str, bytes], monkeypatch, pv
               branch: str = "main") -> None:
     """Push to URL a well-formed commit (ids match) whose tree holds FILES, names pvc would
     refuse included (pvc's own checks are switched off in this process only)."""
-    from promptvc import repo as repo_mod
+    from promptvc import commits as commits_mod  # the commit writer checks every name it stores
     from promptvc.remote import transfer
     from promptvc.remote.remotes import get_remote
     from promptvc.repo import Repo
@@ -106,7 +106,7 @@ def evil_push(tmp_path: Path, url: str, files: dict[str, bytes], monkeypatch, pv
     else:
         assert pvc("switch", "-c", branch).exit_code == 0
     with monkeypatch.context() as m:
-        m.setattr(repo_mod, "check_path", lambda p, **k: p)
+        m.setattr(commits_mod, "check_path", lambda p, **k: p)
         r = Repo.open()
         try:
             r.commit_files(files, "evil", author="Eve <eve@example.com>", branch=branch)
