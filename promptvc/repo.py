@@ -377,8 +377,10 @@ class Repo:
 
     # -- ref moves (compare-and-swap, logged) --------------------------------------------
     def move_ref(self, name: str, old: str | None, new: str | None, action: str,
-                 who: str | None = None) -> None:
-        at = now_iso()
+                 who: str | None = None, at: str | None = None) -> None:
+        """Move ref NAME from OLD to NEW by compare-and-swap and log it (AT: when; now by
+        default); RefConflict when it no longer points at OLD."""
+        at = at or now_iso()
         with self.store.transaction():
             if not self.store.cas_ref(name, old, new, at=at):
                 current = self.store.get_ref(name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .errors import DirtyWorkingTree, MergeError
+from .errors import DirtyWorkingTree, MergeError, RefConflict
 from .objects import sha256
 
 # every state key a merge in progress writes (merge --continue / --abort clear them all)
@@ -237,11 +237,12 @@ def _merge_locked(repo, rev: str, *, message: str | None, no_ff: bool, diff3: bo
         with repo.updating_work():
             new_tree = repo.tree(theirs)
             repo.checkout_trees(head_tree, new_tree, [], what=f"merging {rev}")
-            if not repo.store.cas_ref(ref, head, theirs, at=_now(date)):
+            try:
+                repo.move_ref(ref, head, theirs, f"merge {rev}: Fast-forward", who=author,
+                              at=date)
+            except RefConflict:
                 raise MergeError(f"{branch} moved during the merge; nothing was changed",
-                                 hint="run the merge again")
-            repo.store.append_reflog(ref, head, theirs, author, _now(date),
-                                     f"merge {rev}: Fast-forward")
+                                 hint="run the merge again") from None
         return MergeOutcome("fast-forward", theirs, head)
     bases = merge_bases(repo, head, theirs)
     base_tree, base_id, extra = _virtual_base(repo, bases, diff3)
@@ -288,12 +289,6 @@ def _merge_locked(repo, rev: str, *, message: str | None, no_ff: bool, diff3: bo
         info = _commit_merge(repo, ours_tree, tm.contents, tm.renames, tm.parent2, theirs,
                              message, author, date)
     return MergeOutcome("merged", info.id, base_id, [], tm.merged)
-
-
-def _now(date: str | None) -> str:
-    from .clock import now_iso
-
-    return date or now_iso()
 
 
 def _virtual_base(repo, bases: list[str], diff3: bool = False

@@ -54,27 +54,37 @@ def objects_to_push(repo, head: str, remote: Remote, reader: Replica,
     commits = [c for c in walk(repo.store, [head], known or [])  # stops at what is known
                if not reader.has_commit(c.id)]
     commits.reverse()  # oldest first
-    need: list[str] = []
     seen: set[str] = set()
     changes: list[ChangeRow] = []
+    versions: list[VersionRow] = []
     for c in commits:
-        ids: list[str | None] = [c.tree_id]
         rows = repo.store.changes_of(c.id)
         changes.extend(rows)
-        ids += [r.version_id for r in rows if r.version_id]
-        for vid in ids:
-            while vid and vid not in seen:
-                seen.add(vid)
-                if reader.has_version(vid):
-                    break
-                row = repo.store.get_version_row(vid)
-                if row is None:
-                    raise IntegrityError(f"version {vid[:12]} needed by commit {c.id[:12]} is "
-                                         "missing locally", hint="run `pvc fsck`")
-                need.append(vid)
-                vid = row.parent_version_id if row.storage == "diff" else None
-    versions = [repo.store.get_version_row(v) for v in need]
+        versions.extend(_versions_needed(repo, reader, c.id, needs_of(c, rows), seen))
     return commits, versions, changes
+
+
+def needs_of(commit: CommitRow, rows: list[ChangeRow]) -> list[str | None]:
+    """The versions COMMIT points at: its tree, then each version its change rows made."""
+    return [commit.tree_id] + [r.version_id for r in rows]
+
+
+def _versions_needed(repo, reader, cid: str, vids: list[str | None], seen: set[str]
+                     ) -> Iterator[VersionRow]:
+    """The version rows commit CID needs that the remote lacks: VIDS (its tree and the
+    versions its changes made), each with the diff bases under it, stopping at a version the
+    remote has or one already in SEEN (which this extends)."""
+    for vid in vids:
+        while vid and vid not in seen:
+            seen.add(vid)
+            if reader.has_version(vid):
+                break
+            row = repo.store.get_version_row(vid)
+            if row is None:
+                raise IntegrityError(f"version {vid[:12]} needed by commit {cid[:12]} is "
+                                     "missing locally", hint="run `pvc fsck`")
+            yield row
+            vid = row.parent_version_id if row.storage == "diff" else None
 
 
 def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = False,
@@ -335,18 +345,9 @@ def push_batches(repo, head: str, reader: Replica, known: list[str],
             continue
         c = repo.store.get_commit(cid)
         rows = repo.store.changes_of(cid)
-        for vid in [c.tree_id] + [r.version_id for r in rows if r.version_id]:
-            while vid and vid not in seen:
-                seen.add(vid)
-                if reader.has_version(vid):
-                    break
-                row = repo.store.get_version_row(vid)
-                if row is None:
-                    raise IntegrityError(f"version {vid[:12]} needed by commit {cid[:12]} is "
-                                         "missing locally", hint="run `pvc fsck`")
-                batch.versions.append(row)
-                batch.bytes += len(row.data)
-                vid = row.parent_version_id if row.storage == "diff" else None
+        for row in _versions_needed(repo, reader, cid, needs_of(c, rows), seen):
+            batch.versions.append(row)
+            batch.bytes += len(row.data)
         batch.commits.append(c)
         batch.changes.extend(rows)
         if len(batch.commits) >= max_commits or batch.bytes >= max_bytes:
