@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .store.db import VersionRow
+    from .store.rows import VersionRow
     from .store.search_index import SearchIndex
 
 

@@ -7,15 +7,16 @@ changes, refs, reflog) and the local state (HEAD, tracked files and their stat c
 `Repo` is the one public API; the work sits behind it, one module per seam:
 
 - promptvc/worktree.py: the working folder (paths, ignore rules, stat cache, file I/O);
+- promptvc/status.py: working changes against HEAD, and `pvc status`;
 - promptvc/tracking.py: add, rm, mv;
 - promptvc/commits.py: writing commits;
 - promptvc/revisions.py: revisions, log, diffs, reflog;
 - promptvc/branching.py: branches, tags, switch, restore;
 - promptvc/treemerge.py: merges; promptvc/journal.py: journaled working-file updates.
 
-This module keeps the lifecycle (init, open, close), HEAD, the tree cache, ref moves and
-the working-folder status. The modules above import `Repo` from here; this module imports
-them only inside its methods, so there is no import cycle.
+This module keeps the lifecycle (init, open, close), HEAD, the tree cache and ref moves.
+The modules above import `Repo` from here; this module imports them only inside its
+methods, so there is no import cycle.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -35,7 +36,8 @@ from .errors import DamagedRepository, ErrorCode, PvcError, SchemaError
 from .paths import check_path
 from .objects import EMPTY_TREE, Policy, VersionStore, parse_manifest, sha256
 from .store import ChangeRow, CommitRow, ReflogRow, Store
-from .worktree import PVC_DIR, Change, WorkTree, display, is_binary, non_utf8_name, utf8_ok
+from .status import Status
+from .worktree import PVC_DIR, Change, WorkTree, display, is_binary, non_utf8_name
 
 __all__ = ["Change", "ChangeRow", "CommitInfo", "DB_NAME", "PVC_DIR", "Repo", "SHORT", "Status",
            "display", "find_root", "is_binary", "non_utf8_name", "now_iso"]
@@ -43,34 +45,6 @@ __all__ = ["Change", "ChangeRow", "CommitInfo", "DB_NAME", "PVC_DIR", "Repo", "S
 DB_NAME = "pvc.db"
 DEFAULT_BRANCH = "main"
 SHORT = 8
-
-
-@dataclass
-class Status:
-    branch: str | None
-    head: str | None
-    modified: list[str] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    renamed: list[tuple[str, str]] = field(default_factory=list)
-    untracked: list[str] = field(default_factory=list)
-    conflicted: list[str] = field(default_factory=list)
-    merging: str | None = None
-    recovered: str | None = None  # what the journal did after an interrupted update
-
-    @property
-    def clean(self) -> bool:
-        return not (self.modified or self.added or self.deleted or self.renamed or self.conflicted)
-
-    def to_json(self) -> dict:
-        return {
-            "branch": self.branch, "head": self.head, "modified": self.modified,
-            "added": self.added, "deleted": self.deleted,
-            "renamed": [{"from": a, "to": b} for a, b in self.renamed],
-            "untracked": self.untracked, "conflicted": self.conflicted,
-            "merging": self.merging, "clean": self.clean,
-            **({"recovered": self.recovered} if self.recovered else {}),
-        }
 
 
 @dataclass
@@ -391,74 +365,18 @@ class Repo:
                 )
             self.store.append_reflog(name, old, new, who or self.author(), at, action)
 
-    # -- working changes and status ------------------------------------------------------
-
-
+    # -- working changes and status (promptvc/status.py) ------------------------------
     def working_changes(self, paths: Iterable[str] | None = None) -> tuple[list[Change], dict]:
-        """Changes of tracked files in the working folder against HEAD."""
-        head_tree = self.tree(self.head())
-        tracked = self.store.tracked()
-        select = None if paths is None else set(paths)
+        """Changes of tracked files in the working folder against HEAD (and HEAD's tree)."""
+        from .status import working_changes
 
-        def wanted(*names: str | None) -> bool:
-            if select is None:
-                return True
-            return any(n is not None and (n in select or any(n.startswith(s + "/") for s in select if s) or "" in select)
-                       for n in names)
-
-        updates: list = []
-        changes: list[Change] = []
-        origins = {t.origin for t in tracked.values() if t.origin}
-        for rel, row in sorted(tracked.items()):
-            origin = row.origin if row.origin in head_tree and row.origin not in tracked else None
-            if not wanted(rel, origin):
-                continue
-            digest = self.files.hash_file(rel, row, updates)
-            base_path = rel if rel in head_tree else origin
-            base_id = head_tree.get(base_path) if base_path else None
-            if digest is None:
-                if base_id is not None and base_path is not None:
-                    changes.append(Change("D", base_path, old_id=base_id))
-                continue
-            if base_id is None:
-                changes.append(Change("A", rel, new_id=digest))
-            elif base_path != rel:
-                changes.append(Change("R", rel, old_path=base_path, old_id=base_id, new_id=digest))
-            elif digest != base_id:
-                changes.append(Change("M", rel, old_id=base_id, new_id=digest))
-        for rel, vid in sorted(head_tree.items()):
-            if rel not in tracked and rel not in origins and wanted(rel):
-                changes.append(Change("D", rel, old_id=vid))
-        self.files.flush_stat_cache(updates)
-        return changes, head_tree
+        return working_changes(self, paths)
 
     def status(self, untracked: bool = True) -> Status:
-        changes, _ = self.working_changes()
-        st = Status(branch=self.current_branch(), head=self.head(),
-                    recovered=self.store.get_state("WORK_RECOVERED"))
-        for c in changes:
-            if c.status == "M":
-                st.modified.append(c.path)
-            elif c.status == "A":
-                st.added.append(c.path)
-            elif c.status == "D":
-                st.deleted.append(c.path)
-            elif c.status == "R":
-                st.renamed.append((c.old_path or "", c.path))
-        if untracked:
-            tracked = self.store.tracked()
-            pats = self.ignore_patterns()
-            st.untracked = sorted(
-                rel for rel in self.walk_files()
-                if rel not in tracked and utf8_ok(rel) and self.matches_prompt_globs(rel)
-                and not self.is_ignored(rel, pats)
-            )
-        st.merging = self.store.get_state("MERGE_HEAD")
-        if st.merging:
-            from .treemerge import unresolved
+        """What `pvc status` shows: working changes, untracked prompt files, a merge."""
+        from .status import status
 
-            st.conflicted = unresolved(self)
-        return st
+        return status(self, untracked)
 
     # -- add / rm / mv (promptvc/tracking.py) -------------------------------------------
     def add(self, user_paths: Iterable[str], cwd: Path | None = None) -> list[str]:

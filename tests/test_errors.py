@@ -17,7 +17,7 @@ SOURCES = [*sorted((ROOT / "promptvc").rglob("*.py")), *sorted((ROOT / "daemon")
 # Control flow on the text of an error that has no better handle, each with its reason, as
 # (file, the text looked for); None: the whole file.  Nothing else may look inside a message.
 ALLOWED = {
-    ("promptvc/store/db.py", None):
+    ("promptvc/store/connection.py", None):
         "the one place where libSQL's errors, which carry no codes, become coded PvcErrors",
     ("promptvc/remote/sqld.py", "Address already in use"):
         "the sqld process reports a busy port only on its stderr",

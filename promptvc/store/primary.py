@@ -26,7 +26,7 @@ from . import spec
 from .team import TEAM_SETTINGS_DDL
 
 if TYPE_CHECKING:
-    from .db import BranchDbRow, ChangeRow, CommitRow, VersionRow
+    from .rows import BranchDbRow, ChangeRow, CommitRow, VersionRow
 
 Statement = tuple[str, tuple[Any, ...]]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from .db import VERSION_CHAIN_SQL, VersionRow
-from .db import db_id as _b
-from .db import hex_id as _h
-from .db import key_hex as _k
+from .rows import VERSION_CHAIN_SQL, VersionRow
+from .rows import db_id as _b
+from .rows import hex_id as _h
+from .rows import key_hex as _k
 from .schema import EXPERIMENT_DDL  # noqa: F401  (re-exported)
 from .spec import columns, outbox_ddl
 
