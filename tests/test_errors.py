@@ -31,7 +31,7 @@ ALLOWED = {
     ("promptvc/store/primary.py", "no such table"):
         "sqld answers a missing table with the generic SQLITE_ERROR code",
     ("promptvc/store/primary.py", "cas_guard"): "the same, for the format-1 guard statement",
-    ("promptvc/gitio.py", "\n"): "a git commit message's last newline, not an error",
+    ("promptvc/gitread.py", "\n"): "a git commit message's last newline, not an error",
     ("tui/filters.py", "quotation"): "shlex reports an unclosed quote by text only",
 }
 MESSAGE_NAMES = {"message", "msg"}
