@@ -333,7 +333,7 @@ class Daemon:
                 else:
                     pr = porcelain.pull(repo, remote, branch, write_conflicts=False).result
                     if pr.outcome == "conflicts":
-                        self.state.conflicts = conflict_paths(pr.merge)
+                        self.state.conflicts = [c.path for c in pr.conflicts]
                         result = ("conflict with " + remote.name + ": "
                                   + ", ".join(self.state.conflicts)
                                   + " (run `pvc pull` to merge by hand)")
@@ -468,15 +468,6 @@ class Daemon:
         server.daemon_threads = True
         self.metrics_server = server
         threading.Thread(target=server.serve_forever, name="pvc-metrics", daemon=True).start()
-
-
-def conflict_paths(merge: object) -> list[str]:
-    """The conflicting paths of a pull that ended in conflicts (its merge outcome)."""
-    from promptvc.treemerge import MergeOutcome
-
-    if not isinstance(merge, MergeOutcome):
-        raise TypeError(f"a conflicting pull carries a MergeOutcome, not {type(merge).__name__}")
-    return [c.path for c in merge.conflicts]
 
 
 def read_state(pvc_dir: Path) -> dict | None:

@@ -98,8 +98,8 @@ def check_path(path: object, *, source: str | None = None, hint: str | None = No
     """PATH if pvc can store it; else PathError naming it, the reason and what to do.
     SOURCE says where the name came from (for example "the primary 'origin'")."""
     problem = path_problem(path)
-    if problem is None:
-        return path  # type: ignore[return-value]
+    if problem is None and isinstance(path, str):  # path_problem refuses anything else
+        return path
     name = shown(path) if isinstance(path, str) else repr(path)
     where = f" from {source}" if source else ""
     raise PathError(f"pvc cannot store the file name '{name}'{where}: {problem}",

@@ -17,6 +17,9 @@ changes, refs, reflog) and the local state (HEAD, tracked files and their stat c
 This module keeps the lifecycle (init, open, close), HEAD, the tree cache and ref moves.
 The modules above import `Repo` from here; this module imports them only inside its
 methods, so there is no import cycle.
+
+Size: about 600 lines, most of them short methods that hand the call to the modules above,
+so that the whole public API of a repository reads in one place.
 """
 
 from __future__ import annotations

@@ -720,14 +720,16 @@ def test_merge_module_reads_no_clock():
     import ast
     from pathlib import Path
 
-    import promptvc.textmerge as M
+    import promptvc.finemerge
+    import promptvc.textmerge
 
-    tree = ast.parse(Path(M.__file__).read_text())
-    imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-                for a in n.names} | {n.module for n in ast.walk(tree)
-                                     if isinstance(n, ast.ImportFrom)}
-    assert not imported & {"time", "datetime"}
-    assert not [n for n in dir(M) if n.endswith("_SECONDS")]
+    for M in (promptvc.textmerge, promptvc.finemerge):
+        tree = ast.parse(Path(M.__file__).read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                    for a in n.names} | {n.module for n in ast.walk(tree)
+                                         if isinstance(n, ast.ImportFrom)}
+        assert not imported & {"time", "datetime", "clock"}, M.__name__
+        assert not [n for n in dir(M) if n.endswith("_SECONDS")], M.__name__
 
 
 @PROPS

@@ -120,6 +120,24 @@ def test_no_private_names_across_modules():
     assert found == []
 
 
+MAX_MODULE_LINES = 600
+
+
+def test_long_modules_say_why():
+    """A module over MAX_MODULE_LINES lines says why in its docstring (a line starting with
+    "Size:"); otherwise it is split along its seams."""
+    found = []
+    for path in _sources("promptvc", "daemon", "tui"):
+        text = path.read_text(encoding="utf-8")
+        lines = text.count("\n")
+        if lines <= MAX_MODULE_LINES:
+            continue
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        if not any(line.startswith("Size:") for line in doc.splitlines()):
+            found.append(f"{path.relative_to(ROOT).as_posix()}: {lines} lines, no 'Size:' reason")
+    assert found == []
+
+
 def _all_commands():
     from promptvc.cli.main import cli
 

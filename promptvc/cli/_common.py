@@ -261,16 +261,6 @@ class Progress:
             self.bar = None
 
 
-def merge_conflicts(outcome: object) -> list[Conflict]:
-    """The conflicts of a merge outcome that a pull or sync result carries (typed `object`
-    there, so this checks that it is a treemerge.MergeOutcome)."""
-    from ..treemerge import MergeOutcome
-
-    if not isinstance(outcome, MergeOutcome):
-        raise TypeError(f"expected a merge outcome, not {type(outcome).__name__}")
-    return outcome.conflicts
-
-
 def echo_conflicts(conflicts: list[Conflict]) -> None:
     """One wording for a conflict wherever it is found (merge, pull, sync), git's."""
     for c in conflicts:

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..errors import PvcError, RemoteError
-from ._common import echo_conflicts, emit_json, json_option, merge_conflicts, plural, with_repo
+from ._common import echo_conflicts, emit_json, json_option, plural, with_repo
 
 
 def _remote(repo, name: str | None):
@@ -263,8 +263,8 @@ def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> No
     if as_json:
         data = {"remote": r.name, "result": res.outcome, "commits": res.fetch.commits,
                 "head": repo.head()}
-        if res.merge is not None and res.outcome == "conflicts":
-            data["conflicts"] = [c.path for c in merge_conflicts(res.merge)]
+        if res.outcome == "conflicts":
+            data["conflicts"] = [c.path for c in res.conflicts]
         emit_json(data)
         if res.outcome == "conflicts":
             sys.exit(1)
@@ -277,7 +277,7 @@ def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> No
     elif res.outcome == "merged":
         click.echo(f"Merged {r.name}/{branch or repo.current_branch()}: {str(repo.head())[:8]}")
     else:
-        echo_conflicts(merge_conflicts(res.merge))
+        echo_conflicts(res.conflicts)
         click.echo("Automatic merge failed; fix conflicts and then run `pvc merge --continue`.",
                    err=True)
         sys.exit(1)
@@ -363,7 +363,7 @@ def sync_cmd(repo, remote_name: str | None) -> None:
     done = do_sync(repo, remote_name)
     r, res, pr = done.remote, done.pulled, done.pushed
     if pr is None:
-        echo_conflicts(merge_conflicts(res.merge))
+        echo_conflicts(res.conflicts)
         click.echo("Automatic merge failed; fix conflicts, run `pvc merge --continue`, then "
                    "`pvc sync` again.", err=True)
         sys.exit(1)

@@ -251,7 +251,9 @@ class Partial:
 
 def parse(tokens: list) -> list:
     root: list = []
-    stack: list[tuple[Block, list, bool]] = []  # (block, list being filled, in_else)
+    # (block, list being filled, in_else); the list is None for an {{else if}} block, which
+    # shares its parent's closing tag
+    stack: list[tuple[Block, list | None, bool]] = []
     current = root
     for tok in tokens:
         if isinstance(tok, str):
@@ -311,8 +313,7 @@ def parse(tokens: list) -> list:
                 nested = Block(head, params, hash_, tok.line)
                 block.inverse.append(nested)
                 stack[-1] = (block, parent, True)
-                stack.append((nested, block.inverse, False))
-                stack[-1] = (nested, None, False)  # type: ignore[assignment]
+                stack.append((nested, None, False))
                 current = nested.body
                 continue
             stack[-1] = (block, parent, True)
@@ -325,6 +326,7 @@ def parse(tokens: list) -> list:
             while stack[-1][1] is None:
                 stack.pop()
             block, parent, _ = stack.pop()
+            assert parent is not None  # the {{else if}} entries were unwound just above
             if tok.content != block.name:
                 raise TemplateError(f"'{{{{/{tok.content}}}}}' closes '#{block.name}' opened on "
                                     f"line {block.line}", tok.line)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .. import refs as R
 from ..errors import RemoteError
@@ -28,6 +28,9 @@ from .incoming import (TreeCheck, bad_input, check_mapping, check_refs, incoming
                        incoming_version, version_row)
 from .remotes import Remote
 from .replica import ReplicaReader
+
+if TYPE_CHECKING:
+    from ..treemerge import Conflict, MergeOutcome
 
 
 @dataclass
@@ -222,7 +225,12 @@ def remote_branches(repo, remote: Remote) -> dict[str, str]:
 class PullResult:
     fetch: FetchResult
     outcome: str  # up-to-date | fast-forward | merged | conflicts | created
-    merge: object | None = None
+    merge: MergeOutcome | None = None  # the merge a pull ran (merged or conflicts)
+
+    @property
+    def conflicts(self) -> list[Conflict]:
+        """The conflicting paths of a pull that ended in conflicts (else empty)."""
+        return self.merge.conflicts if self.merge is not None else []
 
 
 def pull(repo, remote: Remote, branch: str | None = None, *,

@@ -364,7 +364,9 @@ class SearchIndex:
     def create_space(self, model: str, dim: int, at: str) -> int:
         self._write("INSERT OR IGNORE INTO search_spaces (model, dim, created_at) VALUES (?, ?, ?)",
                     (model, int(dim), at))
-        space, _ = self.space(model)  # type: ignore[misc]
+        found = self.space(model)
+        assert found is not None  # inserted just above, or there already
+        space = found[0]
         for sql in search_vector_ddl(space, dim):
             self._write(sql)
         return space
