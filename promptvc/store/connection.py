@@ -272,10 +272,3 @@ class Connection:
         rows = self._all("PRAGMA integrity_check")
         out = [r[0] for r in rows]
         return [] if out == ["ok"] else out
-
-
-    def pragma_int(self, name: str) -> int:
-        """The value of an integer PRAGMA (these always give one row)."""
-        row = self._one(f"PRAGMA {name}")
-        assert row is not None
-        return int(row[0])

@@ -5,7 +5,7 @@ and which side holds it: ``local`` (a repository's ``.pvc/pvc.db``), ``primary``
 libSQL database and its branch databases), ``both``, or ``outbox`` (an application's file
 of outcome events waiting to be sent). The local schema (``local_ddl``), the primary's schema
 (``primary_ddl``) and the outbox (``outbox_ddl``) are generated from it; no other module
-writes DDL or repeats a column list (the row codecs in ``db.py`` read ``columns()``).
+writes DDL or repeats a column list (the row codecs in ``rows.py`` read ``columns()``).
 
 Local rows are compact: ids are 32-byte BLOBs (hex only at the edges: ``Store`` takes and
 returns hex strings), commits have a local integer revision ``rev`` (their order of arrival
