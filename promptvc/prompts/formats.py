@@ -162,8 +162,7 @@ def _split_front_matter(doc: PromptDoc) -> None:
 
 
 def _read_meta(doc: PromptDoc) -> None:
-    # PyYAML ships no type information, and types-PyYAML is not a dependency
-    import yaml  # type: ignore[import-untyped]
+    import yaml
 
     # yaml.safe_load's loader, compiled (libyaml) when PyYAML has it: same tags, 5-10x faster
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
