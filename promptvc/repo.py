@@ -18,6 +18,9 @@ This module keeps the lifecycle (init, open, close), HEAD, the tree cache and re
 The modules above import `Repo` from here; this module imports them only inside its
 methods, so there is no import cycle.
 
+May import: refs, config, clock, errors, paths, objects, store, worktree and status at the
+top; the modules of the seams above, history, journal, fsck and search only inside methods.
+
 Size: about 600 lines, most of them short methods that hand the call to the modules above,
 so that the whole public API of a repository reads in one place.
 """

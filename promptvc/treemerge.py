@@ -4,6 +4,10 @@ The text-level merge (line merge, then a finer merge inside conflicting lines) i
 :mod:`promptvc.textmerge`; this module decides per file what to merge, writes the working
 files, and records the merge commit (two parents; the version rows of merged files record
 both parents) or the conflict state that `pvc merge --continue` / `--abort` finish.
+
+May import: errors, objects (hashing) at the top; history, textmerge and repo (for `Change`)
+inside functions. It reads no clock: its commits and ref moves are dated by the commit writer
+and `Repo.move_ref`.
 """
 
 from __future__ import annotations
