@@ -8,7 +8,8 @@
 - A commit's id is the SHA-256 of its canonical text (tree, parents, author, date,
   message), so history is a Merkle chain: a changed byte anywhere changes an id.
 
-Layer: over the store (its row types and Store) and promptvc.delta; it reads versions
+Layer: over the store (its row types and Store), promptvc.delta and promptvc.config (the
+default chain limits); it reads versions
 through promptvc.reader's VersionChainReader, so a read-only database file serves too.
 """
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from . import delta
+from .config import DEFAULTS
 from .errors import IntegrityError
 from .reader import VersionChainReader
 from .store import Store, VersionRow
@@ -124,8 +126,9 @@ class StreamedVersion:
 class Policy:
     """When to store a full snapshot instead of a diff (after Mercurial's revlog)."""
 
-    max_chain_len: int = 50  # git's pack.depth
-    max_chain_ratio: float = 2.0
+    # the defaults of core.max_chain_length (50, git's pack.depth) and core.max_chain_ratio
+    max_chain_len: int = int(DEFAULTS["core"]["max_chain_length"])
+    max_chain_ratio: float = float(DEFAULTS["core"]["max_chain_ratio"])
     compress_min: int = 64
 
     def stores_diff(self, diff_len: int, size: int, parent_chain_len: int,

@@ -141,8 +141,9 @@ class Repo:
                 raise DamagedRepository(exc.message, hint=REPAIR_HINT) from None
             raise
         self.policy = Policy(
-            max_chain_len=self.config.get_int("core", "max_chain_length", 50),
-            max_chain_ratio=self.config.get_float("core", "max_chain_ratio", 2.0),
+            max_chain_len=self.config.get_int("core", "max_chain_length", Policy.max_chain_len),
+            max_chain_ratio=self.config.get_float("core", "max_chain_ratio",
+                                                  Policy.max_chain_ratio),
         )
         self.versions = VersionStore(self.store, self.policy)
         self.files = WorkTree(root, self.config, self.store)
