@@ -9,8 +9,8 @@
   message), so history is a Merkle chain: a changed byte anywhere changes an id.
 
 Layer: over the store (its row types and Store), promptvc.delta and promptvc.config (the
-default chain limits); it reads versions
-through promptvc.reader's VersionChainReader, so a read-only database file serves too.
+default chain limits); it reads versions through promptvc.reader's VersionChainReader, so
+a read-only database file serves too.
 """
 
 from __future__ import annotations
