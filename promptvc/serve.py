@@ -26,9 +26,9 @@ replica of a primary, synced in the background). Both read through a `PromptRead
 (promptvc.reader).
 
 Layer: a library front end for applications. It may import the store's read-only reader,
-the remote's replica sync and Hrana client, experiments, prompts, search and (for a local
-source) promptvc.repo's find_root, all lazily: an application that only reads pays for
-none of the rest. It never opens a Repo.
+the remote's replica sync, Hrana client and retry loop (``calls.with_retries``),
+experiments, prompts, search and (for a local source) promptvc.repo's find_root, all
+lazily: an application that only reads pays for none of the rest. It never opens a Repo.
 """
 
 from __future__ import annotations
@@ -498,14 +498,22 @@ class RemoteSource(PromptSource):
         return db
 
     def _send(self, batch: list[tuple]) -> None:
+        """Send BATCH to the primary in one atomic Hrana batch. A transient failure (no
+        answer, connection refused) is retried with backoff within TIMEOUT: the inserts are
+        idempotent (each event has its own id), so a batch that did land is not doubled."""
         from .remote import hrana
+        from .remote.calls import with_retries
         from .remote.transfer import SHARED_DDL
         from .store.readonly import EXPERIMENT_DDL, events_insert_sql
 
-        with hrana.HranaClient(self._remote.http_url, auth_token=self._token,
-                               timeout=self.timeout) as client:
-            client.batch([(s, ()) for s in SHARED_DDL + EXPERIMENT_DDL]
-                         + events_insert_sql(batch))
+        statements = [(s, ()) for s in SHARED_DDL + EXPERIMENT_DDL] + events_insert_sql(batch)
+
+        def attempt(remaining: float) -> None:
+            with hrana.HranaClient(self._remote.http_url, auth_token=self._token,
+                                   timeout=remaining) as client:
+                client.batch(statements)
+
+        with_retries(self._remote, self._remote.deadline(), attempt, "sending outcome events")
 
     # -- sync -------------------------------------------------------------------------------------
     def _synced_at(self, path: Path) -> float | None:

@@ -137,6 +137,8 @@ from promptvc.serve import PromptSource
 src = PromptSource.remote(sys.argv[1], cache_dir=sys.argv[2], interval=0.3, background=False)
 for u in range(int(sys.argv[3]), int(sys.argv[4])):
     src.record("tone", f"u{u}", "converted", u % 2)
+src.flush()  # raises (exit 1) if the events could not be sent; close() would keep them queued
+assert src.pending_events() == 0
 src.close()
 """
 
@@ -203,6 +205,51 @@ def test_remote_experiment_end_to_end(tmp_path, pvc, monkeypatch, server, canary
     src = PromptSource.remote(url, cache_dir=cache, background=False)
     assert src.flush() == 1
     src.close()
+
+
+@pytest.mark.sqld
+def test_a_send_that_gets_no_answer_is_retried_once_and_not_doubled(tmp_path, pvc, monkeypatch,
+                                                                     server):
+    from promptvc.remote import hrana
+
+    url = f"http://localhost:{server.http_port}"
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    pvc("init")
+    Path("p.md").write_text("control prompt\n")
+    pvc("add", "p.md")
+    pvc("commit", "-m", "control")
+    pvc("tag", "production")
+    pvc("remote", "add", "origin", url, "--admin-url", server.admin_url)
+    assert pvc("push", "--tags").exit_code == 0
+    assert pvc("branch", "exp-b").exit_code == 0
+    assert pvc("experiment", "create", "tone", "--arm", "control=main",
+               "--arm", "b=exp-b").exit_code == 0
+    src = PromptSource.remote(url, cache_dir=tmp_path / "cache", background=False)
+    real = hrana.HranaClient.batch
+    calls = []
+
+    def lost_answer(client, statements):
+        calls.append(len(statements))
+        results = real(client, statements)
+        if len(calls) == 1:  # the batch landed, but its answer never came back
+            raise hrana.RemoteTimeout("no answer from the server (injected)")
+        return results
+
+    monkeypatch.setattr(hrana.HranaClient, "batch", lost_answer)
+    try:
+        src.record("tone", "u1", "converted", 1)
+        src.record("tone", "u2", "converted", 0)
+        assert src.flush() == 2
+        assert src.pending_events() == 0
+    finally:
+        src.close()
+    assert len(calls) == 2  # sent once more after the lost answer
+    monkeypatch.undo()
+    monkeypatch.chdir(work)
+    data = json.loads(pvc("experiment", "report", "tone", "--json").stdout)
+    assert sum(r["events"] for b in data["buckets"] for r in b["rows"]) == 2  # not 4
 
 
 @pytest.mark.sqld
