@@ -400,14 +400,23 @@ def sync(repo, remote: Remote | str | None = None) -> SyncDone:
 
 
 def clone_directory(url: str) -> str:
-    """The folder `pvc clone URL` creates when none is given: the URL's first host label."""
+    """The folder `pvc clone URL` creates when none is given (the rule docs/cli.md states):
+    the first label of URL's host name (`mydb-myorg` for libsql://mydb-myorg.turso.io,
+    `team` for http://team.localhost:8080), or `prompts` when the host is localhost, an IP
+    address, missing, or would make a folder name starting with '-'."""
+    import ipaddress
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url)
-    directory = (parts.hostname or "repo").split(".")[0] or "repo"
-    if directory in ("localhost", "127"):
-        directory = "prompts"
-    return directory
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        return "prompts"
+    except ValueError:
+        pass
+    first = host.split(".")[0]
+    if not first or first == "localhost" or first.startswith("-"):
+        return "prompts"
+    return first
 
 
 @dataclass

@@ -277,20 +277,6 @@ def test_daemon_status_line():
     assert _daemon_line(42, "error") == "running (pid 42), the last sync failed (see the errors below)"
 
 
-@pytest.mark.parametrize("url, folder", [
-    ("libsql://mydb-myorg.turso.io", "mydb-myorg"),
-    ("http://team.localhost:8080", "team"),
-    ("http://localhost:8080", "prompts"),
-    ("http://127.0.0.1:8080", "prompts"),
-    ("http://10.1.2.3:8080", "prompts"),
-    ("http://[::1]:8080", "prompts"),
-])
-def test_clone_folder_rule(url, folder):
-    from promptvc.cli.remote_cmds import clone_folder
-
-    assert clone_folder(url) == folder
-
-
 def test_tag_force_without_rev_moves_to_head(repo, pvc):
     write("a.md", "a\n")
     pvc("add", "a.md")

@@ -146,15 +146,40 @@ def test_branch_create_and_delete_without_a_database(repo, pvc):
         repo_.close()
 
 
-@pytest.mark.parametrize("url,folder", [
+@pytest.mark.parametrize("url,folder", [  # the rule docs/cli.md states under `pvc clone`
+    ("libsql://mydb-myorg.turso.io", "mydb-myorg"),
     ("libsql://prompts-acme.turso.io", "prompts-acme"),
+    ("http://team.localhost:8080", "team"),
     ("http://localhost:8080", "prompts"),
     ("http://127.0.0.1:8080", "prompts"),
-    ("http://team.localhost:8080", "team"),
-    ("https://", "repo"),
+    ("http://10.1.2.3:8080", "prompts"),
+    ("http://[::1]:8080", "prompts"),
+    ("http://-rf.example.com", "prompts"),  # never a folder name that reads as an option
+    ("https://", "prompts"),
 ])
 def test_clone_directory(url, folder):
     assert porcelain.clone_directory(url) == folder
+
+
+def test_clone_help_states_the_folder_rule(pvc):
+    """The CLI names no folder of its own: its help text states porcelain's rule."""
+    text = " ".join(pvc("clone", "--help").stdout.split())
+    assert ("DIRECTORY defaults to the first label of URL's host name (`mydb-myorg` for "
+            "libsql://mydb-myorg.turso.io, `team` for http://team.localhost:8080), or "
+            "`prompts` when the host is localhost or an IP address.") in text
+    from promptvc.cli import remote_cmds
+
+    assert not hasattr(remote_cmds, "clone_folder")
+
+
+def test_clone_without_a_directory_uses_porcelains_folder(tmp_path, monkeypatch, pvc):
+    """`pvc clone URL` passes no folder of its own: porcelain's rule names it (for an IPv6
+    host the old porcelain rule said '::1'), and a failed clone leaves nothing behind."""
+    monkeypatch.chdir(tmp_path)
+    r = pvc("clone", "http://[::1]:9")  # nothing listens on port 9: the clone fails
+    assert r.exit_code != 0
+    assert r.stderr.startswith("Cloning into 'prompts'...\n")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_porcelain_has_no_front_end_imports():

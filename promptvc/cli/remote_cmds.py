@@ -179,7 +179,7 @@ def clone(url: str, directory: str | None, branch: str | None, name: str,
 
     bar = Progress("Checking versions")
     try:
-        done = do_clone(url, directory or clone_folder(url), name=name, token_env=token_env,
+        done = do_clone(url, directory or None, name=name, token_env=token_env,
                         branch=branch, on_event=cloning,
                         progress=bar.index if bar.enabled else None)
     except RemoteError as exc:
@@ -193,24 +193,6 @@ def clone(url: str, directory: str | None, branch: str | None, name: str,
     else:
         click.echo(f"Fetched {plural(done.fetch.commits, 'commit')}; on branch {done.branch}")
     done.repo.close()
-
-
-def clone_folder(url: str) -> str:
-    """The folder `pvc clone URL` makes: the first label of the host name, or `prompts` for
-    localhost and IP addresses."""
-    import ipaddress
-    from urllib.parse import urlsplit
-
-    host = urlsplit(url).hostname or ""
-    try:
-        ipaddress.ip_address(host)
-        return "prompts"
-    except ValueError:
-        pass
-    first = host.split(".")[0]
-    if not first or first == "localhost" or first.startswith("-"):
-        return "prompts"
-    return first
 
 
 def _print_fetch(fr, remote_name: str) -> None:
