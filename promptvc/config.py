@@ -1,5 +1,7 @@
 """Repository configuration (``.pvc/config``, INI) and the user's identity.
 
+``Config`` reads and writes the file; ``get_key``, ``set_key`` and ``unset_key`` take the
+dotted names `pvc config` uses (``remote.origin.timeout``), validate, and save atomically.
 Tokens are never stored here: remotes name the environment variable or the
 credentials file that holds theirs.
 
@@ -9,11 +11,12 @@ Layer: near the bottom: the standard library and promptvc.errors.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import re
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, ErrorCode
 
 DEFAULTS = {
     "core": {
@@ -55,6 +58,19 @@ def check_setting(section: str, key: str, raw: str, path: Path | None = None,
                           f"({low:g} to {high:g})",
                           hint=f"set it with `pvc config {name} N`")
     return value
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(section, name) of a dotted setting KEY as `pvc config` spells it: `core.x` ->
+    (`core`, `x`), `remote.origin.timeout` -> (`remote "origin"`, `timeout`). A key without
+    a section is a ConfigError with code CONFIG_KEY."""
+    if "." not in key:
+        raise ConfigError(f"key '{key}' needs a section, e.g. core.{key}",
+                          error_code=ErrorCode.CONFIG_KEY, key=key)
+    section, _, name = key.rpartition(".")
+    if section.startswith("remote.") and section.count(".") == 1:
+        section = f'remote "{section.split(".", 1)[1]}"'  # remote.origin.timeout
+    return section, name
 
 
 _AUTHOR = re.compile(r"^[^<>\n]+ <[^<>\n]*>$")
@@ -112,11 +128,58 @@ class Config:
     def unset(self, section: str, key: str) -> bool:
         return self.parser.has_section(section) and self.parser.remove_option(section, key)
 
+    def get_key(self, key: str) -> str | None:
+        """The value of the dotted KEY (`remote.origin.timeout`), its default, or None."""
+        section, name = split_key(key)
+        return self.get(section, name)
+
+    def set_key(self, key: str, value: str) -> None:
+        """Set the dotted KEY to VALUE and save: a ConfigError (nothing changed) when KEY has
+        no section or VALUE is out of the setting's range (`timeout = -5`)."""
+        section, name = split_key(key)
+        check_setting("remote" if section.startswith("remote ") else section, name, value,
+                      shown=key)
+        self.set(section, name, value)
+        self.save()
+
+    def unset_key(self, key: str) -> bool:
+        """Remove the dotted KEY and save; False (nothing changed) when it was not set."""
+        section, name = split_key(key)
+        if not self.unset(section, name):
+            return False
+        self.save()
+        return True
+
     def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            self.parser.write(fh)
-        os.replace(tmp, self.path)
+        """Write the file atomically: a temporary file in the same folder, flushed to disk,
+        then renamed over the old one, so a kill leaves either the old file or the new."""
+        import tempfile
+
+        folder = self.path.parent
+        try:
+            mode = self.path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                os.fchmod(fh.fileno(), mode)
+                self.parser.write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        with contextlib.suppress(OSError):  # the rename itself, on file systems that allow it
+            dfd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
 
     def items(self) -> list[tuple[str, str]]:
         out = []

@@ -35,6 +35,7 @@ class ErrorCode(str, enum.Enum):
     INTEGRITY = "integrity"
     MERGE = "merge"
     CONFIG = "config"
+    CONFIG_KEY = "config-key"  # a setting's name without a section (`pvc config timeout`)
     LOCKED = "locked"
     DAMAGED = "damaged"  # the repository database is missing, empty or unreadable
     GIT = "git"

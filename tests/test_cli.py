@@ -589,3 +589,90 @@ def test_commit_files_rename_and_recreate_old_path(repo_dir):
     assert [(c.status, c.path, c.old_path) for c in r.changes(r.head())] == [("R", "c.md", "b.md")]
     assert r.fsck().ok
     r.close()
+
+
+# -- config -----------------------------------------------------------------------------
+def test_config_command_output_and_exit_codes(repo, pvc):
+    cfg = repo / ".pvc" / "config"
+    r = pvc("config", "remote.origin.timeout", "30")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
+    assert '[remote "origin"]\ntimeout = 30\n' in cfg.read_text()
+    assert pvc("config", "remote.origin.timeout").stdout == "30\n"
+    assert pvc("config", "core.max_chain_ratio").stdout == "2.0\n"  # a default
+    r = pvc("config", "user.nickname")
+    assert (r.exit_code, r.stdout, r.stderr) == (1, "", "")
+    before = cfg.read_bytes()
+    r = pvc("config", "--", "remote.origin.timeout", "-5")
+    assert r.exit_code == 1
+    assert r.stderr == ("error: config value remote.origin.timeout = '-5' is out of range "
+                        "(0.1 to 3600)\nhint: set it with `pvc config remote.origin.timeout N`\n")
+    assert cfg.read_bytes() == before
+    r = pvc("config", "timeout", "5")
+    assert r.exit_code == 2
+    assert r.stderr.endswith("Error: key 'timeout' needs a section, e.g. core.timeout\n")
+    r = pvc("config", "--unset", "timeout")
+    assert r.exit_code == 2
+    assert r.stderr.endswith("Error: key 'timeout' needs a section, e.g. core.timeout\n")
+    r = pvc("config", "--unset", "remote.origin.timeout")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
+    assert "timeout" not in cfg.read_text()
+    r = pvc("config", "--unset", "remote.origin.timeout")
+    assert (r.exit_code, r.stderr) == (1, "error: remote.origin.timeout is not set\n")
+
+
+def test_config_keys_are_parsed_validated_and_saved_by_config(repo):
+    from promptvc.config import Config
+    from promptvc.errors import ConfigError, ErrorCode
+
+    path = repo / ".pvc" / "config"
+    config = Config(path)
+    config.set_key("remote.origin.retries", "5")
+    config.set_key("user.name", "Jane Doe")
+    again = Config(path)  # saved
+    assert again.parser.get('remote "origin"', "retries") == "5"
+    assert again.get_key("remote.origin.retries") == "5"
+    assert again.get_key("user.name") == "Jane Doe"
+    assert again.get_key("core.max_chain_length") == "50"
+    assert again.get_key("user.nickname") is None
+    before = path.read_bytes()
+    for key, value, code in [("remote.origin.retries", "0", ErrorCode.CONFIG),
+                             ("core.max_chain_length", "many", ErrorCode.CONFIG),
+                             ("retries", "5", ErrorCode.CONFIG_KEY)]:
+        with pytest.raises(ConfigError) as exc:
+            again.set_key(key, value)
+        assert exc.value.error_code is code
+    with pytest.raises(ConfigError) as exc:
+        again.unset_key("retries")
+    assert exc.value.error_code is ErrorCode.CONFIG_KEY
+    assert path.read_bytes() == before
+    assert again.unset_key("remote.origin.retries") is True
+    assert again.unset_key("remote.origin.retries") is False
+    assert Config(path).get_key("remote.origin.retries") is None
+
+
+def test_config_save_never_leaves_a_half_written_file(repo, monkeypatch):
+    """A save that dies while writing leaves the old file whole and no temporary file."""
+    from promptvc.config import Config
+
+    path = repo / ".pvc" / "config"
+    config = Config(path)
+    config.set("user", "name", "Jane Doe")
+    config.save()
+    before = path.read_bytes()
+    mode = path.stat().st_mode
+
+    def dies_halfway(fh, *args, **kwargs):
+        fh.write("[user]\nname = Ja")
+        raise KeyboardInterrupt  # as a kill would stop it
+
+    monkeypatch.setattr(config.parser, "write", dies_halfway)
+    config.set("user", "name", "John Roe")
+    with pytest.raises(KeyboardInterrupt):
+        config.save()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir() if "config" in p.name) == ["config"]
+    monkeypatch.undo()
+    config.save()
+    assert Config(path).get("user", "name") == "John Roe"
+    assert path.stat().st_mode == mode
+    assert sorted(p.name for p in path.parent.iterdir() if "config" in p.name) == ["config"]

@@ -197,29 +197,25 @@ def config(repo, key: str | None, value: str | None, unset: bool, list_: bool) -
         for k, v in repo.config.items():
             click.echo(f"{k}={v}")
         return
-    if "." not in key:
-        raise click.UsageError(f"key '{key}' needs a section, e.g. core.{key}")
-    section, _, name = key.rpartition(".")
-    if section.startswith("remote.") and section.count(".") == 1:
-        section = f'remote "{section.split(".", 1)[1]}"'  # remote.origin.timeout
-    if unset:
-        if not repo.config.unset(section, name):
-            click.echo(f"error: {key} is not set", err=True)
-            sys.exit(1)
-        repo.config.save()
-        return
-    if value is None:
-        current = repo.config.get(section, name)
-        if current is None:
-            sys.exit(1)
-        click.echo(current)
-        return
-    from ..config import check_setting
+    from ..errors import ConfigError, ErrorCode
 
-    check_setting("remote" if section.startswith("remote ") else section, name, value,
-                  shown=key)  # refuse `timeout = -5` before it is saved
-    repo.config.set(section, name, value)
-    repo.config.save()
+    try:
+        if unset:
+            if not repo.config.unset_key(key):
+                click.echo(f"error: {key} is not set", err=True)
+                sys.exit(1)
+            return
+        if value is None:
+            current = repo.config.get_key(key)
+            if current is None:
+                sys.exit(1)
+            click.echo(current)
+            return
+        repo.config.set_key(key, value)  # refuses `timeout = -5` before it is saved
+    except ConfigError as exc:
+        if exc.error_code is ErrorCode.CONFIG_KEY:
+            raise click.UsageError(exc.message) from None
+        raise
 
 
 @click.group()
