@@ -4,7 +4,8 @@ The CLI, the daemon and the TUI call these instead of orchestrating the library
 themselves (after dulwich's ``porcelain``): creating a branch forks a database when the
 remote has branch databases; a merge of such a branch refreshes it first, pushes the
 result and then deletes or freezes the branch database; promoting an experiment's arm
-merges, tags, publishes and stops; pull merges; clone picks its folder.
+merges, tags, publishes and stops; pull merges; clone picks its folder; removing a remote
+forgets its tracking branches, branch databases and replica files before its config.
 
 Functions return plain result objects and never print. Where a front end must report a
 step as it happens (a merge's outcome is shown before the push that follows it, so a
@@ -38,7 +39,8 @@ __all__ = [
     "BranchDeletedEvent", "BranchFrozenEvent", "CloningEvent", "MergeDone", "PullDone",
     "PushDone", "SyncDone", "CloneDone", "db_remote", "mapped_branch", "resolve_remote",
     "create_branch", "delete_branch", "branch_url", "refresh_branch", "merge_branch",
-    "promote", "pull", "push", "sync", "clone", "clone_directory",
+    "promote", "pull", "push", "sync", "clone", "clone_directory", "RemoteRemoved",
+    "add_remote", "remove_remote",
 ]
 
 Notify = Callable[[Any], None]
@@ -447,3 +449,63 @@ def clone(url: str, directory: str | None = None, *, name: str = "origin",
     repo, fr, chosen = do_clone(url, Path(directory), name=name, token_env=token_env,
                                 branch=branch, progress=progress)
     return CloneDone(repo, directory, fr, chosen)
+
+
+# -- adding and removing a remote ---------------------------------------------------------------
+@dataclass
+class RemoteRemoved:
+    name: str
+    refs: list[str]  # the remote-tracking refs deleted (each with a reflog entry)
+    replicas: list[Path]  # the replica files deleted, companions (-wal, .lock, ...) included
+    branch_dbs: int  # branch-database rows forgotten (the databases stay on the server)
+
+    def to_json(self) -> dict:
+        return {"remote": self.name, "refs": self.refs,
+                "replicas": [str(p) for p in self.replicas], "branch_dbs": self.branch_dbs}
+
+
+def _forget_remote(repo, name: str) -> RemoteRemoved:
+    """Delete what the repository keeps of remote NAME besides its config: in one store
+    transaction its tracking refs (logged), branch-database rows and fetched-tag marks;
+    then its replica files, found on disk by name. Each step finds what an interrupted run
+    left, so running it again completes it."""
+    from .remote.calls import replicas_of
+    from .remote.replica import remove_replica
+
+    with repo.store.transaction():
+        refs = repo.list_refs(f"{R.REMOTES}{name}/")
+        for ref, target in refs:
+            repo.move_ref(ref, target, None, f"remote: removed {name}")
+        rows = repo.store.delete_branch_dbs(name)
+        repo.store.delete_state_prefix(f"fetched.{name}.refs/")
+    files: list[Path] = []
+    for base in replicas_of(repo, name):
+        files += remove_replica(base)
+    return RemoteRemoved(name, [ref for ref, _ in refs], files, rows)
+
+
+def remove_remote(repo, name: str) -> RemoteRemoved:
+    """Remove remote NAME: its tracking branches, branch-database rows and replica files,
+    then its config section. Killed at any moment, the config still names the remote until
+    everything else is gone, and `remove_remote` again finishes the job."""
+    from .remote.remotes import get_remote
+    from .remote.remotes import remove_remote as remove_from_config
+
+    get_remote(repo.config, name)  # RemoteError when there is no such remote
+    removed = _forget_remote(repo, name)
+    remove_from_config(repo.config, name)
+    return removed
+
+
+def add_remote(repo, name: str, url: str, token_env: str | None = None,
+               **branch_opts: str | None) -> Remote:
+    """Add remote NAME at URL (options as ``remotes.add_remote``). What the repository still
+    keeps of an earlier remote of that name (an older `pvc remote remove` left its
+    branch-database rows and replica files behind) is forgotten first, so the new remote
+    starts clean."""
+    from .remote.remotes import add_remote as add_to_config
+    from .remote.remotes import check_remote_name, has_remote
+
+    if not has_remote(repo.config, check_remote_name(name)):
+        _forget_remote(repo, name)
+    return add_to_config(repo.config, name, url, token_env, **branch_opts)

@@ -155,3 +155,110 @@ def test_failed_record_leaves_no_orphan(repo_a, pvc, server, monkeypatch):
     assert r.exit_code == 1
     assert created and not server.namespace_exists(created[0])
     assert "exp-z" not in pvc("branch").stdout
+
+
+# -- pvc remote remove: the branch databases and their replicas go too -------------------------
+def _branch_with_replica(pvc, name: str) -> str:
+    """Create branch NAME with a database, push to it (its replica file appears); its db."""
+    r = pvc("branch", name)
+    assert r.exit_code == 0, r.output
+    db = r.stdout.splitlines()[0].rsplit(" ", 1)[1]
+    pvc("switch", name)
+    Path("p.md").write_text(f"arm {name}\n")
+    assert pvc("commit", "-m", name).exit_code == 0
+    assert pvc("push").exit_code == 0
+    assert pvc("fetch").exit_code == 0
+    pvc("switch", "main")
+    return db
+
+
+def _left_of(repo_dir: Path, remote: str) -> tuple[list, list, list]:
+    """(branch_dbs rows, tracking refs, replica files) the repository keeps of REMOTE."""
+    from promptvc.repo import Repo
+
+    repo = Repo.open(repo_dir)
+    try:
+        rows = repo.store.branch_dbs(remote)
+        refs = repo.list_refs(f"refs/remotes/{remote}/")
+    finally:
+        repo.close()
+    files = sorted(p.name for p in (repo_dir / ".pvc" / "remotes").glob(f"{remote}[.@]*"))
+    return rows, refs, files
+
+
+def test_remote_remove_forgets_branch_databases_and_their_replicas(repo_a, pvc, server):
+    db = _branch_with_replica(pvc, "exp-r")
+    rows, refs, files = _left_of(repo_a, "origin")
+    assert [r.db_name for r in rows] == [db] and refs
+    assert f"origin@{db}.db" in files and "origin.db" in files
+    r = pvc("remote", "remove", "origin")
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert r.stdout == ("Removed remote origin\n"
+                        "Forgot 1 branch database of origin (the databases stay on the server)\n")
+    assert _left_of(repo_a, "origin") == ([], [], [])
+    assert server.namespace_exists(db)  # only forgotten here
+    reflog = pvc("reflog", "refs/remotes/origin/main").stdout
+    assert "remote: removed origin" in reflog
+    # a new origin starts clean: exp-r is a plain branch of the new remote's main database
+    url2 = f"http://127.0.0.1:{server.http_port}"
+    assert pvc("remote", "add", "origin", url2).exit_code == 0
+    assert pvc("branch", "url", "exp-r").stdout == url2 + "\n"
+
+
+def test_remote_remove_json(repo_a, pvc, server):
+    db = _branch_with_replica(pvc, "exp-j")
+    r = pvc("remote", "remove", "origin", "--json")
+    assert r.exit_code == 0, r.output
+    done = json.loads(r.stdout)
+    assert (done["remote"], done["branch_dbs"]) == ("origin", 1)
+    assert "refs/remotes/origin/main" in done["refs"]
+    names = {Path(p).name for p in done["replicas"]}
+    assert {"origin.db", f"origin@{db}.db"} <= names
+
+
+@pytest.mark.parametrize("dies_in", ["promptvc.remote.replica.remove_replica",
+                                     "promptvc.remote.remotes.remove_remote"])
+def test_remote_remove_killed_midway_is_finished_by_the_next_one(repo_a, pvc, server,
+                                                                 monkeypatch, dies_in):
+    """Killed after the store transaction (removing the files) or after the files (saving the
+    config): the remote is still configured, and `pvc remote remove` again finishes."""
+    _branch_with_replica(pvc, "exp-k")
+    module, _, attr = dies_in.rpartition(".")
+    import importlib
+
+    real = getattr(importlib.import_module(module), attr)
+
+    def dies(*args):
+        if dies_in.endswith("remove_replica"):
+            real(*args)  # one replica's files go, then the kill
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(importlib.import_module(module), attr, dies)
+        assert pvc("remote", "remove", "origin").exit_code != 0  # interrupted
+    rows, refs, files = _left_of(repo_a, "origin")
+    assert (rows, refs) == ([], [])  # the store transaction committed
+    if dies_in.endswith("remove_replica"):
+        assert files  # replica files no branch_dbs row names any more
+    assert pvc("remote").stdout == "origin\n"
+    r = pvc("remote", "remove", "origin")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "Removed remote origin\n", "")
+    assert _left_of(repo_a, "origin") == ([], [], [])
+    assert pvc("remote").stdout == ""
+
+
+def test_remote_add_forgets_what_an_old_remove_left(repo_a, pvc, server):
+    """An older `pvc remote remove` dropped only the config and the refs: adding the remote
+    again must not bring back the old branch-database mapping."""
+    from promptvc.config import Config
+
+    _branch_with_replica(pvc, "exp-o")
+    config = Config(repo_a / ".pvc" / "config")
+    config.parser.remove_section('remote "origin"')  # what the old remove did to the config
+    config.parser.remove_section('team "origin"')
+    config.save()
+    assert _left_of(repo_a, "origin")[0]
+    url2 = f"http://127.0.0.1:{server.http_port}"
+    assert pvc("remote", "add", "origin", url2).stdout == f"Added remote origin ({url2})\n"
+    assert _left_of(repo_a, "origin") == ([], [], [])
+    assert pvc("branch", "url", "exp-o").stdout == url2 + "\n"

@@ -665,13 +665,13 @@ def test_config_save_never_leaves_a_half_written_file(repo, monkeypatch):
         fh.write("[user]\nname = Ja")
         raise KeyboardInterrupt  # as a kill would stop it
 
-    monkeypatch.setattr(config.parser, "write", dies_halfway)
     config.set("user", "name", "John Roe")
-    with pytest.raises(KeyboardInterrupt):
-        config.save()
+    with monkeypatch.context() as patched:
+        patched.setattr(config.parser, "write", dies_halfway)
+        with pytest.raises(KeyboardInterrupt):
+            config.save()
     assert path.read_bytes() == before
     assert sorted(p.name for p in path.parent.iterdir() if "config" in p.name) == ["config"]
-    monkeypatch.undo()
     config.save()
     assert Config(path).get("user", "name") == "John Roe"
     assert path.stat().st_mode == mode

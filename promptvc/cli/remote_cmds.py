@@ -70,9 +70,9 @@ def remote_add(repo, name: str, url: str, token_env: str | None, admin_url: str 
     With --admin-url (sqld) or --turso-org (Turso Cloud), `pvc branch NAME` also creates a
     database for the branch.
     """
-    from ..remote.remotes import add_remote
+    from ..porcelain import add_remote
 
-    r = add_remote(repo.config, name, url, token_env, admin_url=admin_url,
+    r = add_remote(repo, name, url, token_env, admin_url=admin_url,
                    admin_key_env=admin_key_env, turso_org=turso_org,
                    platform_token_env=platform_token_env, turso_group=turso_group,
                    turso_api_url=turso_api_url)
@@ -89,20 +89,22 @@ def remote_add(repo, name: str, url: str, token_env: str | None, admin_url: str 
 
 @remote.command("remove")
 @click.argument("name")
+@json_option
 @with_repo
-def remote_remove(repo, name: str) -> None:
-    """Remove remote NAME, its remote-tracking branches and its local replica."""
-    from .. import refs as R
-    from ..remote.remotes import get_remote, remove_remote
-    from ..remote.replica import remove_replica
-    from ..remote.calls import replica_path
+def remote_remove(repo, name: str, as_json: bool) -> None:
+    """Remove remote NAME, its remote-tracking branches and its local replica.
 
-    r = get_remote(repo.config, name)
-    for ref, target in repo.list_refs(f"{R.REMOTES}{name}/"):
-        repo.move_ref(ref, target, None, f"remote: removed {name}")
-    remove_replica(replica_path(repo, r))
-    remove_remote(repo.config, name)
+    This repository also forgets NAME's branch databases (they stay on the server)."""
+    from ..porcelain import remove_remote
+
+    done = remove_remote(repo, name)
+    if as_json:
+        emit_json(done.to_json())
+        return
     click.echo(f"Removed remote {name}")
+    if done.branch_dbs:
+        click.echo(f"Forgot {plural(done.branch_dbs, 'branch database')} of {name} "
+                   "(the databases stay on the server)")
 
 
 @remote.command("upgrade")

@@ -6,6 +6,7 @@ What push, fetch, pull, clone and the branch databases share when they talk to a
 batch), ``format_error`` (a batch the primary refused because of its storage format, read
 from the ``Refusal`` kind of the error, never from its words), the replica paths, and
 ``sync`` (bring a replica file up to date, in a child process with a hard deadline).
+``replicas_of`` lists a remote's replica files on disk (``pvc remote remove``).
 
 May import: the standard library, ``errors``, promptvc/store (``primary`` for statements),
 and the remote modules below the transfers (``hrana``, ``replica``, ``remotes``,
@@ -24,9 +25,9 @@ from ..errors import ErrorCode, RemoteError
 from ..store import primary
 from ..store.primary import Refusal, Statement
 from . import hrana
-from .db_backends import check_db_name
+from .db_backends import check_db_name, valid_db_name
 from .remotes import Remote
-from .replica import SyncFailed, sync_replica
+from .replica import REPLICA_SUFFIXES, SyncFailed, sync_replica
 
 T = TypeVar("T")
 
@@ -58,6 +59,29 @@ def replica_path(repo, remote: Remote, db_name: str | None = None) -> Path:
         check_db_name(db_name, remote.name)
     name = remote.name if db_name is None else f"{remote.name}@{db_name}"
     return repo.pvc_dir / "remotes" / f"{name}.db"
+
+
+def replicas_of(repo, name: str) -> list[Path]:
+    """Every replica file on disk of the remote named NAME: its main database's and its
+    branch databases' (``replica_path``), found by name whether or not a branch_dbs row
+    still names them. Companion files (``-wal``, ``.lock``, ...) count under their base."""
+    folder = repo.pvc_dir / "remotes"
+    if not folder.is_dir():
+        return []
+    suffixes = sorted(REPLICA_SUFFIXES + (".lock",), key=len, reverse=True)
+    found = set()
+    for entry in folder.iterdir():
+        for suffix in suffixes:
+            if entry.name.endswith(".db" + suffix):
+                base = entry.name[:len(entry.name) - len(suffix)]
+                break
+        else:
+            continue
+        stem = base[:-len(".db")]
+        owner, at, db_name = stem.partition("@")
+        if owner == name and (not at or valid_db_name(db_name)):
+            found.add(folder / base)
+    return sorted(found)
 
 
 def branch_target(repo, remote: Remote, branch: str) -> tuple[Remote, str | None]:

@@ -37,10 +37,15 @@ class BranchDb:
 _DB_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 
 
+def valid_db_name(name: str) -> bool:
+    """Is NAME a database name pvc accepts (the rule of ``check_db_name``)?"""
+    return isinstance(name, str) and _DB_NAME.fullmatch(name) is not None
+
+
 def check_db_name(name: str, remote: str = "the remote") -> str:
     """NAME if it is a database name pvc accepts (`[a-z0-9-]`, at most 64, no leading or
     trailing '-'); it becomes part of a file name, so anything else is refused."""
-    if not isinstance(name, str) or not _DB_NAME.fullmatch(name):
+    if not valid_db_name(name):
         raise BackendError(f"{remote} names a branch database {str(name)[:80]!r} that is not a "
                            "valid database name",
                            hint="database names are lowercase letters, digits and '-'; "

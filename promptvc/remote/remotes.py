@@ -248,12 +248,23 @@ def get_remote(config: Config, name: str) -> Remote:
                           hint="fix it with `pvc config`") from None
 
 
-def add_remote(config: Config, name: str, url: str, token_env: str | None = None,
-               **branch_opts: str | None) -> Remote:
+def has_remote(config: Config, name: str) -> bool:
+    """Does the config name a remote NAME?"""
+    return config.parser.has_section(_section(name))
+
+
+def check_remote_name(name: str) -> str:
+    """NAME, or a ConfigError when it is not a valid remote name."""
     if not _NAME.match(name):
         raise ConfigError(f"'{name}' is not a valid remote name",
                           hint="use letters, digits, '.', '_' and '-'")
-    if config.parser.has_section(_section(name)):
+    return name
+
+
+def add_remote(config: Config, name: str, url: str, token_env: str | None = None,
+               **branch_opts: str | None) -> Remote:
+    check_remote_name(name)
+    if has_remote(config, name):
         raise RemoteError(f"remote '{name}' already exists",
                           hint=f"remove it first with `pvc remote remove {name}`")
     check_url(url)

@@ -85,6 +85,12 @@ class LocalQueries(Connection):
                 (key, value),
             )
 
+    def delete_state_prefix(self, prefix: str) -> int:
+        """Delete every state key that starts with PREFIX; how many there were."""
+        cur = self._exec("DELETE FROM state WHERE key >= ? AND key < ?",
+                         (prefix, prefix + "\U0010ffff"))
+        return max(cur.rowcount, 0)
+
     # -- tracked files ----------------------------------------------------------------
     def tracked(self) -> dict[str, TrackedRow]:
         return {
@@ -145,6 +151,11 @@ class LocalQueries(Connection):
 
     def delete_branch_db(self, remote: str, branch: str) -> None:
         self._exec("DELETE FROM branch_dbs WHERE remote = ? AND branch = ?", (remote, branch))
+
+    def delete_branch_dbs(self, remote: str) -> int:
+        """Forget every branch-database row of REMOTE (any state); how many there were."""
+        cur = self._exec("DELETE FROM branch_dbs WHERE remote = ?", (remote,))
+        return max(cur.rowcount, 0)
 
     # -- experiments (rows as in store/readonly.py) ---------------------------------------
     def put_experiment(self, row: tuple) -> None:
