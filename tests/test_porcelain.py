@@ -192,3 +192,36 @@ def test_porcelain_has_no_front_end_imports():
               if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
     assert not names & {"click", "textual", "watchdog", "rich"}
     assert "print(" not in Path(porcelain.__file__).read_text()
+
+
+def test_remove_remote_forgets_only_that_remotes_data(repo, pvc):
+    """Tracking refs, fetched-tag marks and replica files of `origin` go; those of a remote
+    named `origin.x` (a name that starts the same) stay."""
+    from promptvc.repo import Repo
+
+    commit(pvc, "p.md", "x\n", "one")
+    for name in ("origin", "origin.x"):
+        assert pvc("remote", "add", name, "http://127.0.0.1:9").exit_code == 0
+    folder = repo / ".pvc" / "remotes"
+    folder.mkdir()
+    mine = ["origin.db", "origin.db-wal", "origin.db.lock", "origin@exp-1.db",
+            "origin@exp-1.db-info"]
+    theirs = ["origin.x.db", "origin.x@exp-2.db", "origin-2.db", "notes.txt"]
+    for f in mine + theirs:
+        (folder / f).write_bytes(b"")
+    r = Repo.open(repo)
+    try:
+        head = r.head()
+        for name in ("origin", "origin.x"):
+            r.move_ref(f"refs/remotes/{name}/main", None, head, "test")
+            r.store.set_state(f"fetched.{name}.refs/tags/production", head)
+        done = porcelain.remove_remote(r, "origin")
+        assert (done.name, done.refs, done.branch_dbs) == ("origin", ["refs/remotes/origin/main"], 0)
+        assert sorted(p.name for p in done.replicas) == sorted(mine)
+        assert sorted(p.name for p in folder.iterdir()) == sorted(theirs)
+        assert r.store.get_state("fetched.origin.refs/tags/production") is None
+        assert r.store.get_state("fetched.origin.x.refs/tags/production") == head
+        assert r.list_refs("refs/remotes/") == [("refs/remotes/origin.x/main", head)]
+    finally:
+        r.close()
+    assert pvc("remote").stdout == "origin.x\n"
