@@ -73,7 +73,7 @@ def split_key(key: str) -> tuple[str, str]:
     return section, name
 
 
-_AUTHOR = re.compile(r"^[^<>\n]+ <[^<>\n]*>$")
+_AUTHOR = re.compile(r"^[^<>\n]+ <[^<>\n]*>\Z")
 
 
 class Config:

@@ -31,7 +31,7 @@ from .stats import Moments, proportion_ci95, two_proportions, welch
 if TYPE_CHECKING:
     from .reader import ExperimentReader
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 
 class ExperimentError(PvcError):

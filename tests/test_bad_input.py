@@ -748,3 +748,26 @@ def test_completely_full_disk_loses_nothing(disk_filled_run):
     assert fsck[0] == 0 and fsck[1].endswith(": no problems found\n"), fsck
     assert _result(out, "show2") == (0, "first\n", "")
     assert _result(out, "status2") == (0, "", "")
+
+
+# -- names with a trailing line feed --------------------------------------------------------------
+def test_a_name_with_a_trailing_line_feed_is_refused_everywhere():
+    """`$` in a Python regex also matches before a final "\\n": the name validators anchor with
+    `\\Z`, so "origin\\n" (a config file, a primary's row) is not taken for "origin"."""
+    from promptvc.errors import PvcError
+    from promptvc.experiments import check_name
+    from promptvc.remote import team
+    from promptvc.remote.remotes import check_remote_name
+    from promptvc.remote.sqld import validate_namespace
+
+    for check in (check_remote_name, check_name, validate_namespace):
+        assert check("ok-name") == "ok-name"
+        with pytest.raises((PvcError, ValueError)):
+            check("ok-name\n")
+    good, problems = team.validate({"backend": "turso", "turso_org": "acme\n",
+                                    "turso_group": "default"})
+    assert good == {} and problems and "turso_org" in problems[0]
+    good, problems = team.validate({"backend": "turso", "turso_org": "acme",
+                                    "turso_group": "g\n", "db_prefix": "p\n"})
+    assert good == {"backend": "turso", "turso_org": "acme"}  # the group falls back to default
+    assert len(problems) == 2

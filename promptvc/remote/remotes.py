@@ -22,7 +22,7 @@ from ..config import Config, user_config_dir
 from ..errors import ConfigError, RemoteError
 
 DEFAULT_TOKEN_ENV = "TURSO_AUTH_TOKEN"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ __all__ = [
     "validate_namespace",
 ]
 
-NAMESPACE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+NAMESPACE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 
 
 class SqldError(PvcError, RuntimeError):
