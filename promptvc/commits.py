@@ -4,20 +4,23 @@
 merges, importers, the daemon's automatic commits), inside the caller's transaction.
 `commit_working_changes` commits what changed in the working folder; `commit_files`
 commits contents given in memory. `Repo.commit_changes` and `Repo.commit_files` call these.
+The rule of config check.on_commit (run `pvc check` on the files first, refuse on a
+problem) lives here, in `commit_working_changes`, for every front end.
 
 May import: refs, paths, objects, errors, clock, config, store rows, worktree, and repo
-(for `Repo` and `CommitInfo`; repo imports this module only inside its methods).
+(for `Repo` and `CommitInfo`; repo imports this module only inside its methods); inside
+functions, prompts.check (the check), treemerge (concluding a merge) and search.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from . import refs as R
 from .clock import now_iso
 from .config import check_author
-from .errors import NothingToCommit, PathError, RefConflict
+from .errors import CheckFailed, NothingToCommit, PathError, RefConflict
 from .objects import commit_id, manifest_bytes, sha256
 from .paths import check_path
 from .store import ChangeRow, CommitRow
@@ -26,13 +29,23 @@ from .worktree import Change, is_binary
 from .repo import DEFAULT_BRANCH, CommitInfo, Repo
 
 
-def commit_working_changes(repo: Repo, message: str, author: str | None = None,
-                           paths: Iterable[str] | None = None, cwd: Path | None = None,
-                           date: str | None = None, *, conclude_merge: bool = True
+def commit_working_changes(repo: Repo, message: str | Callable[[], str | None],
+                           author: str | None = None, paths: Iterable[str] | None = None,
+                           cwd: Path | None = None, date: str | None = None, *,
+                           conclude_merge: bool = True, check: bool | None = None
                            ) -> CommitInfo:
     """Commit changed tracked files (all, or those under PATHS). During a merge this
     concludes it, as in git, unless CONCLUDE_MERGE is False (automatic committers):
-    then MergeError, checked inside the commit's transaction."""
+    then MergeError, checked inside the commit's transaction.
+
+    CHECK runs `pvc check` on the files the commit would record first and refuses with
+    CheckFailed on any problem; None follows config check.on_commit. MESSAGE may be a
+    function returning the message (an editor): it is called after the check passed."""
+    if paths is not None:
+        paths = list(paths)
+    run_check_before_commit(repo, paths, cwd, check)
+    if callable(message):
+        message = message() or ""
     if not message or not message.strip():
         raise NothingToCommit("empty commit message; nothing was committed",
                               hint='give one with -m "what changed"')
@@ -67,6 +80,24 @@ def commit_working_changes(repo: Repo, message: str, author: str | None = None,
 
         after_write(repo)  # the search index's text, in the same transaction (one fsync)
     return info
+
+
+def run_check_before_commit(repo: Repo, paths: list[str] | None, cwd: Path | None,
+                            check: bool | None) -> None:
+    """CheckFailed when CHECK (None: config check.on_commit) is on and `pvc check` finds
+    problems in the files a commit of PATHS would record."""
+    if check is False:
+        return
+    from .prompts.check import check_before_commit, on_commit_enabled
+
+    if check is None and not on_commit_enabled(repo.config):
+        return
+    _count, problems = check_before_commit(repo, paths or None, cwd)
+    if problems:
+        n = len(problems)
+        raise CheckFailed(f"pvc check found {n} problem{'s' if n != 1 else ''}; nothing was "
+                          "committed", problems,
+                          hint="fix them, or commit anyway with `pvc commit --no-check`")
 
 
 def write_commit(repo: Repo, changes: list[Change], base_tree: dict[str, str], message: str,
