@@ -235,7 +235,7 @@ class Daemon:
             if self.watcher is not None:
                 self.watcher.debouncer.touch(r)
         if stable:
-            self._commit(stable, None)
+            self._commit(stable)
 
     def _handle_changes(self, rels: list[str]) -> None:
         changed, unstable = self.filter.changed(self.root, rels, self.options.debounce)
@@ -244,62 +244,40 @@ class Daemon:
                 self.watcher.debouncer.touch(r)
         if not changed or not self.options.autocommit:
             return
-        self._commit(changed, None)
+        self._commit(changed)
 
-    def _commit(self, rels: list[str], statuses: dict[str, str] | None) -> None:
-        from promptvc.errors import NothingToCommit, PvcError
+    def _commit(self, rels: list[str]) -> None:
+        """Autosave RELS: one library call (`Repo.autosave`: tracking the new files and the
+        commit in one transaction, under the working-tree lock; no `pvc check`)."""
+        from promptvc.errors import PvcError
 
-        from promptvc.journal import busy_reason
-
-        repo = self.open_repo
-        waiting = busy_reason(repo)
-        if waiting:  # never commit in the middle of a merge or another multi-step command
-            if self.state.waiting != waiting:
-                log.info("not committing: waiting: %s", waiting)
-            self.state.waiting = waiting
+        try:
+            saved = self.open_repo.autosave(rels)
+        except PvcError as exc:
+            self._error(f"commit failed: {exc.message}")
+            return
+        if saved.waiting:  # never commit in the middle of a merge or another command
+            if self.state.waiting != saved.waiting:
+                log.info("not committing: waiting: %s", saved.waiting)
+            self.state.waiting = saved.waiting
             self._write_state()
             if self.watcher is not None:
                 for r in rels:  # look again once it is over
                     self.watcher.debouncer.touch(r)
             return
         self.state.waiting = None
-        try:
-            tracked = set(repo.tracked())
-            head_tree = repo.tree(repo.head())
-            new = [r for r in rels if r not in tracked and r not in head_tree
-                   and (self.root / r).is_file()]
-            if new:
-                try:
-                    repo.add(new)
-                except PvcError as exc:  # e.g. a binary file matching a glob
-                    self._error(exc.message)
-                    new = [r for r in new if r in repo.tracked()]
-            self._tracked_cache = set(repo.tracked())
-            paths = [r for r in rels if r in self._tracked_cache or r in head_tree]
-            if not paths:
-                return
-            verbs = []
-            for r in paths:
-                if not (self.root / r).exists():
-                    verbs.append(f"delete {r}")
-                elif r in new or r not in head_tree:
-                    verbs.append(f"add {r}")
-                else:
-                    verbs.append(f"edit {r}")
-            message = "autosave: " + ", ".join(verbs[:5]) + (
-                f" and {len(verbs) - 5} more" if len(verbs) > 5 else "")
-            info = repo.commit_changes(message, paths=paths, cwd=self.root,
-                                       conclude_merge=False)
-            self.state.commits_made += 1
-            self.state.pending_commits = self._pending()
-            if self.backoff == 0:
-                self.next_sync = time.monotonic()  # push promptly (unless backing off)
-            log.info("committed %s: %s", info.short, message)
-            self._index_vectors()
-        except NothingToCommit:
-            pass
-        except PvcError as exc:
-            self._error(f"commit failed: {exc.message}")
+        for skipped in saved.skipped:  # e.g. a binary file matching a glob
+            self._error(skipped.message)
+        self._tracked_cache = saved.tracked
+        info = saved.commit
+        if info is None:
+            return
+        self.state.commits_made += 1
+        self.state.pending_commits = self._pending()
+        if self.backoff == 0:
+            self.next_sync = time.monotonic()  # push promptly (unless backing off)
+        log.info("committed %s: %s", info.short, saved.message)
+        self._index_vectors()
 
     # -- sync ---------------------------------------------------------------------------------
     def _sync(self) -> None:

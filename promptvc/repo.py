@@ -418,6 +418,14 @@ class Repo:
         return commit_working_changes(self, message, author, paths, cwd, date,
                                       conclude_merge=conclude_merge, check=check)
 
+    def autosave(self, rels: list[str], author: str | None = None):
+        """The daemon's automatic commit of changed paths RELS, new files tracked first: one
+        transaction under the working-tree lock (all or nothing), no `pvc check`; an
+        `AutosaveResult` (its `waiting` says why it did nothing now)."""
+        from .commits import autosave
+
+        return autosave(self, rels, author)
+
     def write_commit(self, changes: list[Change], base_tree: dict[str, str], message: str,
                      author: str, date: str | None, parent2: str | None = None,
                      contents: dict[str, bytes] | None = None,

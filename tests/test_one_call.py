@@ -65,3 +65,128 @@ def test_check_true_runs_without_config_and_before_the_editor(marked):
         assert asked == [1]
     finally:
         marked.close()
+
+
+# -- the daemon's autosave --------------------------------------------------------------------
+def daemon_for(root: Path):
+    from promptvc.daemon.service import Daemon, DaemonOptions
+
+    d = Daemon(root, DaemonOptions(debounce=0.0))
+    d.repo = Repo.open(root)
+    return d
+
+
+KILL_MID_AUTOSAVE = """
+import os, sys
+from pathlib import Path
+from promptvc import commits
+from promptvc.daemon.service import Daemon, DaemonOptions
+from promptvc.repo import Repo
+
+def killed(*args, **kwargs):  # the process dies after the add, before the commit is written
+    os._exit(9)
+
+commits.write_commit = killed
+d = Daemon(Path.cwd(), DaemonOptions(debounce=0.0))
+d.repo = Repo.open(Path.cwd())
+d._handle_changes(["new.md", "p.md"])
+sys.exit(0)
+"""
+
+
+def test_a_kill_between_add_and_commit_leaves_nothing_half_done(repo, pvc):
+    import subprocess
+    import sys
+
+    commit(pvc, "p.md", "one\n", "base")
+    Path("new.md").write_text("brand new\n")
+    Path("p.md").write_text("two\n")
+    head = pvc("rev-parse", "HEAD").stdout
+    r = subprocess.run([sys.executable, "-c", KILL_MID_AUTOSAVE], cwd=repo,
+                       capture_output=True, text=True)
+    assert r.returncode == 9, r.stderr
+    assert pvc("rev-parse", "HEAD").stdout == head
+    # neither tracked-but-uncommitted (the add alone) nor committed: as before the autosave
+    assert pvc("status", "--short").stdout == " M p.md\n?? new.md\n"
+    d = daemon_for(repo)  # the next daemon saves it whole
+    try:
+        d._handle_changes(["new.md", "p.md"])
+        assert d.open_repo.commit("HEAD").message == "autosave: add new.md, edit p.md"
+        assert d.state.commits_made == 1
+    finally:
+        d.open_repo.close()
+    assert pvc("status", "--short").stdout == ""
+
+
+def test_autosave_holds_the_working_tree_lock_from_busy_check_to_commit(repo, pvc, monkeypatch):
+    """A `pvc switch` (or pull, restore) takes .pvc/worktree.lock to write working files:
+    while the autosave adds and commits, that lock is not free."""
+    from promptvc import commits, tracking
+    from promptvc.locks import FileLock
+
+    commit(pvc, "p.md", "one\n", "base")
+    Path("new.md").write_text("brand new\n")
+    Path("p.md").write_text("two\n")
+    seen = []
+
+    def lock_free() -> bool:
+        probe = FileLock(repo / ".pvc" / "worktree.lock")
+        if probe.acquire(0):
+            probe.release()
+            return True
+        return False
+
+    real_add, real_write = tracking.add, commits.write_commit
+    monkeypatch.setattr(tracking, "add", lambda *a, **k: (seen.append(("add", lock_free())),
+                                                          real_add(*a, **k))[1])
+    monkeypatch.setattr(commits, "write_commit", lambda *a, **k: (
+        seen.append(("commit", lock_free())), real_write(*a, **k))[1])
+    d = daemon_for(repo)
+    try:
+        d._handle_changes(["new.md", "p.md"])
+        assert seen == [("add", False), ("commit", False)]
+        assert d.open_repo.commit("HEAD").message == "autosave: add new.md, edit p.md"
+        assert lock_free()  # released once the transaction is over
+    finally:
+        d.open_repo.close()
+
+
+def test_autosave_waits_while_another_command_updates_the_working_files(repo, pvc):
+    from promptvc.locks import FileLock
+
+    commit(pvc, "p.md", "one\n", "base")
+    Path("new.md").write_text("brand new\n")
+    Path("p.md").write_text("two\n")
+    other = FileLock(repo / ".pvc" / "worktree.lock")
+    assert other.acquire(0)  # e.g. a `pvc switch` in the middle of writing files
+    r = Repo.open(repo)
+    try:
+        saved = r.autosave(["new.md", "p.md"])
+        assert saved.waiting == "another pvc command is updating the working files"
+        assert saved.commit is None and "new.md" not in r.tracked()
+        other.release()
+        saved = r.autosave(["new.md", "p.md"])
+        assert saved.waiting is None and saved.added == ["new.md"]
+        assert saved.commit is not None and saved.message == "autosave: add new.md, edit p.md"
+    finally:
+        other.release()
+        r.close()
+
+
+def test_autosave_tracks_the_good_new_files_beside_a_bad_one_and_skips_the_check(repo, pvc):
+    """A binary file matching a prompt glob is reported, and the other new files of the same
+    burst are still saved; config check.on_commit does not stop an autosave (a backup of
+    work in progress, like `git commit --no-verify`)."""
+    commit(pvc, "p.md", "one\n", "base")
+    assert pvc("config", "check.on_commit", "true").exit_code == 0
+    Path("bin.md").write_bytes(b"\x00\x01binary")
+    Path("good.md").write_text(MARKER)
+    d = daemon_for(repo)
+    try:
+        d._handle_changes(["bin.md", "good.md"])
+        assert d.open_repo.commit("HEAD").message == "autosave: add good.md"
+        assert [e.split(" ", 1)[1] for e in d.state.errors] == [
+            "cannot add 'bin.md': it is a binary file (it contains NUL bytes)"]
+        assert "bin.md" not in d.open_repo.tracked()
+    finally:
+        d.open_repo.close()
