@@ -9,7 +9,7 @@ requests with socket timeouts, replica syncs run in a child process killed at a 
 (see promptvc/remote/replica.py), so a frozen primary cannot freeze the daemon.
 
 Layer: a front end (like the CLI). It may import promptvc's public modules (Repo,
-porcelain, remote.transfer, search) and daemon.watcher, the one user of watchdog; it uses
+porcelain, remote.remotes, search) and daemon.watcher, the one user of watchdog; it uses
 the repository only through Repo's public methods.
 """
 
@@ -281,9 +281,10 @@ class Daemon:
 
     # -- sync ---------------------------------------------------------------------------------
     def _sync(self) -> None:
+        """One sync round: one library call (`porcelain.sync_step`, which holds the policy:
+        wait, autosave first, fetch only, pull, push); the daemon records its outcome."""
         from promptvc import porcelain
-        from promptvc.errors import ErrorCode, PvcError
-        from promptvc.remote import transfer
+        from promptvc.errors import PvcError
 
         repo = self.open_repo
         remote = self.remote
@@ -291,41 +292,25 @@ class Daemon:
             return
         started = time.monotonic()
         try:
-            branch = repo.current_branch()
-            self.state.branch = branch
-            result = "ok"
-            from promptvc.journal import busy_reason
-
-            waiting = busy_reason(repo)
-            self.state.waiting = waiting
-            if waiting:
-                result = f"waiting: {waiting}"
+            step = porcelain.sync_step(
+                repo, remote, commit_first=self._scan_once if self.options.autocommit else None)
+            self.state.branch = step.branch
+            self.state.waiting = step.waiting
+            if step.outcome != "waiting":  # the conflicts of this round (none: fetched only)
+                self.state.conflicts = step.conflicts
+            if step.updated_work:
+                self._prime()
+            if step.outcome == "waiting":
+                result = f"waiting: {step.waiting}"
+            elif step.outcome == "conflicts":
+                result = (f"conflict with {remote.name}: " + ", ".join(step.conflicts)
+                          + " (run `pvc pull` to merge by hand)")
+            elif step.outcome == "refused-non-ff":
+                result = "push refused (non-fast-forward); will pull again"
+            elif step.outcome == "fetched-only":
+                result = "fetched only: uncommitted changes in the working folder"
             else:
-                changes, _ = repo.working_changes()
-                if changes and self.options.autocommit:
-                    self._scan_once()
-                    changes, _ = repo.working_changes()
-                if changes:
-                    transfer.fetch(repo, remote)
-                    result = "fetched only: uncommitted changes in the working folder"
-                else:
-                    pr = porcelain.pull(repo, remote, branch, write_conflicts=False).result
-                    if pr.outcome == "conflicts":
-                        self.state.conflicts = [c.path for c in pr.conflicts]
-                        result = ("conflict with " + remote.name + ": "
-                                  + ", ".join(self.state.conflicts)
-                                  + " (run `pvc pull` to merge by hand)")
-                    else:
-                        self.state.conflicts = []
-                        if pr.outcome in ("fast-forward", "merged", "created"):
-                            self._prime()
-                if not self.state.conflicts and repo.head() is not None:
-                    try:
-                        transfer.push(repo, remote, branch)
-                    except PvcError as exc:
-                        if exc.error_code is not ErrorCode.NON_FAST_FORWARD:
-                            raise
-                        result = "push refused (non-fast-forward); will pull again"
+                result = "ok"
             self._sync_ok(time.monotonic() - started, result)
             self._index_vectors()
         except PvcError as exc:

@@ -190,3 +190,79 @@ def test_autosave_tracks_the_good_new_files_beside_a_bad_one_and_skips_the_check
         assert "bin.md" not in d.open_repo.tracked()
     finally:
         d.open_repo.close()
+
+
+# -- the daemon's sync step -------------------------------------------------------------------
+def test_sync_step_waits_during_a_merge_without_touching_the_remote(repo, pvc):
+    from promptvc import porcelain
+
+    commit(pvc, "p.md", "one\n", "base")
+    assert pvc("switch", "-c", "exp").exit_code == 0
+    commit(pvc, "p.md", "exp\n", "exp")
+    assert pvc("switch", "main").exit_code == 0
+    commit(pvc, "p.md", "main\n", "main")
+    assert pvc("merge", "exp").exit_code == 1  # conflicts: a merge in progress
+    assert pvc("remote", "add", "origin", "http://127.0.0.1:9").exit_code == 0  # nobody there
+    called = []
+    r = Repo.open(repo)
+    try:
+        step = porcelain.sync_step(r, "origin", commit_first=lambda: called.append(1))
+        assert (step.outcome, step.waiting, step.conflicts, called) == (
+            "waiting", "a merge is in progress (finish it with `pvc merge --continue` or "
+            "`--abort`)", [], [])
+        assert step.pulled is None and step.pushed is None and not step.updated_work
+    finally:
+        r.close()
+
+
+@pytest.mark.sqld
+def test_an_old_conflict_does_not_hold_back_the_push_of_a_fetch_only_round(tmp_path, server,
+                                                                          pvc):
+    """The daemon reported a conflict; the user merged by hand with `pvc pull` and is now
+    editing (no autocommit): the merge must still reach the primary, and the old conflict
+    is no longer reported."""
+    from promptvc.daemon.service import Daemon, DaemonOptions
+
+    url = f"http://localhost:{server.http_port}"
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    for args in (("init",), ("remote", "add", "origin", url),
+                 ("config", "remote.origin.timeout", "5")):
+        assert pvc("-C", str(a), *args).exit_code == 0
+    (a / "p.md").write_text("v1\n")
+    (a / "q.md").write_text("q\n")
+    assert pvc("-C", str(a), "add", "p.md", "q.md").exit_code == 0
+    assert pvc("-C", str(a), "commit", "-m", "one").exit_code == 0
+    assert pvc("-C", str(a), "push").exit_code == 0
+    assert pvc("clone", url, str(b)).exit_code == 0
+    (a / "p.md").write_text("a's line\n")
+    assert pvc("-C", str(a), "commit", "-m", "a").exit_code == 0
+    assert pvc("-C", str(a), "push").exit_code == 0
+    (b / "p.md").write_text("b's line\n")
+    assert pvc("-C", str(b), "commit", "-m", "b").exit_code == 0
+
+    d = Daemon(b, DaemonOptions(autocommit=False, debounce=0.0))
+    d.repo = Repo.open(b)
+    try:
+        d._setup_remote()
+        d._sync()
+        assert d.state.conflicts == ["p.md"]
+        assert d.state.last_result == ("conflict with origin: p.md (run `pvc pull` to merge "
+                                       "by hand)")
+        assert (b / "p.md").read_text() == "b's line\n"
+        # the user merges by hand, then goes on editing without committing
+        assert pvc("-C", str(b), "pull").exit_code == 1
+        (b / "p.md").write_text("both lines\n")
+        assert pvc("-C", str(b), "merge", "--continue").exit_code == 0
+        (b / "q.md").write_text("work in progress\n")
+        d._sync()
+        assert d.state.last_result == "fetched only: uncommitted changes in the working folder"
+        assert d.state.pending_commits == 0  # the merge was pushed
+        head = d.open_repo.head()
+        assert d.open_repo.get_ref("refs/remotes/origin/main") == head
+        assert d.state.conflicts == []
+    finally:
+        d.open_repo.close()
+    assert pvc("-C", str(a), "pull").exit_code == 0
+    assert (a / "p.md").read_text() == "both lines\n"
+    assert (b / "q.md").read_text() == "work in progress\n"
