@@ -9,7 +9,7 @@ requests with socket timeouts, replica syncs run in a child process killed at a 
 (see promptvc/remote/replica.py), so a frozen primary cannot freeze the daemon.
 
 Layer: a front end (like the CLI). It may import promptvc's public modules (Repo,
-porcelain, remote.transfer, search) and daemon.watcher, the one user of watchdog; it uses
+porcelain, remote.remotes, search) and daemon.watcher, the one user of watchdog; it uses
 the repository only through Repo's public methods.
 """
 
@@ -235,7 +235,7 @@ class Daemon:
             if self.watcher is not None:
                 self.watcher.debouncer.touch(r)
         if stable:
-            self._commit(stable, None)
+            self._commit(stable)
 
     def _handle_changes(self, rels: list[str]) -> None:
         changed, unstable = self.filter.changed(self.root, rels, self.options.debounce)
@@ -244,68 +244,47 @@ class Daemon:
                 self.watcher.debouncer.touch(r)
         if not changed or not self.options.autocommit:
             return
-        self._commit(changed, None)
+        self._commit(changed)
 
-    def _commit(self, rels: list[str], statuses: dict[str, str] | None) -> None:
-        from promptvc.errors import NothingToCommit, PvcError
+    def _commit(self, rels: list[str]) -> None:
+        """Autosave RELS: one library call (`Repo.autosave`: tracking the new files and the
+        commit in one transaction, under the working-tree lock; no `pvc check`)."""
+        from promptvc.errors import PvcError
 
-        from promptvc.journal import busy_reason
-
-        repo = self.open_repo
-        waiting = busy_reason(repo)
-        if waiting:  # never commit in the middle of a merge or another multi-step command
-            if self.state.waiting != waiting:
-                log.info("not committing: waiting: %s", waiting)
-            self.state.waiting = waiting
+        try:
+            saved = self.open_repo.autosave(rels)
+        except PvcError as exc:
+            self._error(f"commit failed: {exc.message}")
+            return
+        if saved.waiting:  # never commit in the middle of a merge or another command
+            if self.state.waiting != saved.waiting:
+                log.info("not committing: waiting: %s", saved.waiting)
+            self.state.waiting = saved.waiting
             self._write_state()
             if self.watcher is not None:
                 for r in rels:  # look again once it is over
                     self.watcher.debouncer.touch(r)
             return
         self.state.waiting = None
-        try:
-            tracked = set(repo.tracked())
-            head_tree = repo.tree(repo.head())
-            new = [r for r in rels if r not in tracked and r not in head_tree
-                   and (self.root / r).is_file()]
-            if new:
-                try:
-                    repo.add(new)
-                except PvcError as exc:  # e.g. a binary file matching a glob
-                    self._error(exc.message)
-                    new = [r for r in new if r in repo.tracked()]
-            self._tracked_cache = set(repo.tracked())
-            paths = [r for r in rels if r in self._tracked_cache or r in head_tree]
-            if not paths:
-                return
-            verbs = []
-            for r in paths:
-                if not (self.root / r).exists():
-                    verbs.append(f"delete {r}")
-                elif r in new or r not in head_tree:
-                    verbs.append(f"add {r}")
-                else:
-                    verbs.append(f"edit {r}")
-            message = "autosave: " + ", ".join(verbs[:5]) + (
-                f" and {len(verbs) - 5} more" if len(verbs) > 5 else "")
-            info = repo.commit_changes(message, paths=paths, cwd=self.root,
-                                       conclude_merge=False)
-            self.state.commits_made += 1
-            self.state.pending_commits = self._pending()
-            if self.backoff == 0:
-                self.next_sync = time.monotonic()  # push promptly (unless backing off)
-            log.info("committed %s: %s", info.short, message)
-            self._index_vectors()
-        except NothingToCommit:
-            pass
-        except PvcError as exc:
-            self._error(f"commit failed: {exc.message}")
+        for skipped in saved.skipped:  # e.g. a binary file matching a glob
+            self._error(skipped.message)
+        self._tracked_cache = saved.tracked
+        info = saved.commit
+        if info is None:
+            return
+        self.state.commits_made += 1
+        self.state.pending_commits = self._pending()
+        if self.backoff == 0:
+            self.next_sync = time.monotonic()  # push promptly (unless backing off)
+        log.info("committed %s: %s", info.short, saved.message)
+        self._index_vectors()
 
     # -- sync ---------------------------------------------------------------------------------
     def _sync(self) -> None:
+        """One sync round: one library call (`porcelain.sync_step`, which holds the policy:
+        wait, autosave first, fetch only, pull, push); the daemon records its outcome."""
         from promptvc import porcelain
-        from promptvc.errors import ErrorCode, PvcError
-        from promptvc.remote import transfer
+        from promptvc.errors import PvcError
 
         repo = self.open_repo
         remote = self.remote
@@ -313,41 +292,25 @@ class Daemon:
             return
         started = time.monotonic()
         try:
-            branch = repo.current_branch()
-            self.state.branch = branch
-            result = "ok"
-            from promptvc.journal import busy_reason
-
-            waiting = busy_reason(repo)
-            self.state.waiting = waiting
-            if waiting:
-                result = f"waiting: {waiting}"
+            step = porcelain.sync_step(
+                repo, remote, commit_first=self._scan_once if self.options.autocommit else None)
+            self.state.branch = step.branch
+            self.state.waiting = step.waiting
+            if step.outcome != "waiting":  # the conflicts of this round (none: fetched only)
+                self.state.conflicts = step.conflicts
+            if step.updated_work:
+                self._prime()
+            if step.outcome == "waiting":
+                result = f"waiting: {step.waiting}"
+            elif step.outcome == "conflicts":
+                result = (f"conflict with {remote.name}: " + ", ".join(step.conflicts)
+                          + " (run `pvc pull` to merge by hand)")
+            elif step.outcome == "refused-non-ff":
+                result = "push refused (non-fast-forward); will pull again"
+            elif step.outcome == "fetched-only":
+                result = "fetched only: uncommitted changes in the working folder"
             else:
-                changes, _ = repo.working_changes()
-                if changes and self.options.autocommit:
-                    self._scan_once()
-                    changes, _ = repo.working_changes()
-                if changes:
-                    transfer.fetch(repo, remote)
-                    result = "fetched only: uncommitted changes in the working folder"
-                else:
-                    pr = porcelain.pull(repo, remote, branch, write_conflicts=False).result
-                    if pr.outcome == "conflicts":
-                        self.state.conflicts = [c.path for c in pr.conflicts]
-                        result = ("conflict with " + remote.name + ": "
-                                  + ", ".join(self.state.conflicts)
-                                  + " (run `pvc pull` to merge by hand)")
-                    else:
-                        self.state.conflicts = []
-                        if pr.outcome in ("fast-forward", "merged", "created"):
-                            self._prime()
-                if not self.state.conflicts and repo.head() is not None:
-                    try:
-                        transfer.push(repo, remote, branch)
-                    except PvcError as exc:
-                        if exc.error_code is not ErrorCode.NON_FAST_FORWARD:
-                            raise
-                        result = "push refused (non-fast-forward); will pull again"
+                result = "ok"
             self._sync_ok(time.monotonic() - started, result)
             self._index_vectors()
         except PvcError as exc:

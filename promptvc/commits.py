@@ -4,20 +4,26 @@
 merges, importers, the daemon's automatic commits), inside the caller's transaction.
 `commit_working_changes` commits what changed in the working folder; `commit_files`
 commits contents given in memory. `Repo.commit_changes` and `Repo.commit_files` call these.
+The rule of config check.on_commit (run `pvc check` on the files first, refuse on a
+problem) lives here, in `commit_working_changes`, for every front end. `autosave` is the
+daemon's automatic commit: tracking new files and committing them in one transaction.
 
 May import: refs, paths, objects, errors, clock, config, store rows, worktree, and repo
-(for `Repo` and `CommitInfo`; repo imports this module only inside its methods).
+(for `Repo` and `CommitInfo`; repo imports this module only inside its methods); inside
+functions, prompts.check (the check), treemerge (concluding a merge), tracking (through
+`Repo.add`), journal (the working-tree lock) and search.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from . import refs as R
 from .clock import now_iso
 from .config import check_author
-from .errors import NothingToCommit, PathError, RefConflict
+from .errors import CheckFailed, NothingToCommit, PathError, PvcError, RefConflict
 from .objects import commit_id, manifest_bytes, sha256
 from .paths import check_path
 from .store import ChangeRow, CommitRow
@@ -26,13 +32,23 @@ from .worktree import Change, is_binary
 from .repo import DEFAULT_BRANCH, CommitInfo, Repo
 
 
-def commit_working_changes(repo: Repo, message: str, author: str | None = None,
-                           paths: Iterable[str] | None = None, cwd: Path | None = None,
-                           date: str | None = None, *, conclude_merge: bool = True
+def commit_working_changes(repo: Repo, message: str | Callable[[], str | None],
+                           author: str | None = None, paths: Iterable[str] | None = None,
+                           cwd: Path | None = None, date: str | None = None, *,
+                           conclude_merge: bool = True, check: bool | None = None
                            ) -> CommitInfo:
     """Commit changed tracked files (all, or those under PATHS). During a merge this
     concludes it, as in git, unless CONCLUDE_MERGE is False (automatic committers):
-    then MergeError, checked inside the commit's transaction."""
+    then MergeError, checked inside the commit's transaction.
+
+    CHECK runs `pvc check` on the files the commit would record first and refuses with
+    CheckFailed on any problem; None follows config check.on_commit. MESSAGE may be a
+    function returning the message (an editor): it is called after the check passed."""
+    if paths is not None:
+        paths = list(paths)
+    run_check_before_commit(repo, paths, cwd, check)
+    if callable(message):
+        message = message() or ""
     if not message or not message.strip():
         raise NothingToCommit("empty commit message; nothing was committed",
                               hint='give one with -m "what changed"')
@@ -67,6 +83,24 @@ def commit_working_changes(repo: Repo, message: str, author: str | None = None,
 
         after_write(repo)  # the search index's text, in the same transaction (one fsync)
     return info
+
+
+def run_check_before_commit(repo: Repo, paths: list[str] | None, cwd: Path | None,
+                            check: bool | None) -> None:
+    """CheckFailed when CHECK (None: config check.on_commit) is on and `pvc check` finds
+    problems in the files a commit of PATHS would record."""
+    if check is False:
+        return
+    from .prompts.check import check_before_commit, on_commit_enabled
+
+    if check is None and not on_commit_enabled(repo.config):
+        return
+    _count, problems = check_before_commit(repo, paths or None, cwd)
+    if problems:
+        n = len(problems)
+        raise CheckFailed(f"pvc check found {n} problem{'s' if n != 1 else ''}; nothing was "
+                          "committed", problems,
+                          hint="fix them, or commit anyway with `pvc commit --no-check`")
 
 
 def write_commit(repo: Repo, changes: list[Change], base_tree: dict[str, str], message: str,
@@ -202,3 +236,78 @@ def commit_files(repo: Repo, files: dict[str, bytes | None], message: str, *, au
 
             after_write(repo)  # the search index's text, in the same transaction
     return info
+
+
+@dataclass
+class AutosaveResult:
+    """What one autosave did: WAITING says why it did nothing now (a merge in progress,
+    another command updating the working files); else COMMIT is the new commit (None:
+    nothing to commit), ADDED the new files it started tracking, SKIPPED the errors of new
+    files it could not track (a binary file matching a prompt glob), TRACKED the tracked
+    paths afterwards."""
+
+    waiting: str | None = None
+    commit: CommitInfo | None = None
+    message: str | None = None
+    added: list[str] = field(default_factory=list)
+    skipped: list[PvcError] = field(default_factory=list)
+    tracked: set[str] = field(default_factory=set)
+
+
+def autosave(repo: Repo, rels: list[str], author: str | None = None) -> AutosaveResult:
+    """The daemon's automatic commit of the changed paths RELS (repository-relative): start
+    tracking the new ones, then commit them with the tracked ones, message
+    "autosave: edit a.md, add b.md, delete c.md" (five named, then "and N more").
+
+    One database transaction, holding the working-tree lock (journal.working_files_still)
+    from the busy check to the commit: a `pvc switch` or a pull cannot update the working
+    files in between, and a kill at any moment leaves either nothing or the whole autosave
+    (the new files tracked *and* committed). During a merge, or while another command
+    updates the working files, it does nothing and says why in `waiting`.
+
+    `pvc check` (config check.on_commit) is not run: an autosave is a backup of work in
+    progress, like `git commit --no-verify`; `pvc commit` checks what the user commits."""
+    from .journal import working_files_still
+
+    result = AutosaveResult()
+    try:
+        with repo.store.transaction(), working_files_still(repo) as waiting:
+            if waiting:
+                result.waiting = waiting
+                return result
+            tracked = set(repo.store.tracked())
+            head_tree = repo.tree(repo.head())
+            for rel in rels:
+                if rel in tracked or rel in head_tree or not repo.abspath(rel).is_file():
+                    continue
+                try:  # one at a time: a file that cannot be tracked leaves the others in
+                    repo.add([rel], cwd=repo.root)
+                except PathError as exc:
+                    result.skipped.append(exc)
+                else:
+                    result.added.append(rel)
+            tracked.update(result.added)
+            paths = [r for r in rels if r in tracked or r in head_tree]
+            if paths:
+                result.message = autosave_message(repo, paths, head_tree)
+                result.commit = commit_working_changes(
+                    repo, result.message, author, paths=paths, cwd=repo.root,
+                    conclude_merge=False, check=False)
+    except NothingToCommit:  # rolled back, the new files' tracking too
+        result.commit, result.added = None, []
+    result.tracked = set(repo.store.tracked())
+    return result
+
+
+def autosave_message(repo: Repo, paths: list[str], head_tree: dict[str, str]) -> str:
+    """"autosave: edit a.md, add b.md, delete c.md" for PATHS (five named, then "and N more")."""
+    verbs = []
+    for rel in paths:
+        if not repo.abspath(rel).exists():
+            verbs.append(f"delete {rel}")
+        elif rel not in head_tree:
+            verbs.append(f"add {rel}")
+        else:
+            verbs.append(f"edit {rel}")
+    more = f" and {len(verbs) - 5} more" if len(verbs) > 5 else ""
+    return "autosave: " + ", ".join(verbs[:5]) + more

@@ -43,6 +43,7 @@ class ErrorCode(str, enum.Enum):
     SERVE = "serve"
     RENDER = "render"
     SEARCH = "search"
+    CHECK = "check"  # `pvc check` found problems in the files a commit would record
     # remotes
     REMOTE = "remote"  # a remote failed in no more specific way
     UNREACHABLE = "unreachable"  # refused, unreachable, name not resolved, TLS
@@ -175,6 +176,16 @@ class NonFastForward(RemoteError):
     """A push was refused: the remote branch has commits the local one lacks."""
 
     code = "non-fast-forward"
+
+
+class CheckFailed(PvcError):
+    """A commit was refused because `pvc check` found problems in the files it would
+    record (config check.on_commit); ``problems`` holds them (`prompts.check.Problem`)."""
+    error_code = ErrorCode.CHECK
+
+    def __init__(self, message: str, problems: list[Any], *, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.problems = list(problems)
 
 
 class LockedError(PvcError):

@@ -21,6 +21,12 @@ The next pvc command that opens the repository finds a journal left by a killed 
 
 A file whose content is neither the old nor the new one (edited after the kill) is left alone
 and named in the report. `pvc status` prints what was done.
+
+Automatic writers (the daemon) ask `busy_reason` whether to wait; the daemon's autosave
+holds the same lock for the span of its transaction through `working_files_still`, so no
+update of the working files runs while it reads them.
+
+May import: errors, locks, objects (inside a function); the repository comes as an argument.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from .errors import LockedError
 from .locks import FileLock
@@ -39,6 +46,10 @@ JOURNAL = "worktree.journal"
 LOCK = "worktree.lock"
 STATE_KEY = "WORK_JOURNAL"
 RECOVERED_KEY = "WORK_RECOVERED"  # shown by `pvc status` until the next update
+# why an automatic writer waits (busy_reason, working_files_still)
+MERGE_BUSY = "a merge is in progress (finish it with `pvc merge --continue` or `--abort`)"
+UPDATE_BUSY = "another pvc command is updating the working files"
+SETTLE_BUSY = "an interrupted working-tree update is being settled"
 
 
 @dataclass
@@ -192,19 +203,45 @@ class WorkJournal:
         return rec
 
 
+@contextlib.contextmanager
+def working_files_still(repo) -> Iterator[str | None]:
+    """Inside the caller's database transaction: yield None and keep every other pvc
+    process from updating the working files until the block ends (the working-tree lock
+    is held), or yield why an automatic writer must wait now (busy_reason's reasons),
+    holding nothing. The lock is only tried, never waited for, and only once the
+    transaction holds the database: the order every other writer takes them in (database,
+    then lock), so the two never wait on each other."""
+    if not repo.store.in_transaction:
+        raise RuntimeError("working_files_still() runs inside a database transaction")
+    if repo.store.get_state("MERGE_HEAD"):
+        yield MERGE_BUSY
+        return
+    if repo.work.held:  # this process is the one updating them
+        yield None
+        return
+    lock = FileLock(repo.pvc_dir / LOCK)
+    if not lock.acquire(0):
+        yield UPDATE_BUSY
+        return
+    try:
+        yield SETTLE_BUSY if repo.work.path.exists() else None
+    finally:
+        lock.release()
+
+
 def busy_reason(repo) -> str | None:
     """Why an automatic writer (the daemon) must wait now, or None: a merge is in progress
     (the user resolves it and runs `pvc merge --continue`), or another pvc process is in the
     middle of updating the working files."""
     if repo.store.get_state("MERGE_HEAD"):
-        return "a merge is in progress (finish it with `pvc merge --continue` or `--abort`)"
+        return MERGE_BUSY
     journal = repo.work
     if journal.held:
         return None
     probe = FileLock(repo.pvc_dir / LOCK)
     if not probe.acquire(0):
-        return "another pvc command is updating the working files"
+        return UPDATE_BUSY
     probe.release()
     if journal.path.exists():
-        return "an interrupted working-tree update is being settled"
+        return SETTLE_BUSY
     return None

@@ -4,7 +4,8 @@ The CLI, the daemon and the TUI call these instead of orchestrating the library
 themselves (after dulwich's ``porcelain``): creating a branch forks a database when the
 remote has branch databases; a merge of such a branch refreshes it first, pushes the
 result and then deletes or freezes the branch database; promoting an experiment's arm
-merges, tags, publishes and stops; pull merges; clone picks its folder; removing a remote
+merges, tags, publishes and stops; pull merges; `sync_step` is the daemon's sync policy
+(wait, fetch only, pull, push) for one round; clone picks its folder; removing a remote
 forgets its tracking branches, branch databases and replica files before its config.
 
 Functions return plain result objects and never print. Where a front end must report a
@@ -13,8 +14,8 @@ failing push still leaves the merge on screen), the function takes ``on_event``,
 with one of the ``*Event`` dataclasses below, in order.
 
 May import: the core (``repo``, ``refs``, ``errors``, ``experiments``, ``treemerge``
-results) and ``promptvc.remote`` (lazily: the network is only loaded by actions that use
-it). Must not import click, textual or watchdog, nor print.
+results, ``journal``'s busy check) and ``promptvc.remote`` (lazily: the network is only
+loaded by actions that use it). Must not import click, textual or watchdog, nor print.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ if TYPE_CHECKING:  # pragma: no cover - types only
 __all__ = [
     "BranchCreated", "BranchDeleted", "BranchUrl", "MergedEvent", "PushedEvent",
     "BranchDeletedEvent", "BranchFrozenEvent", "CloningEvent", "MergeDone", "PullDone",
-    "PushDone", "SyncDone", "CloneDone", "db_remote", "mapped_branch", "resolve_remote",
-    "create_branch", "delete_branch", "branch_url", "refresh_branch", "merge_branch",
-    "promote", "pull", "push", "sync", "clone", "clone_directory", "RemoteRemoved",
-    "add_remote", "remove_remote",
+    "PushDone", "SyncDone", "SyncStep", "CloneDone", "db_remote", "mapped_branch",
+    "resolve_remote", "create_branch", "delete_branch", "branch_url", "refresh_branch",
+    "merge_branch", "promote", "pull", "push", "sync", "sync_step", "clone", "clone_directory",
+    "RemoteRemoved", "add_remote", "remove_remote",
 ]
 
 Notify = Callable[[Any], None]
@@ -399,6 +400,93 @@ def sync(repo, remote: Remote | str | None = None) -> SyncDone:
     if pulled.outcome == "conflicts":
         return SyncDone(r, pulled, None)
     return SyncDone(r, pulled, do_push(repo, r))
+
+
+@dataclass
+class SyncStep:
+    """One round of an automatic sync (`sync_step`). OUTCOME is one of:
+
+    - ``waiting``: nothing ran (WAITING says why: a merge in progress, another command
+      updating the working files);
+    - ``fetched-only``: the working folder has uncommitted changes, so nothing was merged
+      into it; fetched, then pushed (PUSHED);
+    - ``conflicts``: the pull's merge conflicts (CONFLICTS: the paths); nothing was changed
+      and nothing pushed;
+    - ``refused-non-ff``: the push was refused, the remote has commits this branch lacks
+      (the next round pulls them);
+    - ``pushed``: commits were pushed; ``pulled``: the pull brought commits and there was
+      nothing to push; ``up-to-date``: neither."""
+
+    remote: Remote
+    branch: str | None
+    outcome: str
+    waiting: str | None = None
+    conflicts: list[str] = field(default_factory=list)  # this round's, never an older one's
+    fetched: FetchResult | None = None  # fetched-only
+    pulled: PullResult | None = None
+    pushed: PushResult | None = None
+
+    @property
+    def updated_work(self) -> bool:
+        """Did the pull change the branch and the working files?"""
+        return self.pulled is not None and self.pulled.outcome in (
+            "fast-forward", "merged", "created")
+
+
+def sync_step(repo, remote: Remote | str | None = None, *,
+              commit_first: Callable[[], None] | None = None) -> SyncStep:
+    """One round of the daemon's sync with REMOTE, which never leaves the user's files
+    half-merged (`pvc sync` is the interactive one, see `sync`):
+
+    1. during a merge or while another command updates the working files: nothing
+       (``waiting``);
+    2. with uncommitted changes in the working folder, COMMIT_FIRST (the daemon's autosave
+       of what is stable) is called, and if changes remain, only fetch (a merge would write
+       files being edited) and push;
+    3. else pull without writing conflicts: a conflicting merge changes nothing and ends the
+       round (``conflicts``);
+    4. push the branch (when it has a commit); a refusal because the remote moved on is the
+       outcome ``refused-non-ff``, not an error: the next round pulls first.
+
+    Whether to push depends on this round only: conflicts found by an earlier round never
+    hold back a push (the user may have merged by hand since). Other failures raise."""
+    from .journal import busy_reason
+    from .remote.fetch import fetch as do_fetch
+    from .remote.fetch import pull as do_pull
+    from .remote.push import push as do_push
+
+    r = resolve_remote(repo, remote)
+    branch = repo.current_branch()
+    waiting = busy_reason(repo)
+    if waiting:
+        return SyncStep(r, branch, "waiting", waiting=waiting)
+    changes, _ = repo.working_changes()
+    if changes and commit_first is not None:
+        commit_first()
+        changes, _ = repo.working_changes()
+    step = SyncStep(r, branch, "fetched-only" if changes else "up-to-date")
+    if changes:
+        step.fetched = do_fetch(repo, r)
+    else:
+        step.pulled = do_pull(repo, r, branch, write_conflicts=False)
+        if step.pulled.outcome == "conflicts":
+            step.outcome = "conflicts"
+            step.conflicts = [c.path for c in step.pulled.conflicts]
+            return step
+        if step.pulled.outcome != "up-to-date":
+            step.outcome = "pulled"
+    if repo.head() is None:
+        return step
+    try:
+        step.pushed = do_push(repo, r, branch)
+    except PvcError as exc:
+        if exc.error_code is not ErrorCode.NON_FAST_FORWARD:
+            raise
+        step.outcome = "refused-non-ff"
+        return step
+    if not step.pushed.up_to_date and step.outcome != "fetched-only":
+        step.outcome = "pushed"
+    return step
 
 
 def clone_directory(url: str) -> str:

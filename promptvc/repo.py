@@ -32,7 +32,7 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from . import refs as R
 from .config import Config, check_author, default_author
@@ -404,16 +404,27 @@ class Repo:
         return mv(self, old_raw, new_raw, cwd)
 
     # -- commit (promptvc/commits.py) ---------------------------------------------------
-    def commit_changes(self, message: str, author: str | None = None,
-                       paths: Iterable[str] | None = None, cwd: Path | None = None,
-                       date: str | None = None, *, conclude_merge: bool = True) -> CommitInfo:
+    def commit_changes(self, message: str | Callable[[], str | None],
+                       author: str | None = None, paths: Iterable[str] | None = None,
+                       cwd: Path | None = None, date: str | None = None, *,
+                       conclude_merge: bool = True, check: bool | None = None) -> CommitInfo:
         """Commit changed tracked files (all, or those under PATHS). During a merge this
         concludes it, as in git, unless CONCLUDE_MERGE is False (automatic committers):
-        then MergeError, checked inside the commit's transaction."""
+        then MergeError, checked inside the commit's transaction. CHECK: run `pvc check`
+        on the files first, refusing with CheckFailed (None: config check.on_commit).
+        MESSAGE may be a function (an editor), called once the check passed."""
         from .commits import commit_working_changes
 
         return commit_working_changes(self, message, author, paths, cwd, date,
-                                      conclude_merge=conclude_merge)
+                                      conclude_merge=conclude_merge, check=check)
+
+    def autosave(self, rels: list[str], author: str | None = None):
+        """The daemon's automatic commit of changed paths RELS, new files tracked first: one
+        transaction under the working-tree lock (all or nothing), no `pvc check`; an
+        `AutosaveResult` (its `waiting` says why it did nothing now)."""
+        from .commits import autosave
+
+        return autosave(self, rels, author)
 
     def write_commit(self, changes: list[Change], base_tree: dict[str, str], message: str,
                      author: str, date: str | None, parent2: str | None = None,

@@ -137,16 +137,19 @@ def commit(repo, message: str | None, all_: bool, author: str | None, date: str 
     With `pvc config check.on_commit true`, the files to commit are checked first
     (`pvc check`); any problem stops the commit.
     """
-    if not no_check:
-        _check_before_commit(repo, paths)
-    if message is None:
-        message = _edit_message()
-        if message is not None:
-            message = "\n".join(l for l in message.splitlines() if not l.startswith("#")).strip()
     if date is not None:
         _check_date(date)
     root = repo.head() is None
-    info = repo.commit_changes(message or "", author=author, paths=list(paths) or None, date=date)
+    from ..errors import CheckFailed
+
+    try:  # the check (config check.on_commit) runs before the editor opens
+        info = repo.commit_changes(message if message is not None else _message_from_editor,
+                                   author=author, paths=list(paths) or None, date=date,
+                                   check=False if no_check else None)
+    except CheckFailed as exc:
+        for p in exc.problems:
+            click.echo(str(p), err=True)
+        raise
     changes = repo.changes(info.id)
     if as_json:
         data = info.to_json()
@@ -173,19 +176,12 @@ def commit(repo, message: str | None, all_: bool, author: str | None, date: str 
     click.echo(line)
 
 
-def _check_before_commit(repo, paths: tuple[str, ...]) -> None:
-    from ..prompts.check import check_before_commit, on_commit_enabled
-
-    if not on_commit_enabled(repo.config):
-        return
-    _count, problems = check_before_commit(repo, list(paths) or None)
-    if problems:
-        from ..errors import PvcError
-
-        for p in problems:
-            click.echo(str(p), err=True)
-        raise PvcError(f"pvc check found {plural(len(problems), 'problem')}; nothing was committed",
-                       hint="fix them, or commit anyway with `pvc commit --no-check`")
+def _message_from_editor() -> str | None:
+    """The message written in $VISUAL / $EDITOR, without its '#' lines."""
+    message = _edit_message()
+    if message is None:
+        return None
+    return "\n".join(l for l in message.splitlines() if not l.startswith("#")).strip()
 
 
 def _edit_message() -> str | None:

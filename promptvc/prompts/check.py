@@ -124,11 +124,13 @@ def on_commit_enabled(config) -> bool:
                       "false", hint="set it with `pvc config check.on_commit true` (or false)")
 
 
-def check_before_commit(repo, paths: list[str] | None) -> tuple[int, list[Problem]]:
-    """Check the files a commit of PATHS (None: all changes) would record: (count, problems)."""
+def check_before_commit(repo, paths: list[str] | None,
+                        cwd=None) -> tuple[int, list[Problem]]:
+    """Check the files a commit of PATHS (None: all changes; relative to CWD, default the
+    current folder) would record: (count, problems)."""
     from .sources import FolderSnapshot
 
-    select = [repo.rel(p) for p in paths] if paths else None
+    select = [repo.rel(p, cwd) for p in paths] if paths else None
     changes, _ = repo.working_changes(select)
     files = sorted({c.path for c in changes if c.status != "D"})
     return len(files), check_files(FolderSnapshot(repo.root), files)
