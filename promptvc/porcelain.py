@@ -391,12 +391,12 @@ class SyncDone:
 
 
 def sync(repo, remote: Remote | str | None = None) -> SyncDone:
-    """Pull, then push, so the current branch and the remote are level."""
+    """Pull, then push, so the current branch and the remote are level (see `pull`)."""
     from .remote.fetch import pull as do_pull
     from .remote.push import push as do_push
 
     r = resolve_remote(repo, remote)
-    pulled = do_pull(repo, r)
+    pulled = do_pull(repo, r, publish_new=True)
     if pulled.outcome == "conflicts":
         return SyncDone(r, pulled, None)
     return SyncDone(r, pulled, do_push(repo, r))
@@ -444,7 +444,8 @@ def sync_step(repo, remote: Remote | str | None = None, *,
        of what is stable) is called, and if changes remain, only fetch (a merge would write
        files being edited) and push;
     3. else pull without writing conflicts: a conflicting merge changes nothing and ends the
-       round (``conflicts``);
+       round (``conflicts``); a branch the remote never had is not pulled, the push
+       publishes it (one deleted on the remote raises NO_REMOTE_BRANCH every round);
     4. push the branch (when it has a commit); a refusal because the remote moved on is the
        outcome ``refused-non-ff``, not an error: the next round pulls first.
 
@@ -468,12 +469,12 @@ def sync_step(repo, remote: Remote | str | None = None, *,
     if changes:
         step.fetched = do_fetch(repo, r)
     else:
-        step.pulled = do_pull(repo, r, branch, write_conflicts=False)
+        step.pulled = do_pull(repo, r, branch, write_conflicts=False, publish_new=True)
         if step.pulled.outcome == "conflicts":
             step.outcome = "conflicts"
             step.conflicts = [c.path for c in step.pulled.conflicts]
             return step
-        if step.pulled.outcome != "up-to-date":
+        if step.pulled.outcome not in ("up-to-date", "not-on-remote"):
             step.outcome = "pulled"
     if repo.head() is None:
         return step

@@ -262,3 +262,70 @@ def test_remote_add_forgets_what_an_old_remove_left(repo_a, pvc, server):
     assert pvc("remote", "add", "origin", url2).stdout == f"Added remote origin ({url2})\n"
     assert _left_of(repo_a, "origin") == ([], [], [])
     assert pvc("branch", "url", "exp-o").stdout == url2 + "\n"
+
+
+def test_sync_publishes_a_branch_never_pushed_but_not_one_deleted_on_the_remote(
+        repo_a, pvc, server, tmp_path, monkeypatch):
+    from promptvc import porcelain
+    from promptvc.repo import Repo
+
+    main_url = f"http://localhost:{server.http_port}"
+    assert pvc("push").exit_code == 0
+    # a branch on the main database that the remote never had: `pvc sync` publishes it
+    assert pvc("branch", "--local", "light").exit_code == 0
+    pvc("switch", "light")
+    Path("p.md").write_text("light prompt\n")
+    assert pvc("commit", "-m", "light").exit_code == 0
+    head = json.loads(pvc("log", "--json", "-n", "1").stdout)[0]["id"]
+    r = pvc("sync")
+    assert r.exit_code == 0, r.output
+    assert r.stdout == f"Published light to origin at {head[:8]} (pushed 1 commit)\n"
+    assert refs_of(main_url)["refs/heads/light"] == head
+    # the daemon's round does the same for the next new branch
+    assert pvc("branch", "--local", "light2").exit_code == 0
+    pvc("switch", "light2")
+    Path("p.md").write_text("light 2\n")
+    assert pvc("commit", "-m", "light 2").exit_code == 0
+    repo = Repo.open(repo_a)
+    try:
+        step = porcelain.sync_step(repo)
+        assert (step.outcome, step.branch) == ("pushed", "light2")
+        assert refs_of(main_url)["refs/heads/light2"] == repo.head()
+    finally:
+        repo.close()
+    # a branch deleted on the remote (merged with --delete-branch elsewhere) stays deleted
+    pvc("switch", "main")
+    r = pvc("branch", "exp-b")
+    db = r.stdout.splitlines()[0].rsplit(" ", 1)[1]
+    pvc("switch", "exp-b")
+    Path("p.md").write_text("arm B prompt\n")
+    assert pvc("commit", "-m", "arm b").exit_code == 0
+    assert pvc("push").exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    assert pvc("clone", main_url, "c").exit_code == 0
+    monkeypatch.chdir(tmp_path / "c")
+    assert pvc("switch", "exp-b").exit_code == 0
+    Path("p.md").write_text("more on B\n")
+    assert pvc("commit", "-m", "more b").exit_code == 0
+    monkeypatch.chdir(repo_a)
+    pvc("switch", "main")
+    assert pvc("merge", "exp-b", "--delete-branch").exit_code == 0
+    assert not server.namespace_exists(db)
+    monkeypatch.chdir(tmp_path / "c")
+    before = json.loads(pvc("log", "--json", "-n", "1").stdout)[0]["id"]
+    r = pvc("sync")
+    assert r.exit_code == 1
+    assert r.stderr == ("error: branch 'exp-b' was deleted on origin\n"
+                        "hint: publish it again with `pvc push origin exp-b`, or delete it here "
+                        "with `pvc branch -d exp-b`\n")
+    assert not server.namespace_exists(db)  # not brought back
+    assert "refs/heads/exp-b" not in refs_of(main_url)
+    assert json.loads(pvc("log", "--json", "-n", "1").stdout)[0]["id"] == before
+    repo = Repo.open(tmp_path / "c")
+    try:
+        with pytest.raises(Exception) as caught:
+            porcelain.sync_step(repo)
+        assert getattr(caught.value, "error_code", None) is not None
+        assert caught.value.error_code.value == "no-remote-branch"
+    finally:
+        repo.close()

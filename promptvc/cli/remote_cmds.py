@@ -341,7 +341,11 @@ def _print_push(res) -> None:
 @click.argument("remote_name", required=False, metavar="[REMOTE]")
 @with_repo
 def sync_cmd(repo, remote_name: str | None) -> None:
-    """Pull, then push: bring the current branch and the remote level."""
+    """Pull, then push: bring the current branch and the remote level.
+
+    A branch the remote never had is published; one deleted on the remote is refused
+    (push it again with `pvc push`, or delete it here).
+    """
     from ..porcelain import sync as do_sync
 
     done = do_sync(repo, remote_name)
@@ -353,6 +357,9 @@ def sync_cmd(repo, remote_name: str | None) -> None:
         sys.exit(1)
     if pr.up_to_date and res.outcome == "up-to-date":
         click.echo("Already in sync.")
+    elif res.outcome == "not-on-remote":
+        click.echo(f"Published {pr.branch} to {r.name} at {pr.new[:8]} "
+                   f"(pushed {plural(pr.commits, 'commit')})")
     else:
         click.echo(f"In sync with {r.name}/{pr.branch} at {pr.new[:8]} "
                    f"(pulled {plural(res.fetch.commits, 'commit')}, pushed "

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from .. import refs as R
-from ..errors import RemoteError
+from ..errors import ErrorCode, RemoteError
 from ..history import is_ancestor
 from ..store import ChangeRow, CommitRow, parents_first
 from .calls import replica_path, sync_with_retries
@@ -189,7 +189,7 @@ def _import(repo, remote: Remote, sources, mapping: dict[str, dict], result: Fet
         for name, target in repo.store.list_refs(prefix):
             if R.HEADS + name[len(prefix):] not in remote_refs:  # a branch gone from the remote
                 repo.store.cas_ref(name, target, None, at=at)
-                repo.store.append_reflog(name, target, None, author, at, "fetch: pruned")
+                repo.store.append_reflog(name, target, None, author, at, PRUNED)
                 result.pruned.append(name[len(prefix):])
     result.commits = len(new_commits)
     result.versions = len(versions)
@@ -224,7 +224,9 @@ def remote_branches(repo, remote: Remote) -> dict[str, str]:
 @dataclass
 class PullResult:
     fetch: FetchResult
-    outcome: str  # up-to-date | fast-forward | merged | conflicts | created
+    # up-to-date | fast-forward | merged | conflicts | created; not-on-remote: a branch never
+    # pushed, with publish_new (nothing was pulled; a push will create it)
+    outcome: str
     merge: MergeOutcome | None = None  # the merge a pull ran (merged or conflicts)
 
     @property
@@ -233,8 +235,23 @@ class PullResult:
         return self.merge.conflicts if self.merge is not None else []
 
 
+#: the reflog action of a tracking branch that a fetch found gone from the remote
+PRUNED = "fetch: pruned"
+
+
+def gone_from_remote(repo, remote: Remote, branch: str) -> bool:
+    """Whether REMOTE had BRANCH once and a fetch found it deleted there (rather than it
+    never having been pushed): the last move of its tracking branch is a prune."""
+    last = repo.store.reflog(f"{R.REMOTES}{remote.name}/{branch}", 1)
+    return bool(last) and last[0].new is None and last[0].action == PRUNED
+
+
 def pull(repo, remote: Remote, branch: str | None = None, *,
-         write_conflicts: bool = True) -> PullResult:
+         write_conflicts: bool = True, publish_new: bool = False) -> PullResult:
+    """Fetch BRANCH (default: the current one), then fast-forward or merge it. A branch
+    REMOTE does not have is an error (NO_REMOTE_BRANCH), unless PUBLISH_NEW and it was never
+    there: then nothing is pulled (outcome ``not-on-remote``) and the caller's push creates
+    it. A branch deleted on the remote is never brought back without being asked."""
     branch = branch or repo.current_branch()
     if not branch:
         raise RemoteError("HEAD is not on a branch", hint="switch to a branch first")
@@ -244,8 +261,16 @@ def pull(repo, remote: Remote, branch: str | None = None, *,
     fr = fetch(repo, remote, branches=[branch])
     tracking = repo.store.get_ref(f"{R.REMOTES}{remote.name}/{branch}")
     if tracking is None:
+        if gone_from_remote(repo, remote, branch):
+            raise RemoteError(f"branch '{branch}' was deleted on {remote.name}",
+                              hint=f"publish it again with `pvc push {remote.name} {branch}`, "
+                                   f"or delete it here with `pvc branch -d {branch}`",
+                              error_code=ErrorCode.NO_REMOTE_BRANCH)
+        if publish_new:
+            return PullResult(fr, "not-on-remote")
         raise RemoteError(f"{remote.name} has no branch '{branch}'",
-                          hint=f"push it with `pvc push {remote.name} {branch}`")
+                          hint=f"push it with `pvc push {remote.name} {branch}`",
+                          error_code=ErrorCode.NO_REMOTE_BRANCH)
     if repo.current_branch() == branch and repo.head() is None:
         with repo.updating_work():
             changes, head_tree = repo.working_changes()
