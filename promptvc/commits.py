@@ -46,12 +46,6 @@ def commit_working_changes(repo: Repo, message: str | Callable[[], str | None],
     function returning the message (an editor): it is called after the check passed."""
     if paths is not None:
         paths = list(paths)
-    run_check_before_commit(repo, paths, cwd, check)
-    if callable(message):
-        message = message() or ""
-    if not message or not message.strip():
-        raise NothingToCommit("empty commit message; nothing was committed",
-                              hint='give one with -m "what changed"')
     select = None
     if paths:
         select = [repo.rel(p, cwd) for p in paths]
@@ -60,7 +54,16 @@ def commit_working_changes(repo: Repo, message: str | Callable[[], str | None],
             if rel and rel not in known and not any(k.startswith(rel + "/") for k in known):
                 raise PathError(f"'{raw}' is not tracked by pvc",
                                 hint=f"start tracking it with `pvc add {raw}`")
-    if repo.store.get_state("MERGE_HEAD") and conclude_merge:
+    concluding = bool(repo.store.get_state("MERGE_HEAD")) and conclude_merge
+    if callable(message) and not concluding and not repo.working_changes(select)[0]:
+        raise _nothing_to_commit(select)  # before the editor opens, as git does
+    run_check_before_commit(repo, paths, cwd, check)
+    if callable(message):
+        message = message() or ""
+    if not message or not message.strip():
+        raise NothingToCommit("empty commit message; nothing was committed",
+                              hint='give one with -m "what changed"')
+    if concluding:
         from .treemerge import merge_continue  # `pvc commit` concludes a merge, as in git
 
         return merge_continue(repo, message, author, date)
@@ -73,16 +76,19 @@ def commit_working_changes(repo: Repo, message: str | Callable[[], str | None],
                              hint="finish it with `pvc merge --continue` or `pvc merge --abort`")
         changes, head_tree = repo.working_changes(select)
         if not changes:
-            raise NothingToCommit(
-                "nothing to commit, working tree clean" if select is None
-                else "nothing to commit in the given paths",
-                hint="edit a tracked file, or start tracking one with `pvc add`",
-            )
+            raise _nothing_to_commit(select)
         info = write_commit(repo, changes, head_tree, message, author, date)
         from .search import after_write
 
         after_write(repo)  # the search index's text, in the same transaction (one fsync)
     return info
+
+
+def _nothing_to_commit(select: list[str] | None) -> NothingToCommit:
+    return NothingToCommit(
+        "nothing to commit, working tree clean" if select is None
+        else "nothing to commit in the given paths",
+        hint="edit a tracked file, or start tracking one with `pvc add`")
 
 
 def run_check_before_commit(repo: Repo, paths: list[str] | None, cwd: Path | None,

@@ -130,6 +130,27 @@ def test_editor_failure_is_a_clear_error(repo, pvc, monkeypatch):
     assert pvc("log").stdout == ""
 
 
+def test_nothing_to_commit_is_said_before_the_editor_opens(repo, pvc, monkeypatch, tmp_path):
+    write("a.md", "a\n")
+    pvc("add", "a.md")
+    commit(pvc, "first")
+    opened = tmp_path / "editor-opened"
+    editor = tmp_path / "editor.sh"
+    editor.write_text(f"#!/bin/sh\ntouch {opened}\necho msg > \"$1\"\n")
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    r = pvc("commit")
+    assert r.exit_code == 1
+    assert r.stderr == ("error: nothing to commit, working tree clean\n"
+                        "hint: edit a tracked file, or start tracking one with `pvc add`\n")
+    assert not opened.exists()  # as git: no editor for a commit that cannot happen
+    write("a.md", "b\n")
+    assert pvc("commit").exit_code == 0
+    assert opened.exists()
+    assert json.loads(pvc("log", "--json", "-n", "1").stdout)[0]["message"].strip() == "msg"
+
+
 def test_guessed_identity_warns_like_git(repo, pvc, monkeypatch):
     import socket
 
