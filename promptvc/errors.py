@@ -188,6 +188,9 @@ class CheckFailed(PvcError):
         super().__init__(message, hint=hint)
         self.problems = list(problems)
 
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "problems": [p.to_json() for p in self.problems]}
+
 
 class LockedError(PvcError):
     error_code = ErrorCode.LOCKED

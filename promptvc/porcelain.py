@@ -146,11 +146,11 @@ def branch_url(repo, name: str, *, token_file: str | None = None) -> BranchUrl:
     row = repo.store.branch_db(remote.name, name)
     if row is not None and row.state != "deleted":
         url, db = row.url, row.db_name
-    elif repo.store.get_ref(R.HEADS + name) or repo.store.get_ref(
-            f"{R.REMOTES}{remote.name}/{name}"):
+    elif repo.store.get_ref(R.HEADS + name) or repo.store.get_ref(R.REMOTES + f"{remote.name}/{name}"):
         url, db = remote.url, None
     else:
-        raise PvcError(f"no branch named '{name}'", error_code=ErrorCode.REF, branch=name)
+        raise PvcError(f"no branch named '{name}'", error_code=ErrorCode.REF, branch=name,
+                       hint="`pvc branch` lists the branches")
     if token_file:
         backend = remote.backend()
         if backend is None or db is None:

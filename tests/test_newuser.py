@@ -378,3 +378,21 @@ def test_show_limits_a_commit_to_the_paths_after_dashdash(repo, pvc):
     assert r.exit_code == 0 and "b.md" in r.stdout and "a.md" not in r.stdout
     data = json.loads(pvc("show", "--json", "HEAD", "--", "a.md").stdout)
     assert [c["path"] for c in data["changes"]] == ["a.md"]
+
+
+def test_tag_force_without_a_name_is_a_usage_error(repo, pvc):
+    write("a.md", "a\n")
+    pvc("add", "a.md")
+    commit(pvc, "first")
+    assert pvc("tag", "production").exit_code == 0
+    r = pvc("tag", "-f")
+    assert r.exit_code == 2
+    assert r.stderr.endswith("Error: give the tag to move: pvc tag -f NAME [REV]\n")
+    assert pvc("tag").stdout == "production\n"
+
+
+def test_branch_url_of_an_unknown_branch_says_where_to_look(repo, pvc):
+    assert pvc("remote", "add", "origin", "http://localhost:9").exit_code == 0
+    r = pvc("branch", "url", "nosuch")
+    assert r.exit_code == 1
+    assert r.stderr == "error: no branch named 'nosuch'\nhint: `pvc branch` lists the branches\n"

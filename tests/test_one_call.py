@@ -50,6 +50,19 @@ def test_commit_changes_follows_check_on_commit(marked, pvc):
         marked.close()
 
 
+def test_commit_json_refused_by_the_check_lists_the_problems(marked, pvc):
+    import json
+
+    marked.close()
+    assert pvc("config", "check.on_commit", "true").exit_code == 0
+    r = pvc("commit", "-m", "checked", "--json")
+    assert r.exit_code == 1
+    err = json.loads(r.stdout)["error"]
+    assert err["code"] == "check"
+    assert err["problems"] == [{"path": "p.md", "line": 1, "code": err["problems"][0]["code"],
+                                "message": "leftover conflict marker '<<<<<<<'"}]
+
+
 def test_check_true_runs_without_config_and_before_the_editor(marked):
     asked = []
 

@@ -109,10 +109,14 @@ def error_code(exc: BaseException) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__).lower()
 
 
-def emit_json_error(code: str, message: str, hint: str | None, exit_code: int) -> None:
-    """The failure of a --json command, on stdout, for scripts: {"error": {...}}."""
+def emit_json_error(code: str, message: str, hint: str | None, exit_code: int,
+                    extra: dict | None = None) -> None:
+    """The failure of a --json command, on stdout, for scripts: {"error": {...}}; EXTRA
+    holds an error's structured fields (the branch or remote it is about, a check's
+    problems)."""
     click.echo(json.dumps({"error": {"code": code, "message": message, "hint": hint,
-                                     "exit_code": exit_code}}, indent=2, ensure_ascii=False))
+                                     "exit_code": exit_code, **(extra or {})}},
+                          indent=2, ensure_ascii=False))
 
 
 def run_main(cli: click.Group, argv: list[str]) -> None:
@@ -134,7 +138,9 @@ def run_main(cli: click.Group, argv: list[str]) -> None:
         sys.exit(exc.exit_code)
     except PvcError as exc:
         if as_json:
-            emit_json_error(error_code(exc), exc.message, exc.hint, exc.exit_code)
+            extra = {k: v for k, v in exc.to_json().items()
+                     if k not in ("code", "message", "hint", "exit_code")}
+            emit_json_error(error_code(exc), exc.message, exc.hint, exc.exit_code, extra)
         fail(exc.message, exc.hint, exc.exit_code)
     except BrokenPipeError:
         # output piped into `head`: not an error

@@ -181,6 +181,8 @@ def tag(repo, name: str | None, rev: str | None, force: bool, delete: bool, as_j
         old = repo.delete_tag(name)
         click.echo(f"Deleted tag '{name}' (was {old[:8]})")
         return
+    if force and not name:
+        raise click.UsageError("give the tag to move: pvc tag -f NAME [REV]")
     if name:
         old, new = repo.tag(name, rev, force=force)
         if as_json:

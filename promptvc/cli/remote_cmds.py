@@ -262,8 +262,8 @@ def pull(repo, remote_name: str | None, branch: str | None, as_json: bool) -> No
         click.echo(f"Merged {r.name}/{branch or repo.current_branch()}: {str(repo.head())[:8]}")
     else:
         echo_conflicts(res.conflicts)
-        click.echo("Automatic merge failed; fix conflicts and then run `pvc merge --continue`.",
-                   err=True)
+        click.echo("Automatic merge failed; fix conflicts and then run `pvc merge --continue` "
+                   "(or `pvc merge --abort`).", err=True)
         sys.exit(1)
 
 
