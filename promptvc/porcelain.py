@@ -388,6 +388,7 @@ class SyncDone:
     remote: Remote
     pulled: PullResult
     pushed: PushResult | None  # None when the pull conflicted (nothing was pushed)
+    brought: int = 0  # commits the pull brought into the branch (fetched now or before)
 
 
 def sync(repo, remote: Remote | str | None = None) -> SyncDone:
@@ -396,10 +397,12 @@ def sync(repo, remote: Remote | str | None = None) -> SyncDone:
     from .remote.push import push as do_push
 
     r = resolve_remote(repo, remote)
+    before = repo.head()
     pulled = do_pull(repo, r, publish_new=True)
     if pulled.outcome == "conflicts":
         return SyncDone(r, pulled, None)
-    return SyncDone(r, pulled, do_push(repo, r))
+    brought = repo.count_commits(repo.head(), [before]) if repo.head() != before else 0
+    return SyncDone(r, pulled, do_push(repo, r), brought)
 
 
 @dataclass

@@ -329,3 +329,24 @@ def test_sync_publishes_a_branch_never_pushed_but_not_one_deleted_on_the_remote(
         assert caught.value.error_code.value == "no-remote-branch"
     finally:
         repo.close()
+
+
+def test_sync_counts_the_commits_it_brought_even_when_fetched_before(repo_a, pvc, tmp_path,
+                                                                     monkeypatch, server):
+    main_url = f"http://localhost:{server.http_port}"
+    assert pvc("push").exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    assert pvc("clone", main_url, "c").exit_code == 0
+    monkeypatch.chdir(tmp_path / "c")
+    for text in ("one\n", "two\n"):
+        Path("p.md").write_text(text)
+        assert pvc("commit", "-m", text.strip()).exit_code == 0
+    assert pvc("push").exit_code == 0
+    head = json.loads(pvc("log", "--json", "-n", "1").stdout)[0]["id"]
+    monkeypatch.chdir(repo_a)
+    assert pvc("fetch").exit_code == 0  # the commits arrive here, the branch stays
+    r = pvc("sync")
+    assert r.exit_code == 0, r.output
+    assert r.stdout == (f"In sync with origin/main at {head[:8]} (pulled 2 commits, "
+                        "pushed 0 commits)\n")
+    assert pvc("sync").stdout == "Already in sync.\n"

@@ -362,7 +362,7 @@ def sync_cmd(repo, remote_name: str | None) -> None:
                    f"(pushed {plural(pr.commits, 'commit')})")
     else:
         click.echo(f"In sync with {r.name}/{pr.branch} at {pr.new[:8]} "
-                   f"(pulled {plural(res.fetch.commits, 'commit')}, pushed "
+                   f"(pulled {plural(done.brought, 'commit')}, pushed "
                    f"{plural(pr.commits, 'commit')})")
 
 
