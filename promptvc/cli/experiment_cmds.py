@@ -20,7 +20,7 @@ def experiment() -> None:
 @click.argument("name")
 @click.option("--arm", "arms", multiple=True, required=True, metavar="NAME=BRANCH",
               help="An arm and the branch that serves it (repeat; the first is the control).")
-@click.option("--split", metavar="A/B[/...]", help="Traffic shares per arm (default: equal).")
+@click.option("--split", metavar="A/B[/...]", help="Traffic shares per arm, scaled to 100% (default: equal).")
 @json_option
 @with_repo
 def experiment_create(repo, name: str, arms: tuple[str, ...], split: str | None,
