@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from promptvc.errors import ErrorCode, PvcError
+from promptvc.porcelain import sync_step
 from promptvc.remote.hrana import HranaClient
+from promptvc.repo import Repo
 from tests.test_branch_dbs import repo_a  # noqa: F401 - fixture
 from tests.test_remote import make_repo, write_commit
 
@@ -191,9 +194,17 @@ def test_fetch_and_pull_refuse_a_lost_primary_and_move_nothing(tmp_path, pvc, mo
         r = pvc(*args)
         assert r.exit_code == 1
         assert json.loads(r.stdout)["error"]["code"] == "primary-lost"
-    r = pvc("pull")
-    assert r.exit_code == 1 and r.stdout == ""
-    assert r.stderr.endswith("nothing was fetched\n" + hint)
+    for args in (["pull"], ["sync"]):
+        r = pvc(*args)
+        assert (r.exit_code, r.stdout) == (1, ""), args
+        assert r.stderr.endswith("nothing was fetched\n" + hint)
+    repo = Repo.open(tmp_path / "b")
+    try:
+        with pytest.raises(PvcError) as caught:  # the daemon's round
+            sync_step(repo)
+    finally:
+        repo.close()
+    assert caught.value.error_code is ErrorCode.PRIMARY_LOST
     assert _refs(pvc) == before  # no tracking ref, branch or tag moved
     assert _id(pvc, "origin/main") == main
     # the push from this clone says the same (one check)
