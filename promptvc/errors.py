@@ -53,6 +53,7 @@ class ErrorCode(str, enum.Enum):
     STATEMENT = "statement"  # a SQL statement failed on the server
     PROTOCOL = "protocol"  # an answer pvc cannot read
     NON_FAST_FORWARD = "non-fast-forward"  # the remote branch has commits we lack
+    PRIMARY_LOST = "primary-lost"  # the primary lacks commits this clone saw there (re-created)
     NO_REMOTE_BRANCH = "no-remote-branch"  # the remote has no such branch (never pushed, or deleted there)
     NO_BACKEND = "no-backend"  # the remote has no branch-database backend
     NO_BRANCH_DB = "no-branch-db"  # the branch has no database

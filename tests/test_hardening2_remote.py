@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from promptvc.errors import ErrorCode, PvcError
+from promptvc.porcelain import sync_step
 from promptvc.remote.hrana import HranaClient
+from promptvc.repo import Repo
 from tests.test_branch_dbs import repo_a  # noqa: F401 - fixture
 from tests.test_remote import make_repo, write_commit
 
@@ -127,10 +130,11 @@ def test_lost_primary_is_detected_and_reseeded(tmp_path, pvc, monkeypatch, serve
     assert r.exit_code == 1
     head = _id(pvc, "HEAD~1")
     assert r.stderr == (
-        f"error: origin no longer has main, nor commit {head[:12]} where this clone last saw "
-        "it: the primary has lost its data (re-created or restored empty); nothing was pushed\n"
+        f"error: origin no longer has commit {head[:12]}, where this clone last saw main: the "
+        "primary has lost its data (re-created or restored empty); nothing was pushed\n"
         "hint: re-seed it from this clone's history with `pvc push --reseed` (then "
-        "`pvc push --reseed --tags` for the labels)\n")
+        "`pvc push --reseed --tags` for the labels), or start again from what it has now: "
+        "`pvc remote remove origin` and `pvc remote add origin URL`\n")
     r = pvc("push", "--reseed", "--tags")
     assert r.exit_code == 0, r.output
     with HranaClient(url) as c:
@@ -141,6 +145,87 @@ def test_lost_primary_is_detected_and_reseeded(tmp_path, pvc, monkeypatch, serve
     assert (tmp_path / "b" / "p.md").read_text() == "v2\n"
     monkeypatch.chdir(tmp_path / "b")
     assert pvc("fsck").exit_code == 0
+
+
+def _refs(pvc) -> tuple:
+    """Every branch (local and remote-tracking) and tag with its commit, and main's log."""
+    branches = [(b["name"], b["head"]) for b in json.loads(pvc("branch", "-a", "--json").stdout)]
+    return branches, pvc("tag", "--json").stdout, pvc("log", "--oneline").stdout
+
+
+def test_fetch_and_pull_refuse_a_lost_primary_and_move_nothing(tmp_path, pvc, monkeypatch,
+                                                                 server):
+    import shutil
+
+    url = f"http://localhost:{server.http_port}"
+    make_repo(tmp_path / "a", pvc, monkeypatch, url)
+    pvc("config", "remote.origin.timeout", "5")
+    write_commit(pvc, "p.md", "v1\n", "one")
+    pvc("branch", "dtest")
+    pvc("tag", "production")
+    write_commit(pvc, "p.md", "v2\n", "two")
+    assert pvc("push", "--tags").exit_code == 0
+    assert pvc("push", "origin", "dtest").exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    assert pvc("clone", url, "b").exit_code == 0
+    monkeypatch.chdir(tmp_path / "b")
+    pvc("config", "remote.origin.backoff", "0.05")
+    assert pvc("fetch").exit_code == 0
+    dtest, main = _id(pvc, "origin/dtest"), _id(pvc, "origin/main")
+    before = _refs(pvc)
+    assert (tmp_path / "b" / ".pvc" / "remotes" / "origin.db").exists()
+    # the primary comes back with an empty data folder
+    server.stop()
+    shutil.rmtree(server.db_path)
+    server.start(server.db_path, host=server.host, http_port=server.http_port,
+                 admin_port=server.admin_port, grpc_port=server.grpc_port, die_with_parent=True)
+    hint = ("hint: re-seed it from this clone's history with `pvc push --reseed` (then "
+            "`pvc push --reseed --tags` for the labels), or start again from what it has now: "
+            "`pvc remote remove origin` and `pvc remote add origin URL`\n")
+    for _ in range(2):  # the second time without the replica file the first one set aside
+        r = pvc("fetch")
+        assert (r.exit_code, r.stdout) == (1, "")
+        assert r.stderr == (
+            f"error: origin no longer has commit {dtest[:12]}, where this clone last saw "
+            "dtest: the primary has lost its data (re-created or restored empty); nothing was "
+            "fetched\n" + hint)
+        assert not list((tmp_path / "b" / ".pvc" / "remotes").glob("origin.db*"))
+    for args in (["fetch", "--json"], ["pull", "--json"]):
+        r = pvc(*args)
+        assert r.exit_code == 1
+        assert json.loads(r.stdout)["error"]["code"] == "primary-lost"
+    for args in (["pull"], ["sync"]):
+        r = pvc(*args)
+        assert (r.exit_code, r.stdout) == (1, ""), args
+        assert r.stderr.endswith("nothing was fetched\n" + hint)
+    repo = Repo.open(tmp_path / "b")
+    try:
+        with pytest.raises(PvcError) as caught:  # the daemon's round
+            sync_step(repo)
+    finally:
+        repo.close()
+    assert caught.value.error_code is ErrorCode.PRIMARY_LOST
+    assert _refs(pvc) == before  # no tracking ref, branch or tag moved
+    assert _id(pvc, "origin/main") == main
+    # the push from this clone says the same (one check)
+    write_commit(pvc, "q.md", "b\n", "b's")
+    r = pvc("push")
+    assert r.exit_code == 1
+    assert r.stderr == (
+        f"error: origin no longer has commit {main[:12]}, where this clone last saw main: the "
+        "primary has lost its data (re-created or restored empty); nothing was pushed\n" + hint)
+    # A re-seeds it; B's fetch and pull work again, from a new replica
+    monkeypatch.chdir(tmp_path / "a")
+    write_commit(pvc, "p.md", "v3\n", "three")
+    a_head = _id(pvc, "HEAD")
+    assert pvc("push", "--reseed", "--tags").exit_code == 0
+    monkeypatch.chdir(tmp_path / "b")
+    r = pvc("fetch")
+    assert r.exit_code == 0, r.output
+    assert _id(pvc, "origin/main") == a_head
+    r = pvc("pull")
+    assert r.exit_code == 0, r.output
+    assert Path("p.md").read_text() == "v3\n"
 
 
 def test_reseed_brings_back_the_branch_databases(tmp_path, pvc, monkeypatch, server):

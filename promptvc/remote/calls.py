@@ -7,6 +7,9 @@ batch), ``format_error`` (a batch the primary refused because of its storage for
 from the ``Refusal`` kind of the error, never from its words), the replica paths, and
 ``sync`` (bring a replica file up to date, in a child process with a hard deadline).
 ``replicas_of`` lists a remote's replica files on disk (``pvc remote remove``).
+``check_not_lost`` is the one test that a primary lost its data (re-created or restored
+empty): push runs it when its compare-and-swap fails, fetch (so pull, sync, the daemon's
+round) before it syncs or reads a replica.
 
 May import: the standard library, ``errors``, promptvc/store (``primary`` for statements),
 and the remote modules below the transfers (``hrana``, ``replica``, ``remotes``,
@@ -27,7 +30,7 @@ from ..store.primary import Refusal, Statement
 from . import hrana
 from .db_backends import check_db_name, valid_db_name
 from .remotes import Remote
-from .replica import REPLICA_SUFFIXES, SyncFailed, sync_replica
+from .replica import REPLICA_SUFFIXES, SyncFailed, remove_replica, sync_replica
 
 T = TypeVar("T")
 
@@ -182,6 +185,63 @@ def read_remote_ref(client: hrana.HranaClient, name: str) -> str | None:
     except hrana.StatementError:
         return None
     return rs.rows[0][0] if rs.rows else None
+
+
+# -- a primary that lost its data ----------------------------------------------------------------
+class PrimaryLost(RemoteError):
+    """The primary lacks a commit this clone saw there: it was re-created or restored empty
+    (commits are never deleted from a primary)."""
+
+    error_code = ErrorCode.PRIMARY_LOST
+
+
+def check_not_lost(repo, remote: Remote, client: hrana.HranaClient, deadline: float,
+                   seen: dict[str, str], nothing: str) -> None:
+    """Raise PrimaryLost when the primary CLIENT talks to lacks one of the commits SEEN
+    (branch -> the commit this clone last saw it at on REMOTE's main database; empty: nothing
+    to check). One request. Before raising, the stale replica files of REMOTE are deleted:
+    an embedded replica keeps the old primary's frames and would serve its rows again (see
+    TURSO.md). NOTHING completes the message ("pushed", "fetched")."""
+    if not seen:
+        return
+    ids = sorted(set(seen.values()))
+
+    def attempt(remaining: float) -> set[str]:
+        client.timeout = remaining
+        try:
+            return {row[0] for row in client.execute(*primary.commits_present(ids)).rows}
+        except hrana.StatementError as exc:
+            if exc.refusal is Refusal.NO_SUCH_TABLE:  # an empty database: no commits at all
+                return set()
+            raise
+
+    present = with_retries(remote, deadline, attempt, "check the primary's history")
+    missing = sorted((b, c) for b, c in seen.items() if c not in present)
+    if not missing:
+        return
+    for base in replicas_of(repo, remote.name):
+        remove_replica(base)
+    with repo.store.transaction():  # the next push creates the tables again
+        repo.store.set_state(f"remote.initialized.{remote.url}", None)
+    branch, cid = missing[0]
+    raise PrimaryLost(
+        f"{remote.name} no longer has commit {cid[:12]}, where this clone last saw {branch}: "
+        f"the primary has lost its data (re-created or restored empty); nothing was {nothing}",
+        hint=f"re-seed it from this clone's history with `pvc push --reseed` (then "
+             f"`pvc push --reseed --tags` for the labels), or start again from what it has "
+             f"now: `pvc remote remove {remote.name}` and `pvc remote add {remote.name} URL`",
+        error_code=ErrorCode.PRIMARY_LOST, remote=remote.name, branch=branch, commit=cid)
+
+
+def main_tracking(repo, remote: Remote) -> dict[str, str]:
+    """Branch -> where its tracking ref says it is, for REMOTE's branches that live in its
+    main database (not in a branch database): what a push or fetch there may take as known."""
+    from .. import refs as R
+
+    prefix = f"{R.REMOTES}{remote.name}/"
+    mapped = {r.branch for r in repo.store.branch_dbs(remote.name) if r.state != "deleted"}
+    return {n[len(prefix):]: t for n, t in repo.store.list_refs(prefix)
+            if n[len(prefix):] not in mapped}
 
 
 # -- replicas -------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ branch. A pull is a fetch of one branch, then a fast-forward or a merge.
 
 May import: the standard library, ``refs``, ``errors``, ``history``, ``clock``, ``search``
 (lazily), promptvc/store (rows; the replica reader), and the remote modules below it
-(``calls``, ``incoming``, ``replica``, ``remotes``, ``team``). Not ``push``, ``tags`` or
+(``calls``, ``hrana``, ``incoming``, ``replica``, ``remotes``, ``team``). Not ``push``, ``tags`` or
 ``clone``.
 """
 
@@ -23,7 +23,7 @@ from .. import refs as R
 from ..errors import ErrorCode, RemoteError
 from ..history import is_ancestor
 from ..store import ChangeRow, CommitRow, parents_first
-from .calls import replica_path, sync_with_retries
+from .calls import check_not_lost, main_tracking, replica_path, sync_with_retries
 from .incoming import (TreeCheck, bad_input, check_mapping, check_refs, incoming_commit,
                        incoming_version, version_row)
 from .remotes import Remote
@@ -45,7 +45,9 @@ class FetchResult:
 def fetch(repo, remote: Remote, *, do_sync: bool = True,
           branches: list[str] | None = None,
           progress: Callable[[int, int], None] | None = None) -> FetchResult:
-    """Sync the replicas and import what they have that we lack.
+    """Sync the replicas and import what they have that we lack. Before the first sync,
+    a primary that lacks a commit this clone saw on its main database is refused
+    (``calls.check_not_lost``: PrimaryLost, nothing moved, the stale replicas deleted).
 
     The main database gives the unmapped branches and the branch -> database mapping; each
     branch database gives its own branch. BRANCHES limits which branch databases are synced
@@ -55,6 +57,14 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
     started = time.monotonic()
     deadline = remote.deadline()
     if do_sync:
+        # first: has the primary kept what this clone saw there? (a re-created primary leaves
+        # the replica its old rows, which must move nothing here; PrimaryLost)
+        from .hrana import HranaClient
+
+        with HranaClient(remote.http_url, auth_token=remote.token(),
+                         timeout=remote.timeout) as client:
+            check_not_lost(repo, remote, client, deadline, main_tracking(repo, remote),
+                           "fetched")
         sync_with_retries(repo, remote, deadline, None)
     main = ReplicaReader(replica_path(repo, remote))
     try:

@@ -26,7 +26,8 @@ from ..history import is_ancestor, walk
 from ..store import ChangeRow, CommitRow, VersionRow, primary
 from ..store.primary import Refusal, Statement
 from . import hrana
-from .calls import branch_target, format_error, read_remote_ref, replica_path, with_retries
+from .calls import (branch_target, check_not_lost, format_error, read_remote_ref, replica_path,
+                    with_retries)
 from .remotes import Remote
 from .replica import ReplicaReader
 
@@ -92,8 +93,8 @@ def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = 
          progress: Callable[[int, int | None], None] | None = None) -> PushResult:
     """Push BRANCH (default: the current one). A large push goes as several batches;
     PROGRESS(commits sent, None) is called after each batch but the last. RESEED: the
-    primary lost its data (PrimaryLost); send the whole history of BRANCH as if the primary
-    were new, without trusting the (stale) replica."""
+    primary lost its data (``PrimaryLost``, from ``calls.check_not_lost``); send the whole
+    history of BRANCH as if the primary were new, without trusting the (stale) replica."""
     branch = branch or repo.current_branch()
     if branch:
         target, db_name = branch_target(repo, remote, branch)
@@ -120,10 +121,6 @@ def push(repo, remote: Remote, branch: str | None = None, *, force_init: bool = 
             forget_recorded(repo, remote)  # the team settings went with the data
         return _push(repo, remote, branch, None, True, reseed=True, progress=progress)
     return _push(repo, remote, branch, None, force_init, progress=progress)
-
-
-class PrimaryLost(RemoteError):
-    """The primary has neither the branch head this clone last saw there nor its commit."""
 
 
 class Replica(Protocol):
@@ -258,13 +255,8 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
                     return None
                 if now is not None and now != tracking and is_ancestor(repo.store, now, head):
                     raise _BehindRemote(now) from None  # our own earlier push landed
-                if now is None and tracking is not None and not _has_commit(client, tracking):
-                    raise PrimaryLost(
-                        f"{remote.name} no longer has {branch}, nor commit {tracking[:12]} where "
-                        "this clone last saw it: the primary has lost its data (re-created or "
-                        "restored empty); nothing was pushed",
-                        hint="re-seed it from this clone's history with `pvc push --reseed` "
-                             "(then `pvc push --reseed --tags` for the labels)") from None
+                if now is None and tracking is not None:  # PrimaryLost, when it is
+                    check_not_lost(repo, remote, client, deadline, {branch: tracking}, "pushed")
                 raise _non_ff(remote, branch) from None
             if exc.refusal.missing_table and not init:
                 raise _Uninitialized() from None
@@ -402,14 +394,6 @@ class _BehindRemote(Exception):
     def __init__(self, target: str):
         super().__init__(target)
         self.target = target
-
-
-def _has_commit(client: hrana.HranaClient, cid: str) -> bool:
-    try:
-        rs = client.execute(*primary.count_commit(cid))
-    except hrana.StatementError:
-        return False
-    return bool(rs.rows and rs.rows[0][0])
 
 
 def _non_ff(remote: Remote, branch: str) -> RemoteError:

@@ -20,10 +20,11 @@ May import: the modules named above, and nothing else.
 from __future__ import annotations
 
 from ..store.primary import SHARED_DDL, announced
-from .calls import branch_target, format_error, replica_path, run_batch, sync, with_retries
+from .calls import (PrimaryLost, branch_target, format_error, replica_path, run_batch, sync,
+                    with_retries)
 from .clone import clone
 from .fetch import FetchResult, PullResult, fetch, pull, remote_branches
-from .push import PrimaryLost, PushResult, push
+from .push import PushResult, push
 from .tags import TagConflict, push_tags
 
 __all__ = ["SHARED_DDL", "FetchResult", "PrimaryLost", "PullResult", "PushResult", "TagConflict",

@@ -166,9 +166,9 @@ def has_commit(cid: str) -> Statement:
     return ("SELECT 1 FROM commits WHERE id = ?", (cid,))
 
 
-def count_commit(cid: str) -> Statement:
-    """One row: 1 when the primary has commit CID, else 0."""
-    return ("SELECT count(*) FROM commits WHERE id = ?", (cid,))
+def commits_present(cids: Sequence[str]) -> Statement:
+    """The ids among CIDS (at least one) that the primary has, one row each."""
+    return (f"SELECT id FROM commits WHERE id IN ({', '.join('?' * len(cids))})", tuple(cids))
 
 
 def ref_target(name: str) -> Statement:
