@@ -594,9 +594,10 @@ def test_commit_files_rename_and_recreate_old_path(repo_dir):
 # -- config -----------------------------------------------------------------------------
 def test_config_command_output_and_exit_codes(repo, pvc):
     cfg = repo / ".pvc" / "config"
+    assert pvc("remote", "add", "origin", "http://localhost:1").exit_code == 0
     r = pvc("config", "remote.origin.timeout", "30")
     assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
-    assert '[remote "origin"]\ntimeout = 30\n' in cfg.read_text()
+    assert '[remote "origin"]\nurl = http://localhost:1\ntimeout = 30\n' in cfg.read_text()
     assert pvc("config", "remote.origin.timeout").stdout == "30\n"
     assert pvc("config", "core.max_chain_ratio").stdout == "2.0\n"  # a default
     r = pvc("config", "user.nickname")
@@ -609,10 +610,12 @@ def test_config_command_output_and_exit_codes(repo, pvc):
     assert cfg.read_bytes() == before
     r = pvc("config", "timeout", "5")
     assert r.exit_code == 2
-    assert r.stderr.endswith("Error: key 'timeout' needs a section, e.g. core.timeout\n")
+    assert r.stderr.endswith("Error: key 'timeout' needs a section; did you mean search.timeout "
+                             "or remote.NAME.timeout?\n")
     r = pvc("config", "--unset", "timeout")
     assert r.exit_code == 2
-    assert r.stderr.endswith("Error: key 'timeout' needs a section, e.g. core.timeout\n")
+    assert r.stderr.endswith("Error: key 'timeout' needs a section; did you mean search.timeout "
+                             "or remote.NAME.timeout?\n")
     r = pvc("config", "--unset", "remote.origin.timeout")
     assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
     assert "timeout" not in cfg.read_text()
@@ -626,6 +629,7 @@ def test_config_keys_are_parsed_validated_and_saved_by_config(repo):
 
     path = repo / ".pvc" / "config"
     config = Config(path)
+    config.set_key("remote.origin.url", "http://localhost:1")
     config.set_key("remote.origin.retries", "5")
     config.set_key("user.name", "Jane Doe")
     again = Config(path)  # saved
