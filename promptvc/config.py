@@ -120,7 +120,8 @@ def _url_problem(raw: str, schemes: tuple[str, ...]) -> str | None:
     except ValueError:
         return "is not a URL"
     if parts.scheme.lower() not in schemes or not host:
-        return "is not a " + ", ".join(f"{s}://" for s in schemes) + " URL with a host"
+        shown = [f"{s}://" for s in schemes]
+        return f"is not a URL with a host ({', '.join(shown[:-1])} or {shown[-1]})"
     return None
 
 
