@@ -1,7 +1,9 @@
 """Repository configuration (``.pvc/config``, INI) and the user's identity.
 
-``Config`` reads and writes the file; ``get_key``, ``set_key`` and ``unset_key`` take the
-dotted names `pvc config` uses (``remote.origin.timeout``), validate, and save atomically.
+``SETTINGS`` is the one specification of every setting pvc reads (type, range or choices,
+default). ``Config`` reads and writes the file; ``get_key``, ``set_key`` and ``unset_key``
+take the dotted names `pvc config` uses (``remote.origin.timeout``), check keys and values
+against ``SETTINGS`` (keys of sections pvc does not own pass, as in git), and save atomically.
 Tokens are never stored here: remotes name the environment variable or the
 credentials file that holds theirs.
 
