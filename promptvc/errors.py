@@ -35,7 +35,9 @@ class ErrorCode(str, enum.Enum):
     INTEGRITY = "integrity"
     MERGE = "merge"
     CONFIG = "config"
-    CONFIG_KEY = "config-key"  # a setting's name without a section (`pvc config timeout`)
+    CONFIG_KEY = "config-key"  # a setting's name pvc does not take: no section, or a typo
+    NO_REMOTE = "no-remote"  # a setting for a remote the config does not define
+    REMOTE_NO_URL = "remote-no-url"  # a remote section without a url (hand-edited, older pvc)
     LOCKED = "locked"
     DAMAGED = "damaged"  # the repository database is missing, empty or unreadable
     GIT = "git"

@@ -580,10 +580,10 @@ def remove_remote(repo, name: str) -> RemoteRemoved:
     """Remove remote NAME: its tracking branches, branch-database rows and replica files,
     then its config section. Killed at any moment, the config still names the remote until
     everything else is gone, and `remove_remote` again finishes the job."""
-    from .remote.remotes import get_remote
     from .remote.remotes import remove_remote as remove_from_config
+    from .remote.remotes import require_remote
 
-    get_remote(repo.config, name)  # RemoteError when there is no such remote
+    require_remote(repo.config, name)  # RemoteError when there is no such remote (url or not)
     removed = _forget_remote(repo, name)
     remove_from_config(repo.config, name)
     return removed
@@ -596,8 +596,8 @@ def add_remote(repo, name: str, url: str, token_env: str | None = None,
     branch-database rows and replica files behind) is forgotten first, so the new remote
     starts clean."""
     from .remote.remotes import add_remote as add_to_config
-    from .remote.remotes import check_remote_name, has_remote
+    from .remote.remotes import check_remote_name, has_url
 
-    if not has_remote(repo.config, check_remote_name(name)):
+    if not has_url(repo.config, check_remote_name(name)):  # none, or a section without a url
         _forget_remote(repo, name)
     return add_to_config(repo.config, name, url, token_env, **branch_opts)

@@ -594,9 +594,10 @@ def test_commit_files_rename_and_recreate_old_path(repo_dir):
 # -- config -----------------------------------------------------------------------------
 def test_config_command_output_and_exit_codes(repo, pvc):
     cfg = repo / ".pvc" / "config"
+    assert pvc("remote", "add", "origin", "http://localhost:1").exit_code == 0
     r = pvc("config", "remote.origin.timeout", "30")
     assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
-    assert '[remote "origin"]\ntimeout = 30\n' in cfg.read_text()
+    assert '[remote "origin"]\nurl = http://localhost:1\ntimeout = 30\n' in cfg.read_text()
     assert pvc("config", "remote.origin.timeout").stdout == "30\n"
     assert pvc("config", "core.max_chain_ratio").stdout == "2.0\n"  # a default
     r = pvc("config", "user.nickname")
@@ -609,10 +610,12 @@ def test_config_command_output_and_exit_codes(repo, pvc):
     assert cfg.read_bytes() == before
     r = pvc("config", "timeout", "5")
     assert r.exit_code == 2
-    assert r.stderr.endswith("Error: key 'timeout' needs a section, e.g. core.timeout\n")
+    assert r.stderr.endswith("Error: key 'timeout' needs a section; did you mean search.timeout "
+                             "or remote.NAME.timeout?\n")
     r = pvc("config", "--unset", "timeout")
     assert r.exit_code == 2
-    assert r.stderr.endswith("Error: key 'timeout' needs a section, e.g. core.timeout\n")
+    assert r.stderr.endswith("Error: key 'timeout' needs a section; did you mean search.timeout "
+                             "or remote.NAME.timeout?\n")
     r = pvc("config", "--unset", "remote.origin.timeout")
     assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
     assert "timeout" not in cfg.read_text()
@@ -626,6 +629,7 @@ def test_config_keys_are_parsed_validated_and_saved_by_config(repo):
 
     path = repo / ".pvc" / "config"
     config = Config(path)
+    config.set_key("remote.origin.url", "http://localhost:1")
     config.set_key("remote.origin.retries", "5")
     config.set_key("user.name", "Jane Doe")
     again = Config(path)  # saved
@@ -648,6 +652,95 @@ def test_config_keys_are_parsed_validated_and_saved_by_config(repo):
     assert again.unset_key("remote.origin.retries") is True
     assert again.unset_key("remote.origin.retries") is False
     assert Config(path).get_key("remote.origin.retries") is None
+
+
+def test_config_remote_settings_need_the_remote_and_keep_its_url(repo, pvc):
+    cfg = repo / ".pvc" / "config"
+    before = cfg.read_bytes()
+    r = pvc("config", "remote.origin.timeout", "30")  # the --help example, no remote yet
+    assert (r.exit_code, r.stdout) == (1, "")
+    assert r.stderr == ("error: no remote named 'origin' to set remote.origin.timeout for\n"
+                        "hint: add it first with `pvc remote add origin URL`\n")
+    assert cfg.read_bytes() == before
+    assert pvc("branch").exit_code == 0
+    assert pvc("remote", "add", "origin", "http://localhost:1").exit_code == 0
+    assert pvc("config", "remote.origin.timeout", "30").exit_code == 0
+    r = pvc("config", "--unset", "remote.origin.url")
+    assert (r.exit_code, r.stderr) == (
+        1, "error: remote.origin.url is what makes 'origin' a remote; it is not unset alone\n"
+           "hint: remove the remote with `pvc remote remove origin`\n")
+    assert pvc("config", "remote.origin.url").stdout == "http://localhost:1\n"
+    assert pvc("config", "user.name", "Jane Doe").exit_code == 0
+    assert pvc("config", "--unset", "user.name").exit_code == 0
+    assert "[user]" not in cfg.read_text()  # the section left empty goes too
+
+
+def test_remote_without_url_can_be_removed_or_completed(repo, pvc):
+    """A `[remote "origin"]` without a url (an older pvc, a hand edit) blocks neither
+    `pvc remote add` nor `pvc remote remove`, and the other commands say how to fix it."""
+    cfg = repo / ".pvc" / "config"
+    broken = '[remote "origin"]\ntimeout = 30\nretries = 0\nbogus = 1\n'
+    cfg.write_text(broken)
+    hint = (f"error: remote 'origin' has no url in {cfg}\n"
+            "hint: give it one with `pvc remote add origin URL`, or remove it with "
+            "`pvc remote remove origin`\n")
+    for args in (["branch"], ["branch", "exp"], ["remote", "-v"]):
+        r = pvc(*args)
+        assert (r.exit_code, r.stderr) == (1, hint), args
+    assert pvc("remote").stdout == "origin\n"
+    r = pvc("remote", "add", "origin", "http://localhost:1")
+    assert (r.exit_code, r.stdout) == (0, "Added remote origin (http://localhost:1)\n")
+    # adopted: the valid setting kept, the bad and unknown ones dropped
+    assert cfg.read_text() == '[remote "origin"]\nurl = http://localhost:1\ntimeout = 30\n\n'
+    cfg.write_text(broken)
+    r = pvc("remote", "remove", "origin")
+    assert (r.exit_code, r.stdout) == (0, "Removed remote origin\n")
+    assert cfg.read_text() == ""
+    assert pvc("branch").exit_code == 0
+
+
+@pytest.mark.parametrize("key, value, err", [
+    ("check.on_commit", "maybe", "error: config value check.on_commit = 'maybe' is not true or "
+     "false\nhint: set it with `pvc config check.on_commit true` (or false)\n"),
+    ("search.embedder", "bogus", "error: config value search.embedder = 'bogus' is not one of "
+     "none, off, wordllama, openai\nhint: set it with `pvc config search.embedder VALUE`\n"),
+    ("search.text_weight", "abc", "error: config value search.text_weight = 'abc' is not a "
+     "number\nhint: set it with `pvc config search.text_weight N`\n"),
+    ("gc.reflog_expire", "abc", "error: config value gc.reflog_expire = 'abc' is not a number of "
+     "days (1 or more) or 'never'\nhint: for example `pvc config gc.reflog_expire 90`\n"),
+    ("search.url", "file:///etc/passwd", "error: config value search.url = 'file:///etc/passwd' "
+     "is not a URL with a host (https:// or http://)\n"
+     "hint: for example `pvc config search.url http://localhost:8080`\n"),
+    ("user.email", "a<b", "error: config value user.email = 'a<b' is not a name or address "
+     "without '<', '>' or line breaks\nhint: set it with `pvc config user.email VALUE`\n"),
+])
+def test_config_refuses_a_bad_value(repo, pvc, key, value, err):
+    before = (repo / ".pvc" / "config").read_bytes()
+    r = pvc("config", key, value)
+    assert (r.exit_code, r.stdout, r.stderr) == (1, "", err)
+    assert (repo / ".pvc" / "config").read_bytes() == before
+
+
+@pytest.mark.parametrize("key, err", [
+    ("core.max_chain_lenght", "unknown setting 'core.max_chain_lenght'; did you mean "
+     "core.max_chain_length?"),
+    ("core.nosuchkey", "unknown setting 'core.nosuchkey'; core settings: max_chain_length, "
+     "max_chain_ratio, prompt_globs"),
+    ("remote.origin.timout", "unknown setting 'remote.origin.timout'; did you mean "
+     "remote.origin.timeout?"),
+    ("bogus", "key 'bogus' needs a section; the sections are check, core, gc, remote, search, "
+     "user"),
+    ("max_chain_length", "key 'max_chain_length' needs a section; did you mean "
+     "core.max_chain_length?"),
+])
+def test_config_refuses_an_unknown_key_of_a_known_section(repo, pvc, key, err):
+    before = (repo / ".pvc" / "config").read_bytes()
+    r = pvc("config", key, "5")
+    assert r.exit_code == 2
+    assert r.stderr.endswith(f"Error: {err}\n")
+    assert (repo / ".pvc" / "config").read_bytes() == before
+    assert pvc("config", "myteam.owner", "jane").exit_code == 0  # not pvc's section: kept
+    assert pvc("config", "myteam.owner").stdout == "jane\n"
 
 
 def test_config_save_never_leaves_a_half_written_file(repo, monkeypatch):

@@ -168,7 +168,9 @@ def test_bad_expiry_values(repo, pvc):
     out = pvc("gc", "--reflog-expire", "soon")
     assert out.exit_code == 2
     assert "Invalid value for '--reflog-expire': 'soon' is not a number of days" in out.stderr
-    assert pvc("config", "gc.reflog_expire", "3 weeks").exit_code == 0
+    assert pvc("config", "gc.reflog_expire", "3 weeks").exit_code == 1  # refused when set
+    with (repo / ".pvc" / "config").open("a") as fh:  # and when read from the file
+        fh.write("[gc]\nreflog_expire = 3 weeks\n")
     out = pvc("gc", "--json")
     assert out.exit_code == 1
     err = json.loads(out.stdout)["error"]

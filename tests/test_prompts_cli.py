@@ -263,7 +263,9 @@ def test_check_on_commit(prompts, pvc):
                         "hint: fix them, or commit anyway with `pvc commit --no-check`\n")
     assert pvc("status", "--short").stdout == " M prompts/support.md\n"
     assert pvc("commit", "--no-check", "-m", "anyway").exit_code == 0
-    assert pvc("config", "check.on_commit", "maybe").exit_code == 0
+    assert pvc("config", "check.on_commit", "maybe").exit_code == 1  # refused when set
+    cfg = prompts / ".pvc" / "config"  # and when read from the file
+    cfg.write_text(cfg.read_text().replace("on_commit = true", "on_commit = maybe"))
     (prompts / "prompts" / "support.md").write_text("fine\n")
     r = pvc("commit", "-m", "x")
     assert r.exit_code == 1

@@ -531,7 +531,9 @@ def test_endpoint_down_never_blocks_commit(labelled, pvc):
     assert res["mode"] == "text" and res["note"].startswith(
         "embedder unavailable, full-text only: the embeddings endpoint "
         "http://127.0.0.1:9/v1/embeddings did not answer")
-    assert pvc("config", "search.url", "file:///etc/passwd").exit_code == 0
+    assert pvc("config", "search.url", "file:///etc/passwd").exit_code == 1  # refused when set
+    cfg = labelled / ".pvc" / "config"  # and when read from the file
+    cfg.write_text(cfg.read_text().replace("url = http://127.0.0.1:9/v1", "url = file:///etc/passwd"))
     r = pvc("search", "fresh")
     assert r.exit_code == 1
     assert r.stderr.startswith("error: search.url 'file:///etc/passwd' is not an http(s) URL")

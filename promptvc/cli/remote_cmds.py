@@ -24,11 +24,15 @@ def remote(ctx, verbose: bool, as_json: bool) -> None:
     """List, add and remove remotes (libSQL primaries: Turso or sqld)."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..remote.remotes import list_remotes
+    from ..remote.remotes import list_remotes, remote_names
     from ._common import open_repo
 
     repo = open_repo()
     try:
+        if not (verbose or as_json):  # names only: a remote without a url is listed too
+            for name in remote_names(repo.config):
+                click.echo(name)
+            return
         remotes = list_remotes(repo.config)
         if as_json:
             emit_json([r.to_json() for r in remotes])

@@ -115,11 +115,11 @@ def check_files(snapshot: Snapshot, paths: list[str]) -> list[Problem]:
 def on_commit_enabled(config) -> bool:
     """The `check.on_commit` setting (off unless set to true)."""
     raw = config.get("check", "on_commit", "false")
+    from ..config import BOOLEANS
+
     value = str(raw).strip().lower()
-    if value in ("true", "yes", "on", "1"):
-        return True
-    if value in ("false", "no", "off", "0", ""):
-        return False
+    if value in BOOLEANS:
+        return BOOLEANS[value]
     raise ConfigError(f"config value check.on_commit = {raw!r} in {config.path} is not true or "
                       "false", hint="set it with `pvc config check.on_commit true` (or false)")
 

@@ -18,11 +18,11 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Config, user_config_dir
-from ..errors import ConfigError, RemoteError
+from ..config import REMOTE_NAME, SETTINGS, Config, check_value, user_config_dir
+from ..errors import ConfigError, ErrorCode, RemoteError
 
 DEFAULT_TOKEN_ENV = "TURSO_AUTH_TOKEN"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+_NAME = REMOTE_NAME
 
 
 @dataclass(frozen=True)
@@ -183,28 +183,37 @@ def _section(name: str) -> str:
     return f'remote "{name}"'
 
 
+def remote_names(config: Config) -> list[str]:
+    """The names of the remote sections, in file order (a section without a url too)."""
+    return [m.group(1) for section in config.parser.sections()
+            if (m := re.fullmatch(r'remote "(.+)"', section))]
+
+
 def list_remotes(config: Config) -> list[Remote]:
-    out = []
-    for section in config.parser.sections():
-        m = re.fullmatch(r'remote "(.+)"', section)
-        if m:
-            out.append(get_remote(config, m.group(1)))
-    return out
+    return [get_remote(config, name) for name in remote_names(config)]
 
 
-def get_remote(config: Config, name: str) -> Remote:
-    section = _section(name)
-    if not config.parser.has_section(section):
-        known = [r.name for r in list_remotes(config)] if name else []
+def require_remote(config: Config, name: str) -> None:
+    """A RemoteError when the config has no section for remote NAME (a section without a
+    url counts: it can still be removed or completed)."""
+    if not has_remote(config, name):
+        known = remote_names(config) if name else []
         raise RemoteError(
             f"no remote named '{name}'",
             hint=("known remotes: " + ", ".join(known)) if known
             else "add one with `pvc remote add origin URL`",
         )
+
+
+def get_remote(config: Config, name: str) -> Remote:
+    section = _section(name)
+    require_remote(config, name)
     url = config.parser.get(section, "url", fallback=None)
     if not url:
         raise ConfigError(f"remote '{name}' has no url in {config.path}",
-                          hint=f"set it with `pvc remote add {name} URL` after removing it")
+                          error_code=ErrorCode.REMOTE_NO_URL, remote=name,
+                          hint=f"give it one with `pvc remote add {name} URL`, or remove it "
+                               f"with `pvc remote remove {name}`")
     get = config.parser.get
     from ..config import check_setting
 
@@ -249,8 +258,13 @@ def get_remote(config: Config, name: str) -> Remote:
 
 
 def has_remote(config: Config, name: str) -> bool:
-    """Does the config name a remote NAME?"""
+    """Does the config name a remote NAME (with a url or not)?"""
     return config.parser.has_section(_section(name))
+
+
+def has_url(config: Config, name: str) -> bool:
+    """Does the config define remote NAME, url included?"""
+    return bool(config.parser.get(_section(name), "url", fallback=None))
 
 
 def check_remote_name(name: str) -> str:
@@ -264,7 +278,7 @@ def check_remote_name(name: str) -> str:
 def add_remote(config: Config, name: str, url: str, token_env: str | None = None,
                **branch_opts: str | None) -> Remote:
     check_remote_name(name)
-    if has_remote(config, name):
+    if has_url(config, name):
         raise RemoteError(f"remote '{name}' already exists",
                           hint=f"remove it first with `pvc remote remove {name}`")
     check_url(url)
@@ -282,8 +296,15 @@ def add_remote(config: Config, name: str, url: str, token_env: str | None = None
     if branch_opts.get("admin_url") and branch_opts.get("turso_org"):
         raise ConfigError("a remote has either a sqld admin URL or a Turso organisation, not both",
                           hint="drop --admin-url or --turso-org")
+    kept = _valid_settings(config, name)  # a section without a url is adopted
+    if admin_url or branch_opts.get("turso_org"):  # the backend given replaces the kept one
+        kept.pop("admin_url", None)
+        kept.pop("turso_org", None)
+    config.parser.remove_section(_section(name))
     config.parser.add_section(_section(name))
     config.parser.set(_section(name), "url", url)
+    for key, value in kept.items():
+        config.parser.set(_section(name), key, value)
     if token_env:
         config.parser.set(_section(name), "token_env", token_env)
     for key, value in branch_opts.items():
@@ -293,8 +314,25 @@ def add_remote(config: Config, name: str, url: str, token_env: str | None = None
     return get_remote(config, name)
 
 
+def _valid_settings(config: Config, name: str) -> dict[str, str]:
+    """The settings of remote NAME's section that pvc knows and takes (url aside)."""
+    sec = _section(name)
+    if not config.parser.has_section(sec):
+        return {}
+    out = {}
+    for key, value in config.parser.items(sec):
+        if key == "url" or ("remote", key) not in SETTINGS:
+            continue
+        try:
+            check_value("remote", key, value, f"remote.{name}.{key}")
+        except ConfigError:
+            continue
+        out[key] = value
+    return out
+
+
 def remove_remote(config: Config, name: str) -> None:
-    get_remote(config, name)
+    require_remote(config, name)
     config.parser.remove_section(_section(name))
     config.parser.remove_section(f'team "{name}"')
     config.save()
