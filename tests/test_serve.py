@@ -143,8 +143,9 @@ src.close()
 """
 
 
-@pytest.mark.sqld
-def test_remote_experiment_end_to_end(tmp_path, pvc, monkeypatch, server, canary_token):
+def remote_experiment(tmp_path, pvc, monkeypatch, server) -> tuple[str, Path]:
+    """A repository in tmp_path/work pushed to SERVER, with experiment `tone`: arm control
+    on main ("control prompt"), arm b on exp-b ("arm B prompt", a branch database)."""
     url = f"http://localhost:{server.http_port}"
     work = tmp_path / "work"
     work.mkdir()
@@ -164,6 +165,12 @@ def test_remote_experiment_end_to_end(tmp_path, pvc, monkeypatch, server, canary
     pvc("switch", "main")
     assert pvc("experiment", "create", "tone", "--arm", "control=main",
                "--arm", "b=exp-b").exit_code == 0
+    return url, work
+
+
+@pytest.mark.sqld
+def test_remote_experiment_end_to_end(tmp_path, pvc, monkeypatch, server, canary_token):
+    url, work = remote_experiment(tmp_path, pvc, monkeypatch, server)
     cache = tmp_path / "cache"
     src = PromptSource.remote(url, cache_dir=cache, interval=0.3)
     try:
@@ -212,20 +219,7 @@ def test_a_send_that_gets_no_answer_is_retried_once_and_not_doubled(tmp_path, pv
                                                                      server):
     from promptvc.remote import hrana
 
-    url = f"http://localhost:{server.http_port}"
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    pvc("init")
-    Path("p.md").write_text("control prompt\n")
-    pvc("add", "p.md")
-    pvc("commit", "-m", "control")
-    pvc("tag", "production")
-    pvc("remote", "add", "origin", url, "--admin-url", server.admin_url)
-    assert pvc("push", "--tags").exit_code == 0
-    assert pvc("branch", "exp-b").exit_code == 0
-    assert pvc("experiment", "create", "tone", "--arm", "control=main",
-               "--arm", "b=exp-b").exit_code == 0
+    url, work = remote_experiment(tmp_path, pvc, monkeypatch, server)
     src = PromptSource.remote(url, cache_dir=tmp_path / "cache", background=False)
     real = hrana.HranaClient.batch
     calls = []
