@@ -147,9 +147,11 @@ def check_value(section: str, key: str, raw: str, shown: str) -> None:
         if text != "never" and not (days.isdigit() and int(days) >= 1):
             allowed = "is not a number of days (1 or more) or 'never'"
             hint = f"for example `pvc config {shown} 90`"
-    elif spec.kind == "env" and not _ENV.match(raw):
-        allowed = "is not an environment variable name"
-        hint = f"for example `pvc config {shown} MY_TOKEN`"
+    elif spec.kind == "env" and not _ENV.match(raw):  # never echoed: it may be a pasted token
+        raise ConfigError(f"config value {shown} is not an environment variable name (the "
+                          "value is not shown: it may be a token)",
+                          hint=f"name the variable that holds the token, for example `pvc config "
+                               f"{shown} MY_TOKEN`, and export the token in it", key=shown)
     elif spec.kind in ("url", "http_url"):
         if "@" in raw.split("//", 1)[-1].split("/", 1)[0] or "authtoken" in raw.lower():
             raise ConfigError(f"config value {shown} contains a credential; pvc never stores "

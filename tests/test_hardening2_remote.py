@@ -147,6 +147,51 @@ def test_lost_primary_is_detected_and_reseeded(tmp_path, pvc, monkeypatch, serve
     assert pvc("fsck").exit_code == 0
 
 
+def test_a_push_after_another_clone_reseeded_less_history_sends_what_is_missing(
+        tmp_path, pvc, monkeypatch, server):
+    """A re-seeds the lost primary without B's commit C2; B's push must not trust its
+    tracking ref (C2) as "on the primary", or the primary would get C3 without its parent."""
+    import shutil
+
+    url = f"http://localhost:{server.http_port}"
+    make_repo(tmp_path / "a", pvc, monkeypatch, url)
+    pvc("config", "remote.origin.timeout", "5")
+    write_commit(pvc, "p.md", "v1\n", "one")
+    assert pvc("push").exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    assert pvc("clone", url, "b").exit_code == 0
+    monkeypatch.chdir(tmp_path / "b")
+    pvc("config", "remote.origin.backoff", "0.05")
+    write_commit(pvc, "p.md", "v2\n", "two by b")
+    assert pvc("push").exit_code == 0
+    c2 = _id(pvc, "HEAD")
+    server.stop()
+    shutil.rmtree(server.db_path)
+    server.start(server.db_path, host=server.host, http_port=server.http_port,
+                 admin_port=server.admin_port, grpc_port=server.grpc_port, die_with_parent=True)
+    monkeypatch.chdir(tmp_path / "a")  # A never fetched C2
+    assert pvc("push", "--reseed").exit_code == 0
+    monkeypatch.chdir(tmp_path / "b")
+    write_commit(pvc, "p.md", "v3\n", "three by b")
+    r = pvc("push")
+    assert r.exit_code == 1
+    assert r.stderr.startswith(f"error: origin no longer has commit {c2[:12]}, where this clone "
+                               "last saw main: the primary has lost its data")
+    with HranaClient(url) as c:  # nothing moved: main is still A's re-seed
+        assert c.execute("SELECT count(*) FROM commits").rows[0][0] == 1
+    r = pvc("push", "--reseed")
+    assert r.exit_code == 0, r.output
+    with HranaClient(url) as c:
+        assert c.execute("SELECT count(*) FROM commits").rows[0][0] == 3
+        assert c.execute("SELECT target FROM refs WHERE name = 'refs/heads/main'").rows[0][0] \
+            == _id(pvc, "HEAD")
+    monkeypatch.chdir(tmp_path)
+    assert pvc("clone", url, "c").exit_code == 0
+    assert (tmp_path / "c" / "p.md").read_text() == "v3\n"
+    monkeypatch.chdir(tmp_path / "c")
+    assert pvc("fsck").exit_code == 0
+
+
 def _refs(pvc) -> tuple:
     """Every branch (local and remote-tracking) and tag with its commit, and main's log."""
     branches = [(b["name"], b["head"]) for b in json.loads(pvc("branch", "-a", "--json").stdout)]
@@ -186,9 +231,9 @@ def test_fetch_and_pull_refuse_a_lost_primary_and_move_nothing(tmp_path, pvc, mo
         r = pvc("fetch")
         assert (r.exit_code, r.stdout) == (1, "")
         assert r.stderr == (
-            f"error: origin no longer has commit {dtest[:12]}, where this clone last saw "
-            "dtest: the primary has lost its data (re-created or restored empty); nothing was "
-            "fetched\n" + hint)
+            f"error: origin no longer has commit {main[:12]}, where this clone last saw "
+            "main: the primary has lost its data (re-created or restored empty); nothing was "
+            "fetched\n" + hint)  # the current branch, of those it lost
         assert not list((tmp_path / "b" / ".pvc" / "remotes").glob("origin.db*"))
     for args in (["fetch", "--json"], ["pull", "--json"]):
         r = pvc(*args)

@@ -196,12 +196,13 @@ class PrimaryLost(RemoteError):
 
 
 def check_not_lost(repo, remote: Remote, client: hrana.HranaClient, deadline: float,
-                   seen: dict[str, str], nothing: str) -> None:
+                   seen: dict[str, str], nothing: str, prefer: str | None = None) -> None:
     """Raise PrimaryLost when the primary CLIENT talks to lacks one of the commits SEEN
     (branch -> the commit this clone last saw it at on REMOTE's main database; empty: nothing
     to check). One request. Before raising, the stale replica files of REMOTE are deleted:
     an embedded replica keeps the old primary's frames and would serve its rows again (see
-    TURSO.md). NOTHING completes the message ("pushed", "fetched")."""
+    TURSO.md). NOTHING completes the message ("pushed", "fetched"); the message names branch
+    PREFER (the one being pushed, or the current one) when it is among the missing."""
     if not seen:
         return
     ids = sorted(set(seen.values()))
@@ -223,7 +224,7 @@ def check_not_lost(repo, remote: Remote, client: hrana.HranaClient, deadline: fl
         remove_replica(base)
     with repo.store.transaction():  # the next push creates the tables again
         repo.store.set_state(f"remote.initialized.{remote.url}", None)
-    branch, cid = missing[0]
+    branch, cid = next(((b, c) for b, c in missing if b == prefer), missing[0])
     raise PrimaryLost(
         f"{remote.name} no longer has commit {cid[:12]}, where this clone last saw {branch}: "
         f"the primary has lost its data (re-created or restored empty); nothing was {nothing}",

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from .. import refs as R
-from ..errors import ErrorCode, RemoteError
+from ..errors import ErrorCode, PvcError, RemoteError
 from ..history import is_ancestor
 from ..store import ChangeRow, CommitRow, parents_first
 from .calls import check_not_lost, main_tracking, replica_path, sync_with_retries
@@ -45,9 +45,10 @@ class FetchResult:
 def fetch(repo, remote: Remote, *, do_sync: bool = True,
           branches: list[str] | None = None,
           progress: Callable[[int, int], None] | None = None) -> FetchResult:
-    """Sync the replicas and import what they have that we lack. Before the first sync,
-    a primary that lacks a commit this clone saw on its main database is refused
-    (``calls.check_not_lost``: PrimaryLost, nothing moved, the stale replicas deleted).
+    """Sync the replicas and import what they have that we lack. Before the replica is
+    read (or when its sync is refused), a primary that lacks a commit this clone saw on its
+    main database is refused (``calls.check_not_lost``: PrimaryLost, nothing moved, the
+    stale replicas deleted).
 
     The main database gives the unmapped branches and the branch -> database mapping; each
     branch database gives its own branch. BRANCHES limits which branch databases are synced
@@ -57,15 +58,23 @@ def fetch(repo, remote: Remote, *, do_sync: bool = True,
     started = time.monotonic()
     deadline = remote.deadline()
     if do_sync:
-        # first: has the primary kept what this clone saw there? (a re-created primary leaves
-        # the replica its old rows, which must move nothing here; PrimaryLost)
         from .hrana import HranaClient
 
-        with HranaClient(remote.http_url, auth_token=remote.token(),
-                         timeout=remote.timeout) as client:
-            check_not_lost(repo, remote, client, deadline, main_tracking(repo, remote),
-                           "fetched")
-        sync_with_retries(repo, remote, deadline, None)
+        def not_lost() -> None:
+            with HranaClient(remote.http_url, auth_token=remote.token(),
+                             timeout=max(0.1, deadline - time.monotonic())) as client:
+                check_not_lost(repo, remote, client, deadline, main_tracking(repo, remote),
+                               "fetched", prefer=repo.current_branch())
+
+        try:
+            sync_with_retries(repo, remote, deadline, None)
+        except PvcError as exc:
+            if not exc.transient:  # a re-created primary may refuse the replica's sync
+                not_lost()
+            raise
+        # before the replica is read: has the primary kept what this clone saw there? (a
+        # re-created primary may leave the replica its old rows, which must move nothing)
+        not_lost()
     main = ReplicaReader(replica_path(repo, remote))
     try:
         from .team import adopt

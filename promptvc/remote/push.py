@@ -26,8 +26,8 @@ from ..history import is_ancestor, walk
 from ..store import ChangeRow, CommitRow, VersionRow, primary
 from ..store.primary import Refusal, Statement
 from . import hrana
-from .calls import (branch_target, check_not_lost, format_error, read_remote_ref, replica_path,
-                    with_retries)
+from .calls import (branch_target, check_not_lost, format_error, main_tracking, read_remote_ref,
+                    replica_path, with_retries)
 from .remotes import Remote
 from .replica import ReplicaReader
 
@@ -160,7 +160,7 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
                           hint="commit first, or name another branch")
     tracking_ref = f"{R.REMOTES}{remote.name}/{branch}"
     tracking = expected or repo.store.get_ref(tracking_ref)
-    if reseed:
+    if reseed and expected is None:  # (a retry of a reseed moves the ref where it found it)
         tracking = None
     if tracking == head and not reseed:
         return PushResult(branch, tracking, head, 0, 0, 0, up_to_date=True, url=remote.url)
@@ -190,9 +190,12 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
                 parent = repo.store.get_ref(f"{R.REMOTES}{remote.name}/{row.parent}")
                 known += [parent] if parent else []
         else:
-            mapped = {r.branch for r in repo.store.branch_dbs(remote.name) if r.state != "deleted"}
-            known = [t for n, t in repo.store.list_refs(f"{R.REMOTES}{remote.name}/")
-                     if n.rsplit("/", 1)[-1] not in mapped]
+            seen = main_tracking(repo, remote)
+            # what is not sent because the primary has it: check that it still does (a primary
+            # re-seeded by another clone with less history would get a commit without its
+            # parents otherwise)
+            check_not_lost(repo, remote, client, deadline, seen, "pushed", prefer=branch)
+            known = list(seen.values())
         # an earlier push of this branch that stopped between batches: what it sent is there
         resume = repo.store.get_state(progress_key)
         if resume and resume != head and is_ancestor(repo.store, resume, head) \
@@ -252,6 +255,8 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
                 client.timeout = max(1.0, deadline - time.monotonic())
                 now = read_remote_ref(client, remote_ref)
                 if now == head:
+                    if reseed:  # the ref is right, but its objects may be missing: send them
+                        client.batch(stmts[:cas_step] + [primary.WRITER_DONE])
                     return None
                 if now is not None and now != tracking and is_ancestor(repo.store, now, head):
                     raise _BehindRemote(now) from None  # our own earlier push landed
