@@ -769,3 +769,15 @@ def test_config_save_never_leaves_a_half_written_file(repo, monkeypatch):
     assert Config(path).get("user", "name") == "John Roe"
     assert path.stat().st_mode == mode
     assert sorted(p.name for p in path.parent.iterdir() if "config" in p.name) == ["config"]
+
+
+def test_config_never_echoes_a_token_pasted_as_a_variable_name(repo, pvc):
+    assert pvc("remote", "add", "origin", "http://localhost:9").exit_code == 0
+    secret = "eyJhbGciOiJFZERTQSJ9.eyJwIjoicnciIn0.SECRETSIGNATURE"
+    for key in ("remote.origin.token_env", "search.token_env"):
+        r = pvc("config", key, secret)
+        assert r.exit_code == 1
+        assert secret not in r.output and "SECRETSIGNATURE" not in r.output
+        assert r.stderr.startswith(f"error: config value {key} is not an environment variable "
+                                   "name (the value is not shown: it may be a token)\n")
+    assert secret not in open(".pvc/config", encoding="utf-8").read()

@@ -216,7 +216,7 @@ def test_fetch_and_pull_refuse_a_lost_primary_and_move_nothing(tmp_path, pvc, mo
     monkeypatch.chdir(tmp_path / "b")
     pvc("config", "remote.origin.backoff", "0.05")
     assert pvc("fetch").exit_code == 0
-    dtest, main = _id(pvc, "origin/dtest"), _id(pvc, "origin/main")
+    main = _id(pvc, "origin/main")
     before = _refs(pvc)
     assert (tmp_path / "b" / ".pvc" / "remotes" / "origin.db").exists()
     # the primary comes back with an empty data folder
