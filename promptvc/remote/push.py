@@ -180,6 +180,7 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
     init_key = f"remote.initialized.{remote.url}"
     init = force_init or repo.store.get_state(init_key) != "1"
     sent = [0, 0]  # commits, versions sent by this run
+    guarded: dict[str, str] = {}  # branch -> its tracking commit, left out as on the primary
     try:
         if reseed:
             known: list[str] = []
@@ -190,12 +191,8 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
                 parent = repo.store.get_ref(f"{R.REMOTES}{remote.name}/{row.parent}")
                 known += [parent] if parent else []
         else:
-            seen = main_tracking(repo, remote)
-            # what is not sent because the primary has it: check that it still does (a primary
-            # re-seeded by another clone with less history would get a commit without its
-            # parents otherwise)
-            check_not_lost(repo, remote, client, deadline, seen, "pushed", prefer=branch)
-            known = list(seen.values())
+            guarded = main_tracking(repo, remote)  # left out as on the primary: checked there
+            known = list(guarded.values())
         # an earlier push of this branch that stopped between batches: what it sent is there
         resume = repo.store.get_state(progress_key)
         if resume and resume != head and is_ancestor(repo.store, resume, head) \
@@ -236,6 +233,11 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
 
         team_stmts, team_fp = record_statements(repo, remote)
         stmts += team_stmts
+    # what is left out as already on the primary must still be there (a primary re-seeded by
+    # another clone with less history would get a commit without its parents otherwise)
+    guard_step = len(stmts) if guarded else -1
+    if guarded:
+        stmts += primary.commits_guard(list(guarded.values()))
     cas_step = len(stmts)
     if tracking is None:
         stmts.append(primary.create_ref(remote_ref, head, at))
@@ -250,6 +252,9 @@ def _push(repo, remote: Remote, branch: str | None, db_name: str | None,
         try:
             return client.batch(stmts)
         except hrana.StatementError as exc:
+            if exc.step is not None and exc.step == guard_step:
+                check_not_lost(repo, remote, client, deadline, guarded, "pushed", prefer=branch)
+                raise _non_ff(remote, branch) from None  # (it came back meanwhile: retry)
             if exc.step is not None and exc.step >= cas_step:
                 # our CAS lost; maybe an earlier attempt of ours already succeeded
                 client.timeout = max(1.0, deadline - time.monotonic())

@@ -160,6 +160,16 @@ def tag_guard(ref: str, target: str) -> list[Statement]:
             ("DELETE FROM cas_guard", ())]
 
 
+def commits_guard(cids: Sequence[str]) -> list[Statement]:
+    """Two steps; the first fails (NOT NULL) unless the primary has every commit of CIDS
+    (at least one): a push leaves those out as already there."""
+    ids = sorted(set(cids))
+    marks = ", ".join("?" for _ in ids)
+    return [(f"INSERT INTO cas_guard (ok) VALUES (CASE WHEN (SELECT count(*) FROM commits "
+             f"WHERE id IN ({marks})) = {len(ids)} THEN 1 END)", tuple(ids)),
+            ("DELETE FROM cas_guard", ())]
+
+
 # -- lookups -----------------------------------------------------------------------------------
 def has_commit(cid: str) -> Statement:
     """One row when the primary has commit CID."""
