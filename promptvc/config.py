@@ -7,13 +7,12 @@ against ``SETTINGS`` (keys of sections pvc does not own pass, as in git), and sa
 Tokens are never stored here: remotes name the environment variable or the
 credentials file that holds theirs.
 
-Layer: near the bottom: the standard library and promptvc.errors.
+Layer: near the bottom: the standard library, promptvc.errors and promptvc.fileio.
 """
 
 from __future__ import annotations
 
 import configparser
-import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -307,35 +306,15 @@ class Config:
         return True
 
     def save(self) -> None:
-        """Write the file atomically: a temporary file in the same folder, flushed to disk,
-        then renamed over the old one, so a kill leaves either the old file or the new."""
-        import tempfile
+        """Write the file atomically (``fileio.write_atomic``): a kill leaves either the old
+        file or the new one."""
+        import io
 
-        folder = self.path.parent
-        try:
-            mode = self.path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                os.fchmod(fh.fileno(), mode)
-                self.parser.write(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        with contextlib.suppress(OSError):  # the rename itself, on file systems that allow it
-            dfd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        from .fileio import write_atomic
+
+        text = io.StringIO()
+        self.parser.write(text)
+        write_atomic(self.path, text.getvalue().encode("utf-8"))
 
     def items(self) -> list[tuple[str, str]]:
         out = []

@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 from .errors import LockedError
+from .fileio import fsync_dir, write_atomic
 from .locks import FileLock
 
 JOURNAL = "worktree.journal"
@@ -74,15 +73,6 @@ class Recovery:
         return text
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 class WorkJournal:
     def __init__(self, repo):
         self.repo = repo
@@ -109,13 +99,7 @@ class WorkJournal:
         jid = secrets.token_hex(8)
         doc = {"id": jid, "what": what, "forward": forward,
                "entries": [[e.path, e.old, e.new] for e in entries]}
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        write_atomic(self.path, json.dumps(doc).encode("utf-8"))
         self.repo.store.set_state(STATE_KEY, jid)
         self.repo.store.set_state(RECOVERED_KEY, None)
         for e in entries:
@@ -152,7 +136,7 @@ class WorkJournal:
                 self._release()
                 raise
             self.path.unlink(missing_ok=True)
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
             if mine and not rec.files and not rec.left:
                 return None  # our own journal after a clean commit: nothing to report
             return rec

@@ -771,6 +771,36 @@ def test_config_save_never_leaves_a_half_written_file(repo, monkeypatch):
     assert sorted(p.name for p in path.parent.iterdir() if "config" in p.name) == ["config"]
 
 
+def test_an_atomic_write_that_dies_before_its_rename_leaves_the_old_file(tmp_path,
+                                                                        monkeypatch):
+    """fileio.write_atomic (config, credentials, journal): killed after the data went to
+    the temporary file, the old file stays whole, keeps its mode, and no temporary file is
+    left."""
+    import os
+
+    from promptvc import fileio
+
+    path = tmp_path / "config"
+    path.write_bytes(b"old\n")
+    path.chmod(0o640)
+
+    def dies(fd):
+        raise KeyboardInterrupt  # as a kill would stop it
+
+    with monkeypatch.context() as patched:
+        patched.setattr(fileio.os, "fsync", dies)
+        with pytest.raises(KeyboardInterrupt):
+            fileio.write_atomic(path, b"new\n")
+    assert path.read_bytes() == b"old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["config"]
+    fileio.write_atomic(path, b"new\n")
+    assert path.read_bytes() == b"new\n"
+    assert path.stat().st_mode & 0o777 == 0o640
+    fileio.write_atomic(tmp_path / "secret", b"s\n", mode=0o600)
+    assert (tmp_path / "secret").stat().st_mode & 0o777 == 0o600
+    assert sorted(os.listdir(tmp_path)) == ["config", "secret"]
+
+
 def test_config_never_echoes_a_token_pasted_as_a_variable_name(repo, pvc):
     assert pvc("remote", "add", "origin", "http://localhost:9").exit_code == 0
     secret = "eyJhbGciOiJFZERTQSJ9.eyJwIjoicnciIn0.SECRETSIGNATURE"

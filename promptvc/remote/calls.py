@@ -8,10 +8,11 @@ from the ``Refusal`` kind of the error, never from its words), the replica paths
 ``sync`` (bring a replica file up to date, in a child process with a hard deadline).
 ``replicas_of`` lists a remote's replica files on disk (``pvc remote remove``).
 ``check_not_lost`` is the one test that a primary lost its data (re-created or restored
-empty): push runs it when its compare-and-swap fails, fetch (so pull, sync, the daemon's
-round) before it syncs or reads a replica.
+empty): push runs it when the guard step of its batch (``primary.commits_guard``) or its
+compare-and-swap fails, fetch (so pull, sync, the daemon's round) after the replica's sync
+and before reading it.
 
-May import: the standard library, ``errors``, promptvc/store (``primary`` for statements),
+May import: the standard library, ``refs``, ``errors``, promptvc/store (``primary`` for statements),
 and the remote modules below the transfers (``hrana``, ``replica``, ``remotes``,
 ``db_backends``; ``upgrade`` lazily). Not ``push``, ``fetch``, ``tags`` or ``clone``: they
 import this module.
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
+from .. import refs as R
 from ..errors import ErrorCode, RemoteError
 from ..store import primary
 from ..store.primary import Refusal, Statement
@@ -237,8 +239,6 @@ def check_not_lost(repo, remote: Remote, client: hrana.HranaClient, deadline: fl
 def main_tracking(repo, remote: Remote) -> dict[str, str]:
     """Branch -> where its tracking ref says it is, for REMOTE's branches that live in its
     main database (not in a branch database): what a push or fetch there may take as known."""
-    from .. import refs as R
-
     prefix = f"{R.REMOTES}{remote.name}/"
     mapped = {r.branch for r in repo.store.branch_dbs(remote.name) if r.state != "deleted"}
     return {n[len(prefix):]: t for n, t in repo.store.list_refs(prefix)

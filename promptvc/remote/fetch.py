@@ -9,8 +9,8 @@ branch. A pull is a fetch of one branch, then a fast-forward or a merge.
 
 May import: the standard library, ``refs``, ``errors``, ``history``, ``clock``, ``search``
 (lazily), promptvc/store (rows; the replica reader), and the remote modules below it
-(``calls``, ``hrana``, ``incoming``, ``replica``, ``remotes``, ``team``). Not ``push``, ``tags`` or
-``clone``.
+(``calls``, ``hrana``, ``incoming``, ``replica``, ``remotes``, ``team``). Not ``push``,
+``tags`` or ``clone``.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ or logged.
 from __future__ import annotations
 
 import configparser
+import io
 import os
 import re
 import stat
@@ -20,9 +21,9 @@ from pathlib import Path
 
 from ..config import REMOTE_NAME, SETTINGS, Config, check_value, user_config_dir
 from ..errors import ConfigError, ErrorCode, RemoteError
+from ..fileio import write_atomic
 
 DEFAULT_TOKEN_ENV = "TURSO_AUTH_TOKEN"
-_NAME = REMOTE_NAME
 
 
 @dataclass(frozen=True)
@@ -269,7 +270,7 @@ def has_url(config: Config, name: str) -> bool:
 
 def check_remote_name(name: str) -> str:
     """NAME, or a ConfigError when it is not a valid remote name."""
-    if not _NAME.match(name):
+    if not REMOTE_NAME.match(name):
         raise ConfigError(f"'{name}' is not a valid remote name",
                           hint="use letters, digits, '.', '_' and '-'")
     return name
@@ -394,10 +395,7 @@ def store_token(url: str, token: str) -> Path:
     parser.set(key, "token", token.strip())
     path = credentials_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        parser.write(fh)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    text = io.StringIO()
+    parser.write(text)
+    write_atomic(path, text.getvalue().encode("utf-8"), mode=0o600)  # owner only
     return path
